@@ -1,0 +1,164 @@
+# The link application: decodes host frames (tick, command), runs the flight, answers with
+# telemetry, acknowledgements and events. Allocation-free after construction; an exception in
+# the loop is caught, counted and reported as an event, never raised.
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+from fsw import params as P
+from fsw.flight import EV_FAULT, Flight
+from fsw.link import (
+    HEADER_LEN,
+    OVERHEAD,
+    T_ACK,
+    T_CMD,
+    T_EVENT,
+    T_TELEM,
+    T_TICK,
+    Decoder,
+    Encoder,
+    get_i32,
+    get_u8,
+    put_i32,
+    put_u8,
+)
+from fsw.telemetry import LENGTH as TELEM_LEN
+from fsw.telemetry import Telemetry
+
+# TICK payload (host -> firmware)
+TICK_TIME_US = const(0)  # i32, wraps at 2^30
+TICK_RANGE_MM = const(4)  # i32 rangefinder distance
+TICK_RANGE_STATUS = const(8)  # u8 rangefinder health (fsw.flight RF_*)
+TICK_ACC_MM_S2 = const(9)  # i32 vertical specific force from the IMU, up +
+TICK_ACC_OK = const(13)  # u8 1 when the accelerometer sample is good
+TICK_LEN = const(14)
+
+# CMD payload (host -> firmware) and ACK payload (firmware -> host)
+CMD_CODE = const(0)  # u8
+CMD_ID = const(1)  # u8 parameter id
+CMD_VALUE = const(2)  # i32
+CMD_LEN = const(6)
+ACK_CODE = const(0)  # u8 command acknowledged
+ACK_ID = const(1)  # u8
+ACK_RESULT = const(2)  # u8 0 = OK, else fsw.params E_*
+ACK_MODE = const(3)  # u8 mode after the command
+ACK_VALUE = const(4)  # i32
+ACK_LEN = const(8)
+
+# EVENT payload
+EV_CODE = const(0)  # u8
+EV_MODE = const(1)  # u8
+EV_ARG = const(2)  # i32
+EV_LEN = const(6)
+
+# commands
+C_SET_PARAM = const(1)
+C_GET_PARAM = const(2)
+C_ARM = const(3)
+C_DISARM = const(4)
+C_START = const(5)
+C_ABORT = const(6)
+C_PING = const(7)
+
+E_BAD_FRAME = const(5)  # ACK result: payload length wrong for its type
+E_UNKNOWN = const(6)  # ACK result: unknown command
+
+
+class App:
+    def __init__(self, out):
+        # out: a stream with write(buf) (stdout, UART, or the host's in-memory sink)
+        self._write = out.write
+        self.params = P.Params()
+        self.flight = Flight(self.params, self.event)
+        self.telem = Telemetry()
+        self.enc = Encoder()
+        self.dec = Decoder(self.on_frame)
+        self._ack = bytearray(ACK_LEN + OVERHEAD)
+        self._ev = bytearray(EV_LEN + OVERHEAD)
+        self.faults = 0
+        self.feed = self.dec.feed
+        self.feed_into = self.dec.feed_into
+        self.needed = self.dec.needed
+
+    def event(self, code, arg):
+        b = self._ev
+        put_u8(b, HEADER_LEN + EV_CODE, code)
+        put_u8(b, HEADER_LEN + EV_MODE, self.flight.mode)
+        put_i32(b, HEADER_LEN + EV_ARG, arg)
+        self.enc.finish(b, T_EVENT, EV_LEN)
+        self._write(b)
+
+    def on_frame(self, ftype, buf, length):
+        try:
+            if ftype == T_TICK:
+                if length == TICK_LEN:
+                    self._tick(buf)
+            elif ftype == T_CMD:
+                self._command(buf, length)
+        except Exception:
+            self.faults += 1
+            self.flight.ctrl.flags = 0
+            self.event(EV_FAULT, self.faults)
+            if ftype == T_TICK:
+                self._send_telemetry()
+
+    def _tick(self, buf):
+        o = HEADER_LEN
+        self.flight.tick(
+            get_i32(buf, o + TICK_TIME_US),
+            get_i32(buf, o + TICK_RANGE_MM),
+            get_u8(buf, o + TICK_RANGE_STATUS),
+            get_i32(buf, o + TICK_ACC_MM_S2),
+            get_u8(buf, o + TICK_ACC_OK),
+        )
+        self._send_telemetry()
+
+    def _send_telemetry(self):
+        t = self.telem
+        t.pack(self.flight, self.dec.errors(), self.faults)
+        self.enc.finish(t.frame, T_TELEM, TELEM_LEN)
+        self._write(t.frame)
+
+    def _command(self, buf, length):
+        o = HEADER_LEN
+        code = get_u8(buf, o + CMD_CODE)
+        pid = get_u8(buf, o + CMD_ID)
+        value = get_i32(buf, o + CMD_VALUE)
+        fl = self.flight
+        result = P.OK
+        if length != CMD_LEN:
+            result = E_BAD_FRAME
+        elif code == C_SET_PARAM:
+            result = P.E_MODE if fl.mode != 0 else self.params.set(pid, value)
+            if result == P.OK:
+                value = self.params.v[pid]
+        elif code == C_GET_PARAM:
+            if pid < P.COUNT:
+                value = self.params.v[pid]
+            else:
+                result = P.E_ID
+        elif code == C_ARM:
+            result = fl.arm()
+            value = fl.arm_reason
+        elif code == C_DISARM:
+            result = fl.disarm()
+        elif code == C_START:
+            result = fl.start()
+        elif code == C_ABORT:
+            result = fl.abort()
+        elif code == C_PING:
+            value = fl.ticks & 0x3FFFFFFF
+        else:
+            result = E_UNKNOWN
+        b = self._ack
+        put_u8(b, o + ACK_CODE, code)
+        put_u8(b, o + ACK_ID, pid)
+        put_u8(b, o + ACK_RESULT, result)
+        put_u8(b, o + ACK_MODE, fl.mode)
+        put_i32(b, o + ACK_VALUE, value)
+        self.enc.finish(b, T_ACK, ACK_LEN)
+        self._write(b)

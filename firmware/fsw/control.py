@@ -1,0 +1,108 @@
+# Vertical velocity controller: PI + feedforward, conditional-integration anti-windup,
+# throttle min/max and slew limits, mass from propellant use.
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+from fsw import flags as F
+from fsw import params as P
+from fsw.fixmath import clamp
+
+_ERR_MAX = const(100000)
+_AMAX_CAP = const(32767)  # a_cmd * 32767 // a_max must stay below 2^30
+_MASS_ONE_Q24 = const(16777216)
+_MASS_MIN_Q24 = const(1048576)  # 1/16 of the start mass
+
+
+class Controller:
+    def __init__(self, params):
+        self.p = params.v
+        self.throttle_q15 = 0
+        self.integ_q8 = 0
+        self.a_cmd_mm_s2 = 0
+        self.mass_q24 = _MASS_ONE_Q24
+        self._burn_q24 = 0
+        self._burn_carry = 0
+        self.a_max_mm_s2 = 0
+        self.engine_on = False
+        self.flags = 0
+
+    def reset(self):
+        p = self.p
+        self.throttle_q15 = 0
+        self.integ_q8 = 0
+        self.a_cmd_mm_s2 = 0
+        self.mass_q24 = _MASS_ONE_Q24
+        self._burn_carry = 0
+        self.engine_on = False
+        # mass fraction burnt per tick at full throttle: a_max0 * dt / (Isp * g0), in Q24
+        n1 = min(p[P.AMAX0_MM_S2] * p[P.PERIOD_MS] * 64 // p[P.ISP_S], 1000000)
+        self._burn_q24 = (n1 * 1000) // 37411
+        self.a_max_mm_s2 = self._a_max()
+
+    def _a_max(self):
+        return min((self.p[P.AMAX0_MM_S2] << 14) // (self.mass_q24 >> 10), _AMAX_CAP)
+
+    def cutoff(self):
+        self.engine_on = False
+        self.throttle_q15 = 0
+        self.a_cmd_mm_s2 = 0
+
+    def ignite(self):
+        if not self.engine_on:
+            self.engine_on = True
+            self.throttle_q15 = self.p[P.THR_MIN_Q15]
+
+    def burn(self):
+        # propellant used during the tick that just ended at the throttle then commanded
+        acc = self._burn_q24 * self.throttle_q15 + self._burn_carry
+        self._burn_carry = acc & 0x7FFF
+        self.mass_q24 = max(self.mass_q24 - (acc >> 15), _MASS_MIN_Q24)
+        self.a_max_mm_s2 = self._a_max()
+
+    def step(self, vref_mm_s, vel_mm_s, ff_mm_s2):
+        p = self.p
+        if not self.engine_on:
+            self.flags = 0
+            self.throttle_q15 = 0
+            return
+        fl = F.ENGINE_ON
+        err = clamp(vref_mm_s - vel_mm_s, -_ERR_MAX, _ERR_MAX)
+        a_max = self.a_max_mm_s2
+        a_cmd = ff_mm_s2 + ((p[P.KP_Q12] * err) >> 12) + (self.integ_q8 >> 8)
+        self.a_cmd_mm_s2 = clamp(a_cmd, -_AMAX_CAP, _AMAX_CAP)
+        thr = (clamp(a_cmd, 0, a_max) * 32767) // a_max
+        t_min = p[P.THR_MIN_Q15]
+        t_max = p[P.THR_MAX_Q15]
+        hi = False
+        lo = False
+        if thr >= t_max:
+            thr = t_max
+            hi = True
+            fl |= F.THR_SAT_HI
+        elif thr <= t_min:
+            thr = t_min
+            lo = True
+            fl |= F.THR_SAT_LO
+        last = self.throttle_q15
+        slew = p[P.THR_SLEW_Q15]
+        if thr > last + slew:
+            thr = last + slew
+            hi = True
+            fl |= F.THR_SLEW
+        elif thr < last - slew:
+            thr = last - slew
+            lo = True
+            fl |= F.THR_SLEW
+        self.throttle_q15 = thr
+        if (hi and err > 0) or (lo and err < 0):
+            fl |= F.INTEG_HELD
+        else:
+            di = ((p[P.KI_Q12] * err) >> 12) * p[P.PERIOD_MS] * 32 // 125
+            lim = p[P.AMAX0_MM_S2] << 7  # +/- a_max0 / 2 in Q8
+            self.integ_q8 = clamp(self.integ_q8 + di, -lim, lim)
+        self.flags = fl

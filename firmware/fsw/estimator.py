@@ -1,0 +1,103 @@
+# Vertical altitude/velocity estimator: alpha-beta filter in fixed point.
+# State: altitude above the ground in mm (+ a Q8 fraction), vertical velocity in mm/s Q8
+# (up positive), altitude uncertainty sigma in mm. Prediction integrates the accelerometer's
+# vertical specific force minus gravity (or the thrust model when the IMU is not good).
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+from fsw import flags as F
+from fsw import params as P
+from fsw.fixmath import clamp
+
+_VEL_MAX_Q8 = const(38400000)  # 150 m/s
+_ALT_MAX = const(1000000000)
+_ALT_MIN = const(-1000000)
+_ACC_MAX = const(32000)
+_SIGMA_MAX = const(250000)
+_INNOV_MAX = const(250000)  # clamp for the alpha term (alpha_q12 * innov < 2^30)
+_INNOV_V_MAX = const(50000)  # clamp for the beta term
+_REACQ_N = const(25)  # consecutive rejections that agree with each other: accept new ground
+_REACQ_SPREAD_MM = const(5000)  # ... and stay within this band of each other
+
+
+class Estimator:
+    def __init__(self, params):
+        self.p = params.v
+        self.alt_mm = 0
+        self.alt_frac_q8 = 0
+        self.vel_q8 = 0
+        self.sigma_mm = 0
+        self._sigma_acc = 0
+        self.rejects = 0
+        self._rej_lo = 0
+        self._rej_hi = 0
+        self.flags = 0
+
+    def reset(self, alt_mm, vel_mm_s, sigma_mm):
+        self.alt_mm = alt_mm
+        self.alt_frac_q8 = 0
+        self.vel_q8 = clamp(vel_mm_s, -150000, 150000) << 8
+        self.sigma_mm = sigma_mm
+        self._sigma_acc = 0
+        self.rejects = 0
+        self.flags = 0
+
+    def vel_mm_s(self):
+        return self.vel_q8 >> 8
+
+    def predict(self, acc_mm_s2, period_ms):
+        # one step of period_ms with vertical acceleration acc (up +, gravity included)
+        a = clamp(acc_mm_s2, -_ACC_MAX, _ACC_MAX)
+        pm = period_ms
+        dalt_q8 = (self.vel_q8 * pm) // 1000 + (a * pm * pm) // 7812
+        self.vel_q8 = clamp(self.vel_q8 + (a * pm * 32) // 125, -_VEL_MAX_Q8, _VEL_MAX_Q8)
+        frac = self.alt_frac_q8 + dalt_q8
+        self.alt_mm = clamp(self.alt_mm + (frac >> 8), _ALT_MIN, _ALT_MAX)
+        self.alt_frac_q8 = frac & 0xFF
+        acc = self._sigma_acc + self.p[P.SIGMA_GROW_MM_S] * pm
+        self.sigma_mm = min(self.sigma_mm + acc // 1000, _SIGMA_MAX)
+        self._sigma_acc = acc % 1000
+
+    def update(self, alt_meas_mm):
+        # a Good range converted to altitude; returns the flags it set
+        p = self.p
+        innov = clamp(alt_meas_mm - self.alt_mm, -_ALT_MAX, _ALT_MAX)
+        gate = p[P.GATE_MM] + 3 * self.sigma_mm
+        if -gate <= innov <= gate:
+            self.rejects = 0
+            self._correct(innov, p[P.EST_ALPHA_Q12], p[P.EST_BETA_Q12])
+            return F.RANGE_USED
+        # never latch the sensor off: a run of rejected ranges that agree with each other is
+        # new ground (a crater rim, a terrain step), not a sensor fault
+        if self.rejects == 0 or alt_meas_mm < self._rej_lo:
+            self._rej_lo = alt_meas_mm
+        if self.rejects == 0 or alt_meas_mm > self._rej_hi:
+            self._rej_hi = alt_meas_mm
+        self.rejects += 1
+        if self._rej_hi - self._rej_lo > _REACQ_SPREAD_MM:
+            self.rejects = 1
+            self._rej_lo = alt_meas_mm
+            self._rej_hi = alt_meas_mm
+        if self.rejects >= _REACQ_N:
+            self.rejects = 0
+            self.alt_mm = alt_meas_mm
+            self.alt_frac_q8 = 0
+            self.sigma_mm = max(self.sigma_mm, p[P.SIGMA_RANGE_MM])
+            return F.RANGE_REBASED
+        return F.RANGE_REJECTED
+
+    def _correct(self, innov, alpha_q12, beta_q12):
+        ia = clamp(innov, -_INNOV_MAX, _INNOV_MAX)
+        frac = self.alt_frac_q8 + ((alpha_q12 * ia) >> 4)
+        self.alt_mm = clamp(self.alt_mm + (frac >> 8), _ALT_MIN, _ALT_MAX)
+        self.alt_frac_q8 = frac & 0xFF
+        ib = clamp(innov, -_INNOV_V_MAX, _INNOV_V_MAX)
+        self.vel_q8 = clamp(self.vel_q8 + ((beta_q12 * ib) >> 4), -_VEL_MAX_Q8, _VEL_MAX_Q8)
+        s = self.sigma_mm
+        s -= (alpha_q12 * s) >> 12
+        self.sigma_mm = max(s, self.p[P.SIGMA_RANGE_MM])

@@ -1,0 +1,42 @@
+# Integer helpers for the control path: every value stays within +/-2^30.
+
+
+def clamp(x, lo, hi):
+    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x
+
+
+def isqrt(n):
+    # floor(sqrt(n)) for 0 <= n < 2^30, bit by bit: 15 iterations, no multiplication
+    if n <= 0:
+        return 0
+    root = 0
+    bit = 1 << 28
+    while bit > n:
+        bit >>= 2
+    while bit:
+        trial = root + bit
+        if n >= trial:
+            n -= trial
+            root = (root >> 1) + bit
+        else:
+            root >>= 1
+        bit >>= 2
+    return root
+
+
+# virtual and real tick counters wrap at 2^30, like MicroPython's ticks_us()
+TICKS_MASK = 0x3FFFFFFF
+TICKS_HALF = 0x20000000
+
+
+def ticks_diff(a, b):
+    # signed difference a - b of two wrapping tick values, as time.ticks_diff
+    return ((a - b + TICKS_HALF) & TICKS_MASK) - TICKS_HALF
+
+
+def ticks_add(a, delta):
+    return (a + delta) & TICKS_MASK

@@ -1,0 +1,31 @@
+# Telemetry decision bits: every decision the firmware takes on a tick is one of these.
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+RANGE_GOOD = const(0x0001)  # the rangefinder reported Good and the range was plausible
+RANGE_USED = const(0x0002)  # the range updated the estimate
+RANGE_REJECTED = const(0x0004)  # the range fell outside the innovation gate
+RANGE_REBASED = const(0x0008)  # consistent rejected ranges were accepted as the new ground
+IMU_USED = const(0x0010)  # prediction used the accelerometer (else the thrust model)
+ENGINE_ON = const(0x0020)
+THR_SAT_HI = const(0x0040)  # throttle held at its maximum
+THR_SAT_LO = const(0x0080)  # throttle held at its minimum
+THR_SLEW = const(0x0100)  # throttle change limited by the slew rate
+INTEG_HELD = const(0x0200)  # anti-windup: integrator not updated
+LAND_ALT = const(0x0400)  # land detector: low altitude
+LAND_SPEED = const(0x0800)  # land detector: low speed
+LAND_THR = const(0x1000)  # land detector: throttle near minimum
+OVERRUN = const(0x2000)  # this tick started late
+SIGMA_HIGH = const(0x4000)  # altitude uncertainty above the terminal altitude
+LINK_ERR = const(0x8000)  # the link dropped a frame since the last tick
+
+NAMES = (
+    "range_good", "range_used", "range_rejected", "range_rebased", "imu_used", "engine_on",
+    "thr_sat_hi", "thr_sat_lo", "thr_slew", "integ_held", "land_alt", "land_speed",
+    "land_thr", "overrun", "sigma_high", "link_err",
+)

@@ -1,0 +1,173 @@
+# The flight: mode machine and the tick (sensors -> estimator -> guidance -> controller ->
+# land detector -> mode), on plain integer inputs so every HAL (link, board) drives it alike.
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+from fsw import flags as F
+from fsw import params as P
+from fsw.control import Controller
+from fsw.estimator import Estimator
+from fsw.fixmath import ticks_diff
+from fsw.guidance import Guidance
+from fsw.landdet import LandDetector
+
+# modes
+SAFE = const(0)
+ARMED = const(1)
+DESCENT = const(2)
+TERMINAL = const(3)
+LANDED = const(4)
+ABORT = const(5)
+
+# rangefinder health, as ArduPilot's AP_RangeFinder status
+RF_NOT_CONNECTED = const(0)
+RF_NO_DATA = const(1)
+RF_OUT_OF_RANGE_LOW = const(2)
+RF_OUT_OF_RANGE_HIGH = const(3)
+RF_GOOD = const(4)
+
+# events (code, arg)
+EV_MODE = const(1)  # arg: new mode
+EV_IGNITION = const(2)  # arg: altitude estimate, mm
+EV_CUTOFF = const(3)  # arg: altitude estimate, mm
+EV_FAULT = const(4)  # arg: fault count (an exception was caught in the loop)
+EV_ARM_REFUSED = const(5)  # arg: param id * 8 + reason
+EV_REBASE = const(6)  # arg: new altitude, mm
+
+_MAX_STEPS = const(4)  # prediction steps per tick when ticks arrive late
+
+
+class Flight:
+    def __init__(self, params, events):
+        # events: callable(code, arg) that reports an event on the link
+        self.params = params
+        self.p = params.v
+        self.est = Estimator(params)
+        self.guid = Guidance(params)
+        self.ctrl = Controller(params)
+        self.land = LandDetector(params)
+        self._event = events
+        self.mode = SAFE
+        self.ticks = 0
+        self.now_us = 0
+        self._last_us = 0
+        self._started = False
+        self.overruns = 0
+        self.flags = 0
+        self.range_mm = 0
+        self.arm_reason = 0  # param id * 8 + reason of the last refused ARM
+
+    def set_mode(self, mode):
+        if mode != self.mode:
+            self.mode = mode
+            self._event(EV_MODE, mode)
+
+    def arm(self):
+        if self.mode != SAFE:
+            return P.E_MODE
+        bad = self.params.check()
+        self.arm_reason = bad
+        if bad:
+            self._event(EV_ARM_REFUSED, bad)
+            return P.E_CROSS
+        self.set_mode(ARMED)
+        return P.OK
+
+    def disarm(self):
+        if self.mode != ARMED:
+            return P.E_MODE
+        self.set_mode(SAFE)
+        return P.OK
+
+    def start(self):
+        if self.mode != ARMED:
+            return P.E_MODE
+        p = self.p
+        self.est.reset(p[P.INIT_ALT_MM], p[P.INIT_VEL_MM_S], p[P.SIGMA0_MM])
+        self.guid.reset()
+        self.ctrl.reset()
+        self.land.reset()
+        self._started = False
+        self.set_mode(DESCENT)
+        return P.OK
+
+    def abort(self):
+        if self.mode == DESCENT or self.mode == TERMINAL:
+            self.set_mode(ABORT)
+            return P.OK
+        return P.E_MODE
+
+    def tick(self, now_us, range_mm, range_status, acc_mm_s2, acc_ok):
+        p = self.p
+        self.ticks += 1
+        self.now_us = now_us
+        self.range_mm = range_mm
+        period_us = p[P.PERIOD_MS] * 1000
+        steps = 1
+        fl = 0
+        if self._started:
+            dt = ticks_diff(now_us, self._last_us)
+            if dt > period_us + (period_us >> 1):
+                self.overruns += 1
+                fl |= F.OVERRUN
+            steps = (dt + (period_us >> 1)) // period_us
+            if steps < 0:
+                steps = 0
+            elif steps > _MAX_STEPS:
+                steps = _MAX_STEPS
+        self._started = True
+        self._last_us = now_us
+        mode = self.mode
+        if mode < DESCENT or mode == LANDED:
+            self.ctrl.cutoff()
+            self.flags = fl
+            return
+        est = self.est
+        ctrl = self.ctrl
+        # 1. propagate: accelerometer when good, else the thrust model
+        if acc_ok:
+            acc = acc_mm_s2 - p[P.GRAVITY_MM_S2]
+            fl |= F.IMU_USED
+        else:
+            acc = (ctrl.throttle_q15 * ctrl.a_max_mm_s2) // 32767 - p[P.GRAVITY_MM_S2]
+        for _ in range(steps):
+            ctrl.burn()
+            est.predict(acc, p[P.PERIOD_MS])
+        # 2. range update
+        if range_status == RF_GOOD and 0 < range_mm <= p[P.MAX_RANGE_MM]:
+            fl |= F.RANGE_GOOD
+            r = est.update(range_mm - p[P.CLEARANCE_MM])
+            fl |= r
+            if r == F.RANGE_REBASED:
+                self._event(EV_REBASE, est.alt_mm)
+        alt = est.alt_mm
+        vel = est.vel_mm_s()
+        if est.sigma_mm > p[P.TERM_ALT_MM]:
+            fl |= F.SIGMA_HIGH
+        # 3. guidance, and the switch to terminal descent once the conservative altitude
+        #    bound reaches the terminal gate (the schedule is then at the terminal rate)
+        guid = self.guid
+        guid.step(alt, vel, est.sigma_mm, ctrl.a_max_mm_s2, mode == TERMINAL, mode == ABORT)
+        if mode == DESCENT and guid.phase == 1 and guid.at_gate():
+            self.set_mode(TERMINAL)
+            mode = TERMINAL
+            guid.step(alt, vel, est.sigma_mm, ctrl.a_max_mm_s2, True, False)
+        # 4. control
+        if guid.phase != 0 and not ctrl.engine_on:  # any phase but COAST lights the engine
+            ctrl.ignite()
+            self._event(EV_IGNITION, alt)
+        ctrl.step(guid.vref_mm_s, vel, guid.ff_mm_s2)
+        fl |= ctrl.flags
+        # 5. land detector
+        if mode == TERMINAL:
+            if self.land.step(alt, vel, ctrl.throttle_q15, ctrl.engine_on):
+                ctrl.cutoff()
+                self._event(EV_CUTOFF, alt)
+                self.set_mode(LANDED)
+            fl |= self.land.flags
+        self.flags = fl

@@ -1,0 +1,90 @@
+# Velocity-schedule guidance with a terminal constant-rate segment.
+# Above the terminal altitude the sink-rate reference is
+#     v_ref(h) = sqrt(v_td^2 + 2 k (a_max - g) (h_low - h_term)),   h_low = h - n * sigma
+# so a true altitude lower than believed can still be stopped at full thrust. Before ignition
+# the engine stays off (coast, the fuel-optimal start); it lights when the sink rate reaches the
+# schedule minus the distance the thrust build-up needs.
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+from fsw import params as P
+from fsw.fixmath import clamp, isqrt
+
+COAST = const(0)
+BRAKE = const(1)
+TERMINAL = const(2)
+HOVER = const(3)
+IDLE = const(4)
+
+_LIM = const(1000000000)  # bound for the squared speed inside isqrt
+_VREF_MAX = const(150000)
+_LEAD_MS = const(300)  # ignition lead: thrust build-up time (lag + slew) in ms
+
+
+class Guidance:
+    def __init__(self, params):
+        self.p = params.v
+        self.phase = IDLE
+        self.vref_mm_s = 0  # signed reference vertical velocity (down negative)
+        self.h_low_mm = 0
+        self.ka_mm_s2 = 0  # planned net deceleration k (a_max - g)
+        self.ff_mm_s2 = 0  # feedforward acceleration the reference needs (up +)
+
+    def reset(self):
+        self.phase = COAST
+        self.vref_mm_s = 0
+
+    def schedule(self, h_mm):
+        # sink speed (mm/s, >= v_td) allowed at height h_mm above the terminal gate
+        vtd = self.p[P.VTD_MM_S]
+        ka = self.ka_mm_s2
+        h = max(h_mm, 0)
+        lim = (_LIM - vtd * vtd) // (2 * ka)
+        if h <= lim:
+            return isqrt(vtd * vtd + 2 * ka * h)
+        # beyond the mm range: same formula in cm
+        vtd_c = vtd // 10
+        ka_c = max(ka // 10, 1)
+        h_c = min(h // 10, (_LIM - vtd_c * vtd_c) // (2 * ka_c))
+        return min(isqrt(vtd_c * vtd_c + 2 * ka_c * h_c) * 10, _VREF_MAX)
+
+    def step(self, alt_mm, vel_mm_s, sigma_mm, a_max_mm_s2, terminal, hover):
+        p = self.p
+        g = p[P.GRAVITY_MM_S2]
+        a_n = max(a_max_mm_s2 - g, 100)
+        self.ka_mm_s2 = max((p[P.GUID_K_Q12] * a_n) >> 12, 10)
+        h_low = alt_mm - ((p[P.NSIGMA_Q4] * sigma_mm) >> 4)
+        self.h_low_mm = h_low
+        if hover:
+            self.phase = HOVER
+            self.vref_mm_s = 0
+            self.ff_mm_s2 = g
+            return
+        if terminal:
+            self.phase = TERMINAL
+            self.vref_mm_s = -p[P.VTD_MM_S]
+            self.ff_mm_s2 = g
+            return
+        h_sched = h_low - p[P.TERM_ALT_MM]
+        sink_ref = self.schedule(h_sched)
+        self.vref_mm_s = -sink_ref
+        if self.phase == COAST:
+            lead = (self.ka_mm_s2 * _LEAD_MS) // 1000
+            if -vel_mm_s + lead >= sink_ref:
+                self.phase = BRAKE
+        if self.phase != BRAKE:
+            self.ff_mm_s2 = 0
+        elif h_sched > 0:
+            # following the schedule needs a constant deceleration k (a_max - g)
+            self.ff_mm_s2 = g + self.ka_mm_s2
+        else:
+            self.ff_mm_s2 = g
+
+    def at_gate(self):
+        # the conservative altitude bound has reached the terminal gate
+        return self.h_low_mm <= self.p[P.TERM_ALT_MM]

@@ -1,0 +1,31 @@
+# Land detector: a conjunction of conditions held for a set time; each condition is a bit.
+from fsw import flags as F
+from fsw import params as P
+
+
+class LandDetector:
+    def __init__(self, params):
+        self.p = params.v
+        self.held_ms = 0
+        self.flags = 0
+
+    def reset(self):
+        self.held_ms = 0
+        self.flags = 0
+
+    def step(self, alt_mm, vel_mm_s, throttle_q15, engine_on):
+        # returns True once the vehicle has been on the ground for LAND_TIME_MS
+        p = self.p
+        fl = 0
+        if alt_mm < p[P.LAND_ALT_MM]:
+            fl |= F.LAND_ALT
+        if -p[P.LAND_SPEED_MM_S] < vel_mm_s < p[P.LAND_SPEED_MM_S]:
+            fl |= F.LAND_SPEED
+        if (not engine_on) or throttle_q15 <= p[P.THR_MIN_Q15] + 1638:
+            fl |= F.LAND_THR
+        self.flags = fl
+        if fl == F.LAND_ALT | F.LAND_SPEED | F.LAND_THR:
+            self.held_ms = min(self.held_ms + p[P.PERIOD_MS], 1000000)
+        else:
+            self.held_ms = 0
+        return self.held_ms >= p[P.LAND_TIME_MS]

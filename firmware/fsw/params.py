@@ -1,0 +1,119 @@
+# Flight parameters: integer values with ids, defaults and valid ranges.
+# The host sets them with CMD SET_PARAM before arming; arming re-checks them all.
+# Units are in the names: mm, mm/s, mm/s^2, ms, s, q12 (x/4096), q15 (x/32768), q4 (x/16).
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+PERIOD_MS = const(0)  # control period
+GRAVITY_MM_S2 = const(1)  # local gravity
+AMAX0_MM_S2 = const(2)  # full thrust / mass at start of descent
+ISP_S = const(3)  # specific impulse
+THR_MIN_Q15 = const(4)  # lowest throttle with the engine lit
+THR_MAX_Q15 = const(5)  # highest throttle
+THR_SLEW_Q15 = const(6)  # max throttle change per tick
+GUID_K_Q12 = const(7)  # fraction of net deceleration the schedule plans to use
+VTD_MM_S = const(8)  # terminal sink rate
+TERM_ALT_MM = const(9)  # altitude below which guidance holds the terminal sink rate
+KP_Q12 = const(10)  # velocity loop P gain, 1/s
+KI_Q12 = const(11)  # velocity loop I gain, 1/s^2
+EST_ALPHA_Q12 = const(12)  # altitude correction gain per range update
+EST_BETA_Q12 = const(13)  # velocity correction gain per range update (per tick)
+GATE_MM = const(14)  # base innovation gate
+SIGMA0_MM = const(15)  # initial altitude uncertainty
+SIGMA_GROW_MM_S = const(16)  # uncertainty growth without range
+SIGMA_RANGE_MM = const(17)  # altitude uncertainty floor with a good range
+NSIGMA_Q4 = const(18)  # guidance altitude bound h_low = h - n * sigma
+CLEARANCE_MM = const(19)  # rangefinder height above the ground at touchdown
+LAND_ALT_MM = const(20)  # land detector: altitude below this
+LAND_SPEED_MM_S = const(21)  # land detector: |speed| below this
+LAND_TIME_MS = const(22)  # land detector: conditions held this long
+INIT_ALT_MM = const(23)  # navigation handover: altitude at START
+INIT_VEL_MM_S = const(24)  # navigation handover: vertical velocity at START (up +)
+MAX_RANGE_MM = const(25)  # ranges above this are not used
+COUNT = const(26)
+
+# (default, min, max) per id
+_SPEC = (
+    (20, 5, 25),  # PERIOD_MS
+    (1620, 0, 20000),  # GRAVITY_MM_S2
+    (3240, 100, 32000),  # AMAX0_MM_S2
+    (300, 50, 500),  # ISP_S
+    (6554, 0, 32767),  # THR_MIN_Q15
+    (32767, 1, 32767),  # THR_MAX_Q15
+    (1638, 1, 32767),  # THR_SLEW_Q15
+    (3686, 410, 4096),  # GUID_K_Q12
+    (700, 0, 10000),  # VTD_MM_S
+    (2000, 0, 100000),  # TERM_ALT_MM
+    (4096, 0, 8192),  # KP_Q12
+    (614, 0, 4096),  # KI_Q12
+    (205, 1, 4096),  # EST_ALPHA_Q12
+    (8, 0, 409),  # EST_BETA_Q12
+    (20000, 0, 1000000),  # GATE_MM
+    (50000, 0, 250000),  # SIGMA0_MM
+    (500, 0, 100000),  # SIGMA_GROW_MM_S
+    (200, 1, 100000),  # SIGMA_RANGE_MM
+    (32, 0, 160),  # NSIGMA_Q4
+    (1000, 0, 10000),  # CLEARANCE_MM
+    (300, 0, 10000),  # LAND_ALT_MM
+    (300, 1, 5000),  # LAND_SPEED_MM_S
+    (500, 0, 10000),  # LAND_TIME_MS
+    (3000000, 0, 100000000),  # INIT_ALT_MM
+    (-60000, -150000, 150000),  # INIT_VEL_MM_S
+    (5000000, 1000, 100000000),  # MAX_RANGE_MM
+)
+
+# ACK result codes for SET_PARAM / ARM
+OK = const(0)
+E_ID = const(1)  # unknown parameter id
+E_RANGE = const(2)  # value outside its range
+E_MODE = const(3)  # not allowed in this mode
+E_CROSS = const(4)  # parameters inconsistent with each other
+
+
+class Params:
+    def __init__(self):
+        self.v = [0] * COUNT
+        for i in range(COUNT):
+            self.v[i] = _SPEC[i][0]
+
+    def set(self, pid, value):
+        if pid < 0 or pid >= COUNT:
+            return E_ID
+        spec = _SPEC[pid]
+        if value < spec[1] or value > spec[2]:
+            return E_RANGE
+        self.v[pid] = value
+        return OK
+
+    def check(self):
+        # whole-set consistency, run when arming; returns the first failing id * 8 + code
+        v = self.v
+        for i in range(COUNT):
+            spec = _SPEC[i]
+            if v[i] < spec[1] or v[i] > spec[2]:
+                return i * 8 + E_RANGE
+        if v[THR_MIN_Q15] >= v[THR_MAX_Q15]:
+            return THR_MIN_Q15 * 8 + E_CROSS
+        if v[AMAX0_MM_S2] * v[THR_MAX_Q15] // 32768 <= v[GRAVITY_MM_S2]:
+            # cannot hover at full throttle: no soft landing is possible
+            return AMAX0_MM_S2 * 8 + E_CROSS
+        if v[LAND_ALT_MM] >= v[TERM_ALT_MM] and v[TERM_ALT_MM] > 0:
+            return LAND_ALT_MM * 8 + E_CROSS
+        return OK
+
+
+def default(pid):
+    return _SPEC[pid][0]
+
+
+def bounds_min(pid):
+    return _SPEC[pid][1]
+
+
+def bounds_max(pid):
+    return _SPEC[pid][2]

@@ -1,0 +1,64 @@
+# Telemetry frame: one per tick, fixed layout (offsets into the payload, little-endian).
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+from fsw.link import HEADER_LEN, OVERHEAD, put_i32, put_u8, put_u16
+
+TICK = const(0)  # i32 tick counter
+TIME_US = const(4)  # i32 time of the tick input, us, wraps at 2^30
+MODE = const(8)  # u8
+PHASE = const(9)  # u8 guidance phase
+FLAGS = const(10)  # u16 decision bits (fsw.flags)
+ALT_MM = const(12)  # i32 altitude estimate
+VEL_MM_S = const(16)  # i32 vertical velocity estimate, up +
+SIGMA_MM = const(20)  # i32 altitude uncertainty
+VREF_MM_S = const(24)  # i32 velocity reference, up +
+THROTTLE_Q15 = const(28)  # u16 throttle command
+ACMD_MM_S2 = const(30)  # i32 commanded thrust acceleration
+INTEG_MM_S2 = const(34)  # i32 PI integrator
+RANGE_MM = const(38)  # i32 range received this tick
+AMAX_MM_S2 = const(42)  # i32 full-thrust acceleration at the current mass estimate
+MASS_Q14 = const(46)  # u16 mass / start mass
+OVERRUNS = const(48)  # u16 late ticks so far
+LINK_ERRORS = const(50)  # u16 frames dropped by the link decoder so far
+FAULTS = const(52)  # u16 exceptions caught in the loop so far
+REJECTS = const(54)  # u16 consecutive rejected ranges
+HLOW_MM = const(56)  # i32 conservative altitude bound used by guidance
+LENGTH = const(60)
+
+
+class Telemetry:
+    def __init__(self):
+        self.frame = bytearray(LENGTH + OVERHEAD)
+
+    def pack(self, fl, link_errors, faults):
+        b = self.frame
+        o = HEADER_LEN
+        est = fl.est
+        ctrl = fl.ctrl
+        guid = fl.guid
+        put_i32(b, o + TICK, fl.ticks & 0x3FFFFFFF)
+        put_i32(b, o + TIME_US, fl.now_us)
+        put_u8(b, o + MODE, fl.mode)
+        put_u8(b, o + PHASE, guid.phase)
+        put_u16(b, o + FLAGS, fl.flags)
+        put_i32(b, o + ALT_MM, est.alt_mm)
+        put_i32(b, o + VEL_MM_S, est.vel_mm_s())
+        put_i32(b, o + SIGMA_MM, est.sigma_mm)
+        put_i32(b, o + VREF_MM_S, guid.vref_mm_s)
+        put_u16(b, o + THROTTLE_Q15, ctrl.throttle_q15)
+        put_i32(b, o + ACMD_MM_S2, ctrl.a_cmd_mm_s2)
+        put_i32(b, o + INTEG_MM_S2, ctrl.integ_q8 >> 8)
+        put_i32(b, o + RANGE_MM, fl.range_mm)
+        put_i32(b, o + AMAX_MM_S2, ctrl.a_max_mm_s2)
+        put_u16(b, o + MASS_Q14, ctrl.mass_q24 >> 10)
+        put_u16(b, o + OVERRUNS, min(fl.overruns, 0xFFFF))
+        put_u16(b, o + LINK_ERRORS, min(link_errors, 0xFFFF))
+        put_u16(b, o + FAULTS, min(faults, 0xFFFF))
+        put_u16(b, o + REJECTS, min(est.rejects, 0xFFFF))
+        put_i32(b, o + HLOW_MM, guid.h_low_mm)

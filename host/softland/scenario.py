@@ -1,0 +1,282 @@
+"""Scenarios: TOML files describing a descent, its vehicle, sensors and pass criteria.
+
+Every field is checked: a wrong type, an unknown field, a value out of range or a missing
+section is rejected with a message naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from softland.errors import UserError
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "scenarios"
+BODIES = {"moon": 1.62, "earth": 9.81}
+OUTCOMES = ("landed", "crashed", "aborted", "fuel_exhausted", "timeout")
+
+
+@dataclass(frozen=True)
+class Body:
+    """Gravity preset or explicit value."""
+
+    preset: str = "moon"
+    gravity_mps2: float = 0.0  # 0: take the preset's value
+
+    @property
+    def g(self) -> float:
+        return self.gravity_mps2 if self.gravity_mps2 > 0 else BODIES[self.preset]
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    mass_kg: float  # wet mass at the start of the scenario
+    propellant_kg: float  # propellant on board at the start
+    max_thrust_n: float
+    isp_s: float
+    throttle_min: float = 0.2
+    throttle_max: float = 1.0
+    engine_lag_s: float = 0.1  # first-order thrust time constant
+    sensor_height_m: float = 1.0  # rangefinder height above the feet
+
+
+@dataclass(frozen=True)
+class Initial:
+    altitude_m: float  # height of the feet above the ground
+    velocity_mps: float  # vertical velocity, up positive
+    altitude_error_m: float = 0.0  # error of the navigation handover given to the firmware
+    velocity_error_mps: float = 0.0
+
+
+@dataclass(frozen=True)
+class Rangefinder:
+    max_range_m: float = 5000.0
+    min_range_m: float = 0.1
+    acquisition_range_m: float = 0.0  # first valid reading only below this; 0 = max_range_m
+    noise_m: float = 0.05
+    noise_fraction: float = 0.0002  # noise sigma grows with range
+    dropout_probability: float = 0.0
+
+
+@dataclass(frozen=True)
+class Imu:
+    noise_mps2: float = 0.01
+    bias_mps2: float = 0.0
+
+
+@dataclass(frozen=True)
+class Sim:
+    tick_hz: int = 50
+    substeps: int = 20
+    max_time_s: float = 300.0
+    after_touchdown_s: float = 5.0  # keep flying after contact until the firmware cuts off
+    crash_speed_mps: float = 3.0  # contact faster than this is a crash
+
+
+@dataclass(frozen=True)
+class Criteria:
+    outcome: str = "landed"
+    max_touchdown_speed_mps: float = 1.0
+    max_delta_v_ratio: float = 0.0  # 0: not checked
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    vehicle: Vehicle
+    initial: Initial
+    criteria: Criteria
+    seed: int = 1
+    body: Body = field(default_factory=Body)
+    rangefinder: Rangefinder = field(default_factory=Rangefinder)
+    imu: Imu = field(default_factory=Imu)
+    sim: Sim = field(default_factory=Sim)
+    firmware: dict[str, int] = field(default_factory=dict)  # parameter overrides by name
+    source: str = ""
+
+
+_SECTIONS: dict[str, type] = {
+    "body": Body,
+    "vehicle": Vehicle,
+    "initial": Initial,
+    "rangefinder": Rangefinder,
+    "imu": Imu,
+    "sim": Sim,
+    "criteria": Criteria,
+}
+_REQUIRED_SECTIONS = ("vehicle", "initial", "criteria")
+_TOP_FIELDS = {"name": str, "description": str, "seed": int}
+
+
+def _type_name(t: Any) -> str:
+    return {float: "a number", int: "an integer", str: "a string"}.get(t, str(t))
+
+
+def _check_value(where: str, key: str, value: Any, expected: Any) -> Any:
+    if expected is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"{where}: field '{key}' must be a number, got {value!r}")
+        if not math.isfinite(float(value)):
+            raise UserError(f"{where}: field '{key}' must be finite, got {value!r}")
+        return float(value)
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"{where}: field '{key}' must be an integer, got {value!r}")
+        return value
+    if expected is str:
+        if not isinstance(value, str):
+            raise UserError(f"{where}: field '{key}' must be a string, got {value!r}")
+        return value
+    raise AssertionError(expected)
+
+
+def _section(where: str, name: str, raw: Any, cls: type) -> Any:
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: [{name}] must be a table, got {raw!r}")
+    types = {f.name: f.type for f in dataclasses.fields(cls)}
+    resolved = {"float": float, "int": int, "str": str}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in types:
+            known = ", ".join(sorted(types))
+            raise UserError(f"{where}: unknown field '{name}.{key}' (known: {known})")
+        values[key] = _check_value(where, f"{name}.{key}", value, resolved[str(types[key])])
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in values
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise UserError(f"{where}: missing field '{name}.{missing[0]}'")
+    return cls(**values)
+
+
+def _positive(where: str, key: str, value: float, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        rule = "must not be negative" if allow_zero else "must be positive"
+        raise UserError(f"{where}: field '{key}' {rule}, got {value}")
+
+
+def _validate(where: str, s: Scenario) -> None:
+    v = s.vehicle
+    for key in ("mass_kg", "max_thrust_n", "isp_s"):
+        _positive(where, f"vehicle.{key}", getattr(v, key))
+    for key in ("propellant_kg", "engine_lag_s", "sensor_height_m"):
+        _positive(where, f"vehicle.{key}", getattr(v, key), allow_zero=True)
+    if v.propellant_kg >= v.mass_kg:
+        raise UserError(f"{where}: field 'vehicle.propellant_kg' must be below vehicle.mass_kg")
+    if not 0 <= v.throttle_min < v.throttle_max <= 1:
+        raise UserError(
+            f"{where}: fields 'vehicle.throttle_min'/'vehicle.throttle_max' need "
+            f"0 <= min < max <= 1, got {v.throttle_min}, {v.throttle_max}"
+        )
+    if s.body.preset not in BODIES:
+        raise UserError(
+            f"{where}: field 'body.preset' must be one of {', '.join(BODIES)}, "
+            f"got {s.body.preset!r}"
+        )
+    _positive(where, "body.gravity_mps2", s.body.gravity_mps2, allow_zero=True)
+    if v.max_thrust_n * v.throttle_max <= v.mass_kg * s.body.g:
+        raise UserError(
+            f"{where}: field 'vehicle.max_thrust_n' cannot hold the vehicle up "
+            f"(T/W = {v.max_thrust_n / (v.mass_kg * s.body.g):.2f} < 1)"
+        )
+    _positive(where, "initial.altitude_m", s.initial.altitude_m)
+    r = s.rangefinder
+    for key in ("max_range_m", "noise_m", "noise_fraction", "min_range_m"):
+        _positive(where, f"rangefinder.{key}", getattr(r, key), allow_zero=key != "max_range_m")
+    _positive(where, "rangefinder.acquisition_range_m", r.acquisition_range_m, allow_zero=True)
+    if not 0 <= r.dropout_probability <= 1:
+        raise UserError(f"{where}: field 'rangefinder.dropout_probability' must be in [0, 1]")
+    _positive(where, "imu.noise_mps2", s.imu.noise_mps2, allow_zero=True)
+    if s.sim.tick_hz not in (40, 50):
+        raise UserError(f"{where}: field 'sim.tick_hz' must be 40 or 50 (whole ms periods)")
+    if not 1 <= s.sim.substeps <= 1000:
+        raise UserError(f"{where}: field 'sim.substeps' must be in [1, 1000]")
+    for key in ("max_time_s", "crash_speed_mps"):
+        _positive(where, f"sim.{key}", getattr(s.sim, key))
+    if s.criteria.outcome not in OUTCOMES:
+        raise UserError(
+            f"{where}: field 'criteria.outcome' must be one of {', '.join(OUTCOMES)}, "
+            f"got {s.criteria.outcome!r}"
+        )
+    _positive(where, "criteria.max_touchdown_speed_mps", s.criteria.max_touchdown_speed_mps)
+    if s.seed < 0:
+        raise UserError(f"{where}: field 'seed' must not be negative")
+
+
+def _firmware_overrides(where: str, raw: Any) -> dict[str, int]:
+    from softland.firmware import param_ids
+
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: [firmware] must be a table of parameter = integer")
+    ids = param_ids()
+    out: dict[str, int] = {}
+    for key, value in raw.items():
+        if key not in ids:
+            raise UserError(f"{where}: unknown firmware parameter 'firmware.{key}'")
+        out[key] = _check_value(where, f"firmware.{key}", value, int)
+    return out
+
+
+def parse_scenario(raw: dict[str, Any], where: str) -> Scenario:
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _TOP_FIELDS:
+            values[key] = _check_value(where, key, value, _TOP_FIELDS[key])
+        elif key in _SECTIONS:
+            values[key] = _section(where, key, value, _SECTIONS[key])
+        elif key == "firmware":
+            values[key] = _firmware_overrides(where, value)
+        else:
+            known = ", ".join([*_TOP_FIELDS, *_SECTIONS, "firmware"])
+            raise UserError(f"{where}: unknown field '{key}' (known: {known})")
+    for key in ("name", "description", *_REQUIRED_SECTIONS):
+        if key not in values:
+            what = f"section [{key}]" if key in _SECTIONS else f"field '{key}'"
+            raise UserError(f"{where}: missing {what}")
+    scenario = Scenario(**values, source=where)
+    _validate(where, scenario)
+    return scenario
+
+
+def load_scenario_file(path: Path) -> Scenario:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"scenario file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read scenario file {path}: {exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML: {exc}") from None
+    return parse_scenario(raw, str(path))
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """A built-in scenario by name, or a scenario file by path."""
+    path = Path(name_or_path)
+    if name_or_path.endswith(".toml") or path.exists() or "/" in name_or_path:
+        return load_scenario_file(path)
+    builtin = BUILTIN_DIR / f"{name_or_path}.toml"
+    if not builtin.is_file():
+        known = ", ".join(builtin_names())
+        raise UserError(f"unknown scenario '{name_or_path}' (built-in: {known}; or a .toml path)")
+    return load_scenario_file(builtin)

@@ -1,0 +1,274 @@
+"""The closed loop: host dynamics and sensors on one side of the link, the firmware (under a
+runtime) on the other, stepping in lockstep on virtual time."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from softland.dynamics import Dynamics
+from softland.errors import UserError
+from softland.firmware import param_ids
+from softland.hostlink import MODES, Frame, HostLink
+from softland.optimal import closed_form_delta_v, variable_mass_delta_v
+from softland.runtimes import DEFAULT_HEAP_BYTES, Runtime, open_runtime
+from softland.scenario import Scenario
+from softland.sensors import ImuModel, RangefinderModel
+
+REPLY_TIMEOUT_S = 10.0
+MODE_LANDED = MODES.index("LANDED")
+MODE_ABORT = MODES.index("ABORT")
+
+
+@dataclass
+class SimResult:
+    summary: dict[str, Any]
+    telemetry: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def firmware_parameters(s: Scenario) -> dict[str, int]:
+    """The flight parameters the ground segment uploads for this scenario, by name."""
+    v, i = s.vehicle, s.initial
+    values = {
+        "period_ms": 1000 // s.sim.tick_hz,
+        "gravity_mm_s2": round(s.body.g * 1000),
+        "amax0_mm_s2": round(v.max_thrust_n / v.mass_kg * 1000),
+        "isp_s": round(v.isp_s),
+        "thr_min_q15": round(v.throttle_min * 32767),
+        "thr_max_q15": round(v.throttle_max * 32767),
+        "clearance_mm": round(v.sensor_height_m * 1000),
+        "init_alt_mm": round((i.altitude_m + i.altitude_error_m) * 1000),
+        "init_vel_mm_s": round((i.velocity_mps + i.velocity_error_mps) * 1000),
+        "max_range_mm": round(s.rangefinder.max_range_m * 1000),
+    }
+    values.update(s.firmware)
+    return values
+
+
+class _Session:
+    """Lockstep exchanges with the firmware; every byte it sends goes into the hash."""
+
+    def __init__(self, runtime: Runtime, link: HostLink) -> None:
+        self.runtime = runtime
+        self.link = link
+        self.sha = hashlib.sha256()
+        self.events: list[dict[str, Any]] = []
+
+    def exchange(self, frame: bytes, reply_type: int) -> list[Frame]:
+        self.runtime.send(frame)
+        frames: list[Frame] = []
+        waited = 0.0
+        while not any(f.ftype == reply_type for f in frames):
+            chunk = self.runtime.receive(0.5)
+            if not chunk:
+                waited += 0.5
+                if waited >= REPLY_TIMEOUT_S:
+                    raise RuntimeError(
+                        f"no reply from the firmware within {REPLY_TIMEOUT_S:.0f} s "
+                        f"(waiting for frame type 0x{reply_type:02x})"
+                    )
+                continue
+            frames.extend(self.link.feed(chunk))
+        for f in frames:
+            self.sha.update(f.raw)
+            if f.ftype == self.link.link.T_EVENT:
+                self.events.append(self.link.decode_event(f.payload))
+        return frames
+
+    def command(self, code: int, param_id: int = 0, value: int = 0) -> dict[str, int]:
+        frames = self.exchange(self.link.command_frame(code, param_id, value), 0x82)
+        ack = [f for f in frames if f.ftype == self.link.link.T_ACK][-1]
+        return self.link.decode_ack(ack.payload)
+
+
+def _upload_and_start(session: _Session, params: dict[str, int]) -> None:
+    app = session.link.app
+    ids = param_ids()
+    for name, value in params.items():
+        ack = session.command(app.C_SET_PARAM, ids[name], value)
+        if ack["result"] != 0:
+            raise UserError(f"firmware refused parameter {name} = {value} (code {ack['result']})")
+    ack = session.command(app.C_ARM)
+    if ack["result"] != 0:
+        names = {v: k for k, v in ids.items()}
+        reason = ack["value"]
+        raise UserError(
+            f"firmware refused to arm: parameter {names.get(reason >> 3, reason >> 3)} "
+            f"(reason {reason & 7})"
+        )
+    ack = session.command(app.C_START)
+    if ack["result"] != 0:
+        raise RuntimeError(f"firmware refused to start the descent (code {ack['result']})")
+
+
+def run_scenario(
+    scenario: Scenario,
+    runtime: str | None = "micropython",
+    seed: int | None = None,
+    micropython: str | None = None,
+    heap_bytes: int = DEFAULT_HEAP_BYTES,
+    on_tick: Callable[[float, float], None] | None = None,
+) -> SimResult:
+    """Fly one descent. on_tick(t_s, altitude_m) is called after every tick."""
+    seed = scenario.seed if seed is None else seed
+    rt = open_runtime(runtime, micropython=micropython, heap_bytes=heap_bytes)
+    try:
+        return _fly(scenario, rt, seed, on_tick)
+    finally:
+        rt.close()
+
+
+def _fly(
+    s: Scenario, rt: Runtime, seed: int, on_tick: Callable[[float, float], None] | None
+) -> SimResult:
+    v = s.vehicle
+    g = s.body.g
+    rng_range, rng_imu = np.random.default_rng(seed).spawn(2)
+    rangefinder = RangefinderModel(s.rangefinder, rng_range)
+    imu = ImuModel(s.imu, rng_imu)
+    dyn = Dynamics(
+        gravity_mps2=g,
+        dry_mass_kg=v.mass_kg - v.propellant_kg,
+        propellant_kg=v.propellant_kg,
+        max_thrust_n=v.max_thrust_n,
+        isp_s=v.isp_s,
+        throttle_min=v.throttle_min,
+        throttle_max=v.throttle_max,
+        engine_lag_s=v.engine_lag_s,
+        altitude_m=s.initial.altitude_m,
+        velocity_mps=s.initial.velocity_mps,
+        substeps=s.sim.substeps,
+    )
+    link = HostLink()
+    session = _Session(rt, link)
+    _upload_and_start(session, firmware_parameters(s))
+
+    period_us = 1_000_000 // s.sim.tick_hz
+    dt = period_us / 1e6
+    rows: list[dict[str, Any]] = []
+    outcome = ""
+    landed_at: float | None = None
+    aborted_at: float | None = None
+    ticks = 0
+    last: dict[str, int] = {}
+    while True:
+        st = dyn.state
+        t_us = ticks * period_us
+        sample = rangefinder.sample(st.altitude_m + v.sensor_height_m)
+        # the IMU reports the mean specific force over the interval that just ended
+        acc = imu.sample(dyn.mean_specific_force_mps2 if ticks else dyn.specific_force_mps2())
+        frames = session.exchange(
+            link.tick_frame(t_us, sample.range_mm, sample.status, acc, True), link.link.T_TELEM
+        )
+        tel = [f for f in frames if f.ftype == link.link.T_TELEM][-1]
+        last = link.decode_telemetry(tel.payload)
+        rows.append(
+            {
+                "t_s": round(st.t_s, 6),
+                **last,
+                "true_alt_m": st.altitude_m,
+                "true_vel_mps": st.velocity_mps,
+                "true_thrust_n": st.thrust_n,
+                "propellant_kg": st.propellant_kg,
+                "range_status": sample.status,
+                "imu_mm_s2": acc,
+            }
+        )
+        ticks += 1
+        if on_tick is not None:
+            on_tick(st.t_s, st.altitude_m)
+        if last["mode"] == MODE_LANDED and landed_at is None:
+            landed_at = st.t_s
+        if last["mode"] == MODE_ABORT and aborted_at is None:
+            aborted_at = st.t_s
+        contact = dyn.first_contact
+        if contact is not None and not outcome:
+            fuel_first = dyn.fuel_out_t_s is not None and dyn.fuel_out_t_s <= contact.t_s
+            if contact.speed_mps > s.sim.crash_speed_mps:
+                outcome = "fuel_exhausted" if fuel_first else "crashed"
+                break
+            outcome = "landed"
+        if outcome == "landed" and (
+            landed_at is not None
+            or (contact is not None and st.t_s - contact.t_s >= s.sim.after_touchdown_s)
+        ):
+            break
+        if aborted_at is not None and not outcome and st.t_s - aborted_at >= 1.0:
+            outcome = "aborted"
+            break
+        if st.t_s >= s.sim.max_time_s:
+            outcome = outcome or ("fuel_exhausted" if dyn.fuel_out_t_s is not None else "timeout")
+            break
+        dyn.step(last["throttle_q15"] / 32767.0, dt)
+
+    return SimResult(
+        summary=_summary(s, rt.name, seed, outcome, dyn, ticks, last, session, landed_at),
+        telemetry=rows,
+        events=session.events,
+    )
+
+
+def _summary(
+    s: Scenario,
+    runtime: str,
+    seed: int,
+    outcome: str,
+    dyn: Dynamics,
+    ticks: int,
+    last: dict[str, int],
+    session: _Session,
+    landed_at: float | None,
+) -> dict[str, Any]:
+    v = s.vehicle
+    g = s.body.g
+    contact = dyn.first_contact
+    td_speed = contact.speed_mps if contact is not None else None
+    flight_time = contact.t_s if contact is not None else dyn.state.t_s
+    sink0 = -s.initial.velocity_mps
+    tw = v.max_thrust_n * v.throttle_max / (v.mass_kg * g)
+    vtd = td_speed if td_speed is not None else 0.0
+    dv_opt = closed_form_delta_v(s.initial.altitude_m, sink0, g, tw, vtd)
+    try:
+        dv_opt_vm = variable_mass_delta_v(
+            s.initial.altitude_m, sink0, g, v.mass_kg, v.max_thrust_n * v.throttle_max, v.isp_s,
+            vtd,
+        )
+    except ValueError:
+        dv_opt_vm = None
+    passed = outcome == s.criteria.outcome and (
+        outcome != "landed"
+        or (td_speed is not None and td_speed <= s.criteria.max_touchdown_speed_mps)
+    )
+    ratio = dyn.delta_v_mps / dv_opt if dv_opt > 0 else None
+    if passed and s.criteria.max_delta_v_ratio > 0 and ratio is not None:
+        passed = ratio <= s.criteria.max_delta_v_ratio
+    return {
+        "scenario": s.name,
+        "runtime": runtime,
+        "seed": seed,
+        "outcome": outcome,
+        "passed": passed,
+        "touchdown_vertical_speed_mps": _r(td_speed),
+        "delta_v_mps": _r(dyn.delta_v_mps),
+        "delta_v_optimal_mps": _r(dv_opt),
+        "delta_v_ratio": _r(ratio),
+        "delta_v_optimal_variable_mass_mps": _r(dv_opt_vm),
+        "propellant_used_kg": _r(v.propellant_kg - dyn.state.propellant_kg),
+        "flight_time_s": _r(flight_time),
+        "land_detected_s": _r(landed_at),
+        "ticks": ticks,
+        "tick_overruns": last.get("overruns", 0),
+        "link_errors": last.get("link_errors", 0) + session.link.decoder_errors(),
+        "faults": last.get("faults", 0),
+        "final_mode": MODES[last["mode"]] if last else None,
+        "telemetry_sha256": session.sha.hexdigest(),
+    }
+
+
+def _r(x: float | None, nd: int = 4) -> float | None:
+    return None if x is None else round(float(x), nd)

