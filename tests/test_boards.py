@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from softland.boards import Board, boards_dir, list_boards, load_board
 from softland.errors import UserError
 
@@ -39,7 +38,9 @@ def test_list_boards_lists_every_file_sorted() -> None:
 
 
 def test_pins_and_budgets_match_the_toolchain_notes() -> None:
-    pico, feather, esp, unix = (load_board(n) for n in ("pico", "feather_rp2040", "esp32s3", "unix"))
+    pico, feather, esp, unix = (
+        load_board(n) for n in ("pico", "feather_rp2040", "esp32s3", "unix")
+    )
     assert (pico.i2c_bus, pico.i2c_sda, pico.i2c_scl) == (0, 4, 5)
     assert (feather.runtime, feather.i2c_bus, feather.i2c_sda, feather.i2c_scl) == (
         "circuitpython",
@@ -114,9 +115,7 @@ def test_missing_file(tmp_path: Path) -> None:
         load_board(tmp_path / "absent.toml")
 
 
-def test_env_var_overrides_the_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_env_var_overrides_the_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = (REPO / "boards" / "pico.toml").read_text().replace('name = "pico"', 'name = "mine"')
     (tmp_path / "mine.toml").write_text(text)
     monkeypatch.setenv("SOFTLAND_BOARDS", str(tmp_path))

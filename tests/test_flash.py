@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from softland.boards import load_board
 from softland.errors import UserError
 from softland.flash import flash, mpremote_target
@@ -222,3 +221,17 @@ def test_flash_sh_without_port_prints_usage() -> None:
     assert result.returncode == 2
     assert "usage: ./flash.sh PORT" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("softland.cli") is None, reason="softland.cli not written yet"
+)
+@needs_mpremote
+def test_flash_sh_reports_a_missing_port(tmp_path: Path) -> None:
+    port = str(tmp_path / "ttyNOPE")
+    result = subprocess.run(
+        [str(REPO / "flash.sh"), port, "--no-run"], capture_output=True, text=True, timeout=20
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and port in result.stderr
+    assert "Traceback" not in result.stderr

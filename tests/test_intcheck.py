@@ -399,6 +399,26 @@ def test_constant_folding_not_counted(tmp_path: Path) -> None:
     assert tracker.ok
 
 
+def test_constant_expressions_stepwise_or_whole(tmp_path: Path) -> None:
+    src = """\
+    I32_MIN = -0x40000000
+    PORTABLE_MIN = -0x3FFFFFFF - 1
+    MASK = (1 << 40) >> 20
+    TOO_BIG = 1 << 30
+    """
+    root = make_pkg(tmp_path, {"consts.py": src})
+    with instrumented_firmware(root) as tracker:
+        from fsw import consts
+
+        assert consts.I32_MIN == consts.PORTABLE_MIN == SMALL_INT_MIN
+    assert sorted(v.expr for v in tracker.violations) == ["0x40000000", "1 << 30", "1 << 40"]
+    with instrumented_firmware(root, fold_whole_constants=True) as tracker2:
+        from fsw import consts  # noqa: F811
+
+        assert consts.MASK == 1 << 20
+    assert [v.expr for v in tracker2.violations] == ["1 << 30"]
+
+
 def test_comprehensions_lambdas_and_generators(tmp_path: Path) -> None:
     src = """\
     def squares(xs):

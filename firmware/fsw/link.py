@@ -28,7 +28,7 @@ T_ACK = const(0x82)
 T_EVENT = const(0x83)
 
 I32_MAX = const(0x3FFFFFFF)
-I32_MIN = const(-0x40000000)
+I32_MIN = const(-0x3FFFFFFF - 1)
 
 # decoder states
 _HUNT = const(0)

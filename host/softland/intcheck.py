@@ -20,9 +20,16 @@ every integer-producing expression rewritten to pass its result through
 
 Only ``int`` results are recorded (``bool`` is skipped; ``int`` subclasses are recorded by
 value); floats, bytes, lists etc. pass through untouched. Constant sub-expressions that fold to
-an in-range value (``1 << 12``, ``-1``) are left alone so CPython still folds them; they cannot
-overflow at run time. Comprehensions, lambdas, generator expressions, default arguments and class
-bodies are instrumented like any other code.
+an in-range value at every step (``1 << 12``, ``-1``) are left alone so CPython still folds
+them; they cannot overflow at run time. ``-0x40000000`` is flagged by default (its literal is
+2**30); write ``-0x3FFFFFFF - 1``, or pass ``fold_whole_constants=True`` to judge constant
+expressions by their final value only (see :func:`transform_tree`).
+
+Comprehensions, lambdas, generator expressions, default arguments and class bodies are
+instrumented like any other code. Not checked: ints that enter without arithmetic (arguments
+passed in by the host, ``struct.unpack`` results, indexing) until they take part in an
+operation; code run through ``exec``/``eval``; and float or other heap use (the heap-locked
+MicroPython runs cover that).
 
 Example::
 
@@ -145,10 +152,10 @@ class Site:
 class BoundTracker:
     """Records every int produced by instrumented arithmetic.
 
-    ``check(value, site)`` is the hot path: a closure over plain local cells (no attribute
-    lookups, no allocation unless a violation is recorded). Statistics are read through the
-    properties below. ``violations`` keeps the first ``max_violations`` (100) records;
-    ``violation_count`` counts all of them.
+    ``check(value, site)`` is the hot path: a closure over plain cells (no attribute lookups,
+    no containers touched unless a violation is recorded; ~150 ns per checked result on
+    CPython 3.11). Statistics are read through the properties below. ``violations`` keeps
+    the first ``max_violations`` (100) records; ``violation_count`` counts all of them.
 
     With ``per_site=True`` the largest ``|value|`` per site is kept as well (see
     :meth:`top_sites`), at the cost of a dict update per checked result.
@@ -392,10 +399,17 @@ def _fold(node: ast.AST) -> Any:
 
 
 class _Instrumenter(ast.NodeTransformer):
-    def __init__(self, register: Callable[[ast.AST], int], lo: int, hi: int) -> None:
+    def __init__(
+        self,
+        register: Callable[[ast.AST], int],
+        lo: int,
+        hi: int,
+        fold_whole_constants: bool = False,
+    ) -> None:
         self._register = register
         self._lo = lo
         self._hi = hi
+        self._whole = fold_whole_constants
         self._ntemp = 0
 
     # helpers
@@ -427,12 +441,16 @@ class _Instrumenter(ast.NodeTransformer):
     # expressions
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        if self._whole and self._safe_constant(node):
+            return node
         self.generic_visit(node)
         if self._safe_constant(node):
             return node
         return self._wrap(node)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        if self._whole and self._safe_constant(node):
+            return node
         self.generic_visit(node)
         if not isinstance(node.op, (ast.USub, ast.Invert)) or self._safe_constant(node):
             return node
@@ -556,10 +574,22 @@ class _Instrumenter(ast.NodeTransformer):
 
 
 def transform_tree(
-    tree: ast.Module, register: Callable[[ast.AST], int], lo: int, hi: int
+    tree: ast.Module,
+    register: Callable[[ast.AST], int],
+    lo: int,
+    hi: int,
+    fold_whole_constants: bool = False,
 ) -> ast.Module:
-    """Instrument ``tree`` in place; ``register(node)`` returns the site id of ``node``."""
-    new = _Instrumenter(register, lo, hi).visit(tree)
+    """Instrument ``tree`` in place; ``register(node)`` returns the site id of ``node``.
+
+    Constant expressions: by default (stepwise) a constant sub-expression is left uninstrumented
+    only if every step of it stays in ``[lo, hi]``; ``-0x40000000`` and ``(1 << 40) >> 20`` are
+    flagged because they go through an out-of-range value, the way a parser that folds only
+    small ints (older MicroPython) leaves them as run-time big-int operations. With
+    ``fold_whole_constants`` only the final value counts (MicroPython 1.2x/mpy-cross fold
+    constant expressions with big-int intermediates at compile time).
+    """
+    new = _Instrumenter(register, lo, hi, fold_whole_constants).visit(tree)
     ast.fix_missing_locations(new)
     return new
 
@@ -570,6 +600,7 @@ def instrument_source(
     tracker: BoundTracker,
     module: str = "__main__",
     relpath: str | None = None,
+    fold_whole_constants: bool = False,
 ) -> types.CodeType:
     """Compile ``source`` instrumented for ``tracker``.
 
@@ -582,7 +613,7 @@ def instrument_source(
     def register(node: ast.AST) -> int:
         return tracker._register(module, rel, node)
 
-    tree = transform_tree(tree, register, tracker.lo, tracker.hi)
+    tree = transform_tree(tree, register, tracker.lo, tracker.hi, fold_whole_constants)
     return compile(tree, filename, "exec", dont_inherit=True)
 
 
@@ -600,9 +631,10 @@ def _in_package(name: str, package: str) -> bool:
 
 
 class _Loader(importlib.abc.Loader):
-    def __init__(self, tracker: BoundTracker, root: Path) -> None:
+    def __init__(self, tracker: BoundTracker, root: Path, fold_whole_constants: bool) -> None:
         self.tracker = tracker
         self.root = root
+        self.fold_whole_constants = fold_whole_constants
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
         return None  # default module creation
@@ -618,7 +650,9 @@ class _Loader(importlib.abc.Loader):
             relpath = path.relative_to(self.root).as_posix()
         except ValueError:
             relpath = path.as_posix()
-        code = instrument_source(source, str(path), self.tracker, spec.name, relpath)
+        code = instrument_source(
+            source, str(path), self.tracker, spec.name, relpath, self.fold_whole_constants
+        )
         install_helpers(module.__dict__, self.tracker)
         exec(code, module.__dict__)
 
@@ -670,6 +704,7 @@ def instrumented_firmware(
     hi: int = SMALL_INT_MAX,
     *,
     tracker: BoundTracker | None = None,
+    fold_whole_constants: bool = False,
 ) -> Iterator[BoundTracker]:
     """Import ``package`` (and its submodules) from ``firmware_dir`` instrumented.
 
@@ -678,7 +713,7 @@ def instrumented_firmware(
     ``sys.modules`` is removed and the entries that existed before are put back.
 
     Pass ``tracker`` to accumulate into an existing :class:`BoundTracker` (its ``lo``/``hi``
-    are used then).
+    are used then). ``fold_whole_constants``: see :func:`transform_tree`.
     """
     root = Path(firmware_dir).resolve()
     if not ((root / package).is_dir() or (root / (package + ".py")).is_file()):
@@ -688,7 +723,7 @@ def instrumented_firmware(
     saved = {name: mod for name, mod in sys.modules.items() if _in_package(name, package)}
     for name in saved:
         del sys.modules[name]
-    finder = _Finder(root, package, _Loader(tracker, root))
+    finder = _Finder(root, package, _Loader(tracker, root, fold_whole_constants))
     sys.meta_path.insert(0, finder)
     try:
         yield tracker

