@@ -47,11 +47,10 @@ class Guidance:
         lim = (_LIM - vtd * vtd) // (2 * ka)
         if h <= lim:
             return isqrt(vtd * vtd + 2 * ka * h)
-        # beyond the mm range: same formula in cm
+        # beyond the mm range: speed in cm/s (v^2 in cm^2/s^2 = 2 ka[mm/s^2] h[cm] / 10)
         vtd_c = vtd // 10
-        ka_c = max(ka // 10, 1)
-        h_c = min(h // 10, (_LIM - vtd_c * vtd_c) // (2 * ka_c))
-        return min(isqrt(vtd_c * vtd_c + 2 * ka_c * h_c) * 10, _VREF_MAX)
+        h_c = min(h // 10, _LIM // (2 * ka))
+        return min(isqrt(vtd_c * vtd_c + (2 * ka * h_c) // 10) * 10, _VREF_MAX)
 
     def step(self, alt_mm, vel_mm_s, sigma_mm, a_max_mm_s2, terminal, hover):
         p = self.p
