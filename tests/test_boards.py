@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from softland.boards import Board, boards_dir, list_boards, load_board
 from softland.errors import UserError
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from softland.boards import load_board
 from softland.errors import UserError
 from softland.flash import flash, mpremote_target

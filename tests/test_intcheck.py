@@ -15,6 +15,7 @@ import types
 from pathlib import Path
 
 import pytest
+
 from softland.intcheck import (
     SMALL_INT_MAX,
     SMALL_INT_MIN,

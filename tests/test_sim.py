@@ -94,8 +94,17 @@ def test_a_weak_engine_crashes(nominal: Scenario) -> None:
 
 def test_summary_has_the_documented_keys(cpython_run: SimResult) -> None:
     keys = {
-        "scenario", "runtime", "seed", "outcome", "touchdown_vertical_speed_mps", "delta_v_mps",
-        "delta_v_optimal_mps", "propellant_used_kg", "flight_time_s", "ticks", "tick_overruns",
+        "scenario",
+        "runtime",
+        "seed",
+        "outcome",
+        "touchdown_vertical_speed_mps",
+        "delta_v_mps",
+        "delta_v_optimal_mps",
+        "propellant_used_kg",
+        "flight_time_s",
+        "ticks",
+        "tick_overruns",
         "telemetry_sha256",
     }
     assert keys <= set(cpython_run.summary)

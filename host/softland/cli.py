@@ -62,9 +62,8 @@ def sim_command(
 ) -> None:
     """Fly SCENARIO (a built-in name or a .toml file) with the firmware in the loop."""
     from softland.report import prepare_out_dir, write_outputs
-    from softland.sim import run_scenario
-
     from softland.runtimes import resolve_runtime
+    from softland.sim import run_scenario
 
     s = load_scenario(scenario)
     prepare_out_dir(out)

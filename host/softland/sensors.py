@@ -52,7 +52,9 @@ class ImuModel:
 
     def sample(self, specific_force_mps2: float) -> int:
         """Vertical specific force in mm/s^2, up positive."""
-        noisy = specific_force_mps2 + self.cfg.bias_mps2 + self.cfg.noise_mps2 * (
-            self.rng.standard_normal()
+        noisy = (
+            specific_force_mps2
+            + self.cfg.bias_mps2
+            + self.cfg.noise_mps2 * (self.rng.standard_normal())
         )
         return int(round(noisy * 1000.0))

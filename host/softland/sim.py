@@ -235,7 +235,12 @@ def _summary(
     dv_opt = closed_form_delta_v(s.initial.altitude_m, sink0, g, tw, vtd)
     try:
         dv_opt_vm = variable_mass_delta_v(
-            s.initial.altitude_m, sink0, g, v.mass_kg, v.max_thrust_n * v.throttle_max, v.isp_s,
+            s.initial.altitude_m,
+            sink0,
+            g,
+            v.mass_kg,
+            v.max_thrust_n * v.throttle_max,
+            v.isp_s,
             vtd,
         )
     except ValueError:

@@ -1,0 +1,108 @@
+"""Scenario files: built-ins load; bad files are rejected naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from softland.errors import UserError
+from softland.scenario import builtin_names, load_scenario, load_scenario_file
+
+GOOD = """
+name = "t"
+description = "test"
+[vehicle]
+mass_kg = 1000.0
+propellant_kg = 200.0
+max_thrust_n = 3240.0
+isp_s = 300.0
+[initial]
+altitude_m = 3000.0
+velocity_mps = -60.0
+[criteria]
+outcome = "landed"
+max_touchdown_speed_mps = 1.0
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return path
+
+
+def test_every_builtin_scenario_loads() -> None:
+    assert "nominal" in builtin_names()
+    for name in builtin_names():
+        assert load_scenario(name).name == name
+
+
+def test_a_minimal_file_loads_with_defaults(tmp_path: Path) -> None:
+    s = load_scenario_file(_write(tmp_path, GOOD))
+    assert s.body.g == 1.62
+    assert s.sim.tick_hz == 50
+
+
+def test_unknown_scenario_name_lists_the_builtins() -> None:
+    with pytest.raises(UserError, match="unknown scenario 'nope'.*nominal"):
+        load_scenario("nope")
+
+
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="not found"):
+        load_scenario(str(tmp_path / "absent.toml"))
+
+
+def test_unreadable_file_is_reported(tmp_path: Path) -> None:
+    directory = tmp_path / "dir.toml"
+    directory.mkdir()
+    with pytest.raises(UserError, match="cannot read scenario file"):
+        load_scenario(str(directory))
+
+
+def test_invalid_toml_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="not valid TOML"):
+        load_scenario_file(_write(tmp_path, "x = ["))
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (("mass_kg = 1000.0", 'mass_kg = "heavy"'), "vehicle.mass_kg"),
+        (("mass_kg = 1000.0", "mass_kg = -5.0"), "vehicle.mass_kg"),
+        (("isp_s = 300.0", "isp_s = 300.0\nnozzles = 2"), "vehicle.nozzles"),
+        (('outcome = "landed"', 'outcome = "teleported"'), "criteria.outcome"),
+        (("max_thrust_n = 3240.0", "max_thrust_n = 1000.0"), "vehicle.max_thrust_n"),
+        (("propellant_kg = 200.0", "propellant_kg = 2000.0"), "vehicle.propellant_kg"),
+    ],
+)
+def test_bad_field_is_named(tmp_path: Path, change: tuple[str, str], field: str) -> None:
+    with pytest.raises(UserError, match=field.replace(".", r"\.")):
+        load_scenario_file(_write(tmp_path, GOOD.replace(*change)))
+
+
+def test_missing_criteria_section_is_named(tmp_path: Path) -> None:
+    text = GOOD[: GOOD.index("[criteria]")]
+    with pytest.raises(UserError, match=r"missing section \[criteria\]"):
+        load_scenario_file(_write(tmp_path, text))
+
+
+def test_missing_required_field_is_named(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="initial.altitude_m"):
+        load_scenario_file(_write(tmp_path, GOOD.replace("altitude_m = 3000.0", "")))
+
+
+def test_unknown_top_level_field_is_named(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="unknown field 'colour'"):
+        load_scenario_file(_write(tmp_path, 'colour = "red"\n' + GOOD))
+
+
+def test_unknown_firmware_parameter_is_named(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="firmware.warp_factor"):
+        load_scenario_file(_write(tmp_path, GOOD + "[firmware]\nwarp_factor = 9\n"))
+
+
+def test_firmware_override_must_be_an_integer(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="firmware.guid_k_q12"):
+        load_scenario_file(_write(tmp_path, GOOD + "[firmware]\nguid_k_q12 = 0.9\n"))
