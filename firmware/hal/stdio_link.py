@@ -41,7 +41,13 @@ def serve(inp=None, out=None, heap_lock=False):
             n = readinto(buf, needed())
             if not n:
                 break
-            feed_into(buf, n)
+            try:
+                feed_into(buf, n)
+            except Exception:
+                # the app catches its own faults; this is the decoder's last line of defence:
+                # count it, drop the partial frame, keep serving
+                app.faults += 1
+                app.dec.end()
     finally:
         _unlock(locked)
     app.dec.end()
