@@ -238,3 +238,23 @@ def test_flight_uses_the_thrust_model_when_the_imu_is_bad() -> None:
     f.start()
     f.tick(0, 0, flight.RF_NO_DATA, 0, 0)
     assert not f.flags & flags.IMU_USED
+
+
+def test_controller_spools_down_to_minimum_at_the_slew_rate() -> None:
+    c = _controller(thr_slew_q15=3000)
+    c.throttle_q15 = 20000
+    c.integ_q8 = 5000
+    c.spool_down()
+    assert c.throttle_q15 == 17000
+    assert c.integ_q8 == 0
+    for _ in range(10):
+        c.spool_down()
+    assert c.throttle_q15 == params_mod.default(params_mod.THR_MIN_Q15)
+
+
+def test_land_detector_reports_contact_before_landing() -> None:
+    d = LandDetector(_params())
+    assert d.step(100, 50, 20000, True) is False
+    assert d.contact
+    d.step(100, -2000, 20000, True)
+    assert not d.contact

@@ -108,3 +108,19 @@ def test_summary_has_the_documented_keys(cpython_run: SimResult) -> None:
         "telemetry_sha256",
     }
     assert keys <= set(cpython_run.summary)
+
+
+def test_earth_hopper_lands_and_cuts_the_engine() -> None:
+    from softland.scenario import load_scenario
+
+    result = run_scenario(load_scenario("earth-hopper"), "cpython")
+    s = result.summary
+    assert s["outcome"] == "landed"
+    assert s["touchdown_vertical_speed_mps"] <= 1.0
+    assert s["final_mode"] == "LANDED"
+    assert s["land_detected_s"] - s["flight_time_s"] < 2.0
+
+
+def test_land_detection_follows_contact_closely(cpython_run: SimResult) -> None:
+    s = cpython_run.summary
+    assert 0.0 < s["land_detected_s"] - s["flight_time_s"] < 2.0

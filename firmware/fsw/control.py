@@ -64,6 +64,14 @@ class Controller:
         self.mass_q24 = max(self.mass_q24 - (acc >> 15), _MASS_MIN_Q24)
         self.a_max_mm_s2 = self._a_max()
 
+    def spool_down(self):
+        # ground contact suspected: bring the throttle to its minimum at the slew rate and
+        # hold the integrator; if the vehicle was still flying it sinks and control resumes
+        p = self.p
+        self.throttle_q15 = max(self.throttle_q15 - p[P.THR_SLEW_Q15], p[P.THR_MIN_Q15])
+        self.integ_q8 = 0
+        self.flags = F.ENGINE_ON | F.INTEG_HELD | F.THR_SLEW
+
     def step(self, vref_mm_s, vel_mm_s, ff_mm_s2):
         p = self.p
         if not self.engine_on:

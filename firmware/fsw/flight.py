@@ -13,7 +13,7 @@ from fsw import params as P
 from fsw.control import Controller
 from fsw.estimator import Estimator
 from fsw.fixmath import ticks_diff
-from fsw.guidance import Guidance
+from fsw.guidance import TOUCHDOWN, Guidance
 from fsw.landdet import LandDetector
 
 # modes
@@ -161,13 +161,18 @@ class Flight:
         if guid.phase != 0 and not ctrl.engine_on:  # any phase but COAST lights the engine
             ctrl.ignite()
             self._event(EV_IGNITION, alt)
-        ctrl.step(guid.vref_mm_s, vel, guid.ff_mm_s2)
+        land = self.land
+        if mode == TERMINAL and land.contact:
+            guid.phase = TOUCHDOWN
+            ctrl.spool_down()
+        else:
+            ctrl.step(guid.vref_mm_s, vel, guid.ff_mm_s2)
         fl |= ctrl.flags
-        # 5. land detector
+        # 5. land detector (its verdict acts on the next tick's control)
         if mode == TERMINAL:
-            if self.land.step(alt, vel, ctrl.throttle_q15, ctrl.engine_on):
+            if land.step(alt, vel, ctrl.throttle_q15, ctrl.engine_on):
                 ctrl.cutoff()
                 self._event(EV_CUTOFF, alt)
                 self.set_mode(LANDED)
-            fl |= self.land.flags
+            fl |= land.flags
         self.flags = fl

@@ -20,6 +20,7 @@ BRAKE = const(1)
 TERMINAL = const(2)
 HOVER = const(3)
 IDLE = const(4)
+TOUCHDOWN = const(5)  # ground contact suspected: engine spooling down
 
 _LIM = const(1000000000)  # bound for the squared speed inside isqrt
 _VREF_MAX = const(150000)

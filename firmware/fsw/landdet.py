@@ -8,10 +8,12 @@ class LandDetector:
         self.p = params.v
         self.held_ms = 0
         self.flags = 0
+        self.contact = False  # low and slow: ground contact suspected
 
     def reset(self):
         self.held_ms = 0
         self.flags = 0
+        self.contact = False
 
     def step(self, alt_mm, vel_mm_s, throttle_q15, engine_on):
         # returns True once the vehicle has been on the ground for LAND_TIME_MS
@@ -24,6 +26,7 @@ class LandDetector:
         if (not engine_on) or throttle_q15 <= p[P.THR_MIN_Q15] + 1638:
             fl |= F.LAND_THR
         self.flags = fl
+        self.contact = fl & (F.LAND_ALT | F.LAND_SPEED) == F.LAND_ALT | F.LAND_SPEED
         if fl == F.LAND_ALT | F.LAND_SPEED | F.LAND_THR:
             self.held_ms = min(self.held_ms + p[P.PERIOD_MS], 1000000)
         else:

@@ -32,7 +32,7 @@ TELEMETRY_FIELDS: tuple[tuple[str, str], ...] = (
     ("hlow_mm", "i32"),
 )
 MODES = ("SAFE", "ARMED", "DESCENT", "TERMINAL", "LANDED", "ABORT")
-PHASES = ("COAST", "BRAKE", "TERMINAL", "HOVER", "IDLE")
+PHASES = ("COAST", "BRAKE", "TERMINAL", "HOVER", "IDLE", "TOUCHDOWN")
 EVENTS = {1: "mode", 2: "ignition", 3: "cutoff", 4: "fault", 5: "arm_refused", 6: "rebase"}
 
 
