@@ -5,52 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 
+from softland.bench import MPSIDE_DIR
 from softland.firmware import firmware_dir
 
-# Builds a flying App, pre-encodes every tick frame, then feeds them with the heap locked.
+# A flying App, every tick frame encoded beforehand, then fed with the heap locked.
 _SCRIPT = """
 import micropython
-from fsw import link
-from fsw.app import App, C_ARM, C_START, CMD_LEN, TICK_LEN
-
-class Sink:
-    def __init__(self):
-        self.n = 0
-    def write(self, b):
-        self.n += len(b)
-        return len(b)
-
-def frame(enc, ftype, payload):
-    f = bytearray(len(payload) + link.OVERHEAD)
-    for i in range(len(payload)):
-        f[link.HEADER_LEN + i] = payload[i]
-    enc.finish(f, ftype, len(payload))
-    return f
-
-def cmd(enc, code):
-    p = bytearray(CMD_LEN)
-    p[0] = code
-    return frame(enc, link.T_CMD, p)
-
-def tick(enc, k, alt_mm):
-    p = bytearray(TICK_LEN)
-    link.put_i32(p, 0, k * 20000)
-    link.put_i32(p, 4, alt_mm + 1000)
-    p[8] = 4
-    link.put_i32(p, 9, 1620 + (k % 7) * 300)
-    p[13] = 1
-    return frame(enc, link.T_TICK, p)
+from sil_frames import Sink, descent_ticks, flying_app
 
 def main():
-    app = App(Sink())
-    enc = link.Encoder()
-    for f in (cmd(enc, C_ARM), cmd(enc, C_START)):
-        app.feed_into(f, len(f))
-    frames = []
-    alt = 3000000
-    for k in range(N_TICKS):
-        alt = alt - 60 * 20 if alt > 60000 else alt - 20
-        frames.append(tick(enc, k, alt))
+    app, enc = flying_app(Sink())
+    frames = descent_ticks(enc, N_TICKS)
     bad = bytearray(frames[0])
     bad[10] ^= 0xFF
     ALLOC
@@ -76,7 +41,7 @@ def _run(micropython_bin: str, n: int, alloc: str = "") -> str:
         [micropython_bin, "-X", "heapsize=512K", "-c", script],
         capture_output=True,
         text=True,
-        env={**os.environ, "MICROPYPATH": f"{firmware_dir()}:.frozen"},
+        env={**os.environ, "MICROPYPATH": f"{firmware_dir()}:{MPSIDE_DIR}:.frozen"},
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from softland.errors import UserError
 from softland.firmware import firmware_dir, fsw_module
@@ -15,35 +17,13 @@ from softland.runtimes import find_micropython
 from softland.scenario import load_scenario
 from softland.sim import run_scenario
 
-# Runs inside the interpreter under test: feeds N identical-rate tick frames to a flying App.
+# Runs inside the interpreter under test: feeds N tick frames to a flying App.
 _TICK_COST = """
 import time
-from fsw.app import App, C_ARM, C_START, C_SET_PARAM, TICK_LEN, CMD_LEN
-from fsw import link
-class Null:
-    def write(self, b):
-        return len(b)
-def frame(enc, ftype, payload):
-    f = bytearray(len(payload) + link.OVERHEAD)
-    for i in range(len(payload)):
-        f[link.HEADER_LEN + i] = payload[i]
-    enc.finish(f, ftype, len(payload))
-    return f
-def cmd(enc, code, pid=0, value=0):
-    p = bytearray(CMD_LEN)
-    link.put_u8(p, 0, code); link.put_u8(p, 1, pid); link.put_i32(p, 2, value)
-    return frame(enc, link.T_CMD, p)
+from sil_frames import Sink, descent_ticks, flying_app
 def run(n):
-    app = App(Null())
-    enc = link.Encoder()
-    for f in (cmd(enc, C_ARM), cmd(enc, C_START)):
-        app.feed_into(f, len(f))
-    ticks = []
-    for k in range(n):
-        p = bytearray(TICK_LEN)
-        link.put_i32(p, 0, k * 20000); link.put_i32(p, 4, 2000000 - k * 50)
-        link.put_u8(p, 8, 4); link.put_i32(p, 9, 1620); link.put_u8(p, 13, 1)
-        ticks.append(frame(enc, link.T_TICK, p))
+    app, enc = flying_app(Sink())
+    ticks = descent_ticks(enc, n)
     t0 = time.ticks_us() if hasattr(time, "ticks_us") else int(time.perf_counter() * 1e6)
     for f in ticks:
         app.feed_into(f, len(f))
@@ -52,6 +32,7 @@ def run(n):
     print("TICK_US", dt / n)
 run(N_TICKS)
 """
+MPSIDE_DIR = Path(__file__).resolve().parent / "mpside"
 
 
 @dataclass(frozen=True)
@@ -79,6 +60,8 @@ def firmware_tick_us(runtime: str, n_ticks: int = 2000, micropython: str | None 
     script = _TICK_COST.replace("N_TICKS", str(n_ticks))
     if runtime == "cpython":
         fsw_module("app")  # puts the firmware on sys.path
+        if str(MPSIDE_DIR) not in sys.path:
+            sys.path.insert(0, str(MPSIDE_DIR))
         out: dict[str, float] = {}
 
         def capture(*args: object) -> None:
@@ -94,7 +77,7 @@ def firmware_tick_us(runtime: str, n_ticks: int = 2000, micropython: str | None 
         [binary, "-X", "heapsize=4M", "-c", script],
         capture_output=True,
         text=True,
-        env={**os.environ, "MICROPYPATH": f"{fw}:.frozen"},
+        env={**os.environ, "MICROPYPATH": f"{fw}:{MPSIDE_DIR}:.frozen"},
         timeout=300,
     )
     for line in proc.stdout.splitlines():
