@@ -107,14 +107,18 @@ def run_bench(runtimes: tuple[str, ...] = ("micropython", "cpython"), repeats: i
     return results
 
 
+def format_result(r: BenchResult) -> str:
+    return (
+        f"{r.runtime:12s} closed-loop SIL {r.closed_loop_ticks_per_s:8.0f} ticks/s "
+        f"({r.ticks} ticks of the nominal descent); firmware alone {r.firmware_tick_us:7.1f} "
+        "us/tick"
+    )
+
+
 def main() -> None:
     print(f"machine: {machine_name()}")
     for r in run_bench():
-        print(
-            f"{r.runtime:12s} closed-loop SIL {r.closed_loop_ticks_per_s:8.0f} ticks/s "
-            f"({r.ticks} ticks of the nominal descent); firmware alone {r.firmware_tick_us:7.1f} "
-            "us/tick"
-        )
+        print(format_result(r))
 
 
 if __name__ == "__main__":

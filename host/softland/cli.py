@@ -132,14 +132,11 @@ def scenarios_command() -> None:
 )
 def bench_command(repeats: int, runtimes: tuple[str, ...]) -> None:
     """Measure SIL ticks per second under each runtime (not a test: figures vary by machine)."""
-    from softland.bench import machine_name, run_bench
+    from softland.bench import format_result, machine_name, run_bench
 
     click.echo(f"machine: {machine_name()}")
     for r in run_bench(runtimes or ("micropython", "cpython"), repeats=repeats):
-        click.echo(
-            f"{r.runtime:12s} closed-loop SIL {r.closed_loop_ticks_per_s:8.0f} ticks/s "
-            f"({r.ticks} ticks, nominal); firmware alone {r.firmware_tick_us:7.1f} us/tick"
-        )
+        click.echo(format_result(r))
 
 
 def _register_optional() -> None:

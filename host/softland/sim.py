@@ -81,7 +81,9 @@ class _Session:
         return frames
 
     def command(self, code: int, param_id: int = 0, value: int = 0) -> dict[str, int]:
-        frames = self.exchange(self.link.command_frame(code, param_id, value), 0x82)
+        frames = self.exchange(
+            self.link.command_frame(code, param_id, value), self.link.link.T_ACK
+        )
         ack = [f for f in frames if f.ftype == self.link.link.T_ACK][-1]
         return self.link.decode_ack(ack.payload)
 
