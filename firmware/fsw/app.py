@@ -10,6 +10,7 @@ except ImportError:
 
 
 from fsw import params as P
+from fsw.flags import LINK_ERR
 from fsw.flight import EV_FAULT, Flight
 from fsw.link import (
     HEADER_LEN,
@@ -80,6 +81,8 @@ class App:
         self._ack = bytearray(ACK_LEN + OVERHEAD)
         self._ev = bytearray(EV_LEN + OVERHEAD)
         self.faults = 0
+        self.bad_frames = 0  # good CRC, but a payload that does not fit its type
+        self._errs_reported = 0
         self.feed = self.dec.feed
         self.feed_into = self.dec.feed_into
         self.needed = self.dec.needed
@@ -97,8 +100,14 @@ class App:
             if ftype == T_TICK:
                 if length == TICK_LEN:
                     self._tick(buf)
+                else:
+                    # a tick of the wrong size is not acted on; the host still gets telemetry
+                    self.bad_frames += 1
+                    self._send_telemetry()
             elif ftype == T_CMD:
                 self._command(buf, length)
+            else:
+                self.bad_frames += 1
         except Exception:
             self.faults += 1
             self.flight.ctrl.flags = 0
@@ -117,20 +126,32 @@ class App:
         )
         self._send_telemetry()
 
+    def link_errors(self):
+        return self.dec.errors() + self.bad_frames
+
     def _send_telemetry(self):
+        errs = self.link_errors()
+        if errs != self._errs_reported:
+            self.flight.flags |= LINK_ERR
+            self._errs_reported = errs
         t = self.telem
-        t.pack(self.flight, self.dec.errors(), self.faults)
+        t.pack(self.flight, errs, self.faults)
         self.enc.finish(t.frame, T_TELEM, TELEM_LEN)
         self._write(t.frame)
 
     def _command(self, buf, length):
         o = HEADER_LEN
-        code = get_u8(buf, o + CMD_CODE)
-        pid = get_u8(buf, o + CMD_ID)
-        value = get_i32(buf, o + CMD_VALUE)
         fl = self.flight
         result = P.OK
+        code = 0
+        pid = 0
+        value = 0
+        if length == CMD_LEN:
+            code = get_u8(buf, o + CMD_CODE)
+            pid = get_u8(buf, o + CMD_ID)
+            value = get_i32(buf, o + CMD_VALUE)
         if length != CMD_LEN:
+            self.bad_frames += 1
             result = E_BAD_FRAME
         elif code == C_SET_PARAM:
             result = P.E_MODE if fl.mode != 0 else self.params.set(pid, value)

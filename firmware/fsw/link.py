@@ -37,6 +37,7 @@ _LEN = const(2)
 _TYPE = const(3)
 _SEQ = const(4)
 _BODY = const(5)
+_RESYNC_AFTER = const(3)
 
 # nibble table for CRC-16/CCITT-FALSE
 _CRC_T = (
@@ -130,7 +131,9 @@ class Decoder:
       truncated   CRC mismatch where a new sync pair appears inside the frame (the frame was
                   cut short and the next one began), or end() called mid-frame
       oversized   LEN above MAX_PAYLOAD
-      out_of_seq  SEQ repeats or goes back (duplicate, replay, reorder): dropped
+      out_of_seq  SEQ repeats or goes back (duplicate, replay, reorder): dropped; after 3
+                  such frames in a row with consecutive SEQs the peer is taken to have
+                  restarted its numbering, and the third is accepted
       lost        frames skipped by a forward SEQ jump (those frames are gone; this one is kept)
     After a bad frame the consumed bytes after its first sync byte are parsed again, so a good
     frame that began inside a bad one is still found.
@@ -150,6 +153,8 @@ class Decoder:
         self._len = 0
         self._crc = 0
         self._seq_next = -1  # -1: accept any sequence number (first frame)
+        self._oos_run = 0  # consecutive out-of-sequence frames that follow each other
+        self._oos_next = 0
         self._rp = 0  # replay read pointer into buf
         self._rn = 0  # replay end
 
@@ -175,10 +180,17 @@ class Decoder:
         self._seq_next = -1
 
     def end(self):
-        # the stream ended or went quiet: a frame in progress is truncated
+        # the stream ended or went quiet: a frame in progress is truncated; a good frame that
+        # began inside it is still delivered (its bytes are parsed again, as after a bad CRC)
         if self._state != _HUNT:
             self.truncated += 1
-        self._state = _HUNT
+        buf = self.buf
+        while self._state != _HUNT:
+            self._fail()
+            while self._rp < self._rn:
+                c = buf[self._rp]
+                self._rp += 1
+                self._step(c)
         self._pos = 0
         self._rp = 0
         self._rn = 0
@@ -274,9 +286,19 @@ class Decoder:
         if nxt >= 0 and seq != nxt:
             gap = (seq - nxt) & 0xFF
             if gap >= 128:
+                # duplicate or stale: dropped, unless the peer restarted its numbering (a run
+                # of _RESYNC_AFTER such frames that follow each other re-synchronises)
                 self.out_of_seq += 1
-                return
-            self.lost += gap
+                if self._oos_run > 0 and seq == self._oos_next:
+                    self._oos_run += 1
+                else:
+                    self._oos_run = 1
+                self._oos_next = (seq + 1) & 0xFF
+                if self._oos_run < _RESYNC_AFTER:
+                    return
+            else:
+                self.lost += gap
+        self._oos_run = 0
         self._seq_next = (seq + 1) & 0xFF
         self.good += 1
         self._handler(buf[3], buf, self._len)

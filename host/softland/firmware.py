@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -26,12 +28,23 @@ def firmware_dir() -> Path:
 def fsw_module(name: str) -> ModuleType:
     """Import firmware module `fsw.<name>` exactly as the board does (package `fsw` top-level).
 
-    The firmware modules hold constants and classes only (no mutable module state), so one
-    import serves every run in the process.
+    Only the `fsw` package is made importable (found by spec in the firmware directory); the
+    directory is not put on sys.path, so the board entry files (main.py, code.py) can never
+    shadow host modules such as the standard library's `code`. The firmware modules hold
+    constants and classes only (no mutable module state), so one import serves every run.
     """
-    root = str(firmware_dir())
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    if "fsw" not in sys.modules:
+        root = firmware_dir()
+        spec = importlib.machinery.PathFinder.find_spec("fsw", [str(root)])
+        if spec is None or spec.loader is None:
+            raise UserError(f"cannot import the firmware package fsw from {root}")
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["fsw"] = package
+        try:
+            spec.loader.exec_module(package)
+        except BaseException:
+            del sys.modules["fsw"]
+            raise
     return importlib.import_module(f"fsw.{name}")
 
 
