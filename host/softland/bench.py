@@ -17,20 +17,28 @@ from softland.runtimes import find_micropython
 from softland.scenario import load_scenario
 from softland.sim import run_scenario
 
-# Runs inside the interpreter under test: feeds N tick frames to a flying App.
+# Runs inside the interpreter under test: feeds N tick frames to a flying App; best of 5
+# batches, since a shared machine only ever adds time.
 _TICK_COST = """
 import time
 from sil_frames import Sink, descent_ticks, flying_app
-def run(n):
-    app, enc = flying_app(Sink())
-    ticks = descent_ticks(enc, n)
-    t0 = time.ticks_us() if hasattr(time, "ticks_us") else int(time.perf_counter() * 1e6)
-    for f in ticks:
-        app.feed_into(f, len(f))
-    t1 = time.ticks_us() if hasattr(time, "ticks_us") else int(time.perf_counter() * 1e6)
-    dt = time.ticks_diff(t1, t0) if hasattr(time, "ticks_diff") else t1 - t0
-    print("TICK_US", dt / n)
-run(N_TICKS)
+def now_us():
+    return time.ticks_us() if hasattr(time, "ticks_us") else int(time.perf_counter() * 1e6)
+def elapsed_us(t1, t0):
+    return time.ticks_diff(t1, t0) if hasattr(time, "ticks_diff") else t1 - t0
+def run(n, batches):
+    best = None
+    for _ in range(batches):
+        app, enc = flying_app(Sink())
+        ticks = descent_ticks(enc, n)
+        t0 = now_us()
+        for f in ticks:
+            app.feed_into(f, len(f))
+        dt = elapsed_us(now_us(), t0)
+        if best is None or dt < best:
+            best = dt
+    print("TICK_US", best / n)
+run(N_TICKS, 5)
 """
 MPSIDE_DIR = Path(__file__).resolve().parent / "mpside"
 
