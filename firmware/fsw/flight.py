@@ -15,6 +15,7 @@ from fsw.estimator import Estimator
 from fsw.fixmath import ticks_diff
 from fsw.guidance import TOUCHDOWN, Guidance
 from fsw.landdet import LandDetector
+from fsw.rangefinder import RF_GOOD, RF_NO_DATA, RF_NOT_CONNECTED  # noqa: F401
 
 # modes
 SAFE = const(0)
@@ -24,12 +25,6 @@ TERMINAL = const(3)
 LANDED = const(4)
 ABORT = const(5)
 
-# rangefinder health, as ArduPilot's AP_RangeFinder status
-RF_NOT_CONNECTED = const(0)
-RF_NO_DATA = const(1)
-RF_OUT_OF_RANGE_LOW = const(2)
-RF_OUT_OF_RANGE_HIGH = const(3)
-RF_GOOD = const(4)
 
 # events (code, arg)
 EV_MODE = const(1)  # arg: new mode
