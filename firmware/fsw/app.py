@@ -18,6 +18,8 @@ from fsw.link import (
     T_ACK,
     T_CMD,
     T_EVENT,
+    T_I2C_RESP,
+    T_SERIAL,
     T_TELEM,
     T_TICK,
     Decoder,
@@ -27,6 +29,7 @@ from fsw.link import (
     put_i32,
     put_u8,
 )
+from fsw.linkdev import SER_DATA, LinkI2C, LinkUart
 from fsw.telemetry import LENGTH as TELEM_LEN
 from fsw.telemetry import Telemetry
 
@@ -70,14 +73,19 @@ E_UNKNOWN = const(6)  # ACK result: unknown command
 
 
 class App:
-    def __init__(self, out):
-        # out: a stream with write(buf) (stdout, UART, or the host's in-memory sink)
+    def __init__(self, out, read_into=None):
+        # out: a stream with write(buf) (stdout, UART, or the host's in-memory sink);
+        # read_into(buf, n): the input stream, read while a tick waits for the host's answer
+        # to an I2C transaction (None: no link devices, every transaction fails)
         self._write = out.write
         self.params = P.Params()
         self.flight = Flight(self.params, self.event)
         self.telem = Telemetry()
         self.enc = Encoder()
         self.dec = Decoder(self.on_frame)
+        self.i2c = LinkI2C(self._write, self.enc, self.dec, read_into)
+        self.uart = LinkUart()
+        self._in_tick = False
         self._ack = bytearray(ACK_LEN + OVERHEAD)
         self._ev = bytearray(EV_LEN + OVERHEAD)
         self.faults = 0
@@ -96,6 +104,19 @@ class App:
         self._write(b)
 
     def on_frame(self, ftype, buf, length):
+        if ftype == T_I2C_RESP:
+            # the answer to the I2C transaction in progress; anything else is a stray
+            if not self.i2c.on_response(buf, length):
+                self.bad_frames += 1
+            return
+        if self._in_tick:
+            # a tick or command while a tick waits on the bus: not acted on
+            self.bad_frames += 1
+            return
+        if ftype == T_SERIAL:
+            if length > SER_DATA:
+                self.uart.push(buf, HEADER_LEN + SER_DATA, length - SER_DATA)
+            return
         try:
             if ftype == T_TICK:
                 if length == TICK_LEN:
@@ -117,13 +138,17 @@ class App:
 
     def _tick(self, buf):
         o = HEADER_LEN
-        self.flight.tick(
-            get_i32(buf, o + TICK_TIME_US),
-            get_i32(buf, o + TICK_RANGE_MM),
-            get_u8(buf, o + TICK_RANGE_STATUS),
-            get_i32(buf, o + TICK_ACC_MM_S2),
-            get_u8(buf, o + TICK_ACC_OK),
-        )
+        now_us = get_i32(buf, o + TICK_TIME_US)
+        range_mm = get_i32(buf, o + TICK_RANGE_MM)
+        range_status = get_u8(buf, o + TICK_RANGE_STATUS)
+        acc = get_i32(buf, o + TICK_ACC_MM_S2)
+        acc_ok = get_u8(buf, o + TICK_ACC_OK)
+        # the tick frame's buffer is reused from here on (link devices read more frames)
+        self._in_tick = True
+        try:
+            self.flight.tick(now_us, range_mm, range_status, acc, acc_ok)
+        finally:
+            self._in_tick = False
         self._send_telemetry()
 
     def link_errors(self):

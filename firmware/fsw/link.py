@@ -22,10 +22,13 @@ BUF_LEN = const(127)  # MAX_PAYLOAD + OVERHEAD
 # frame types: host -> firmware
 T_TICK = const(0x01)
 T_CMD = const(0x02)
+T_I2C_RESP = const(0x03)  # the host's answer to an I2C transaction
+T_SERIAL = const(0x04)  # bytes from a serial sensor
 # frame types: firmware -> host
 T_TELEM = const(0x81)
 T_ACK = const(0x82)
 T_EVENT = const(0x83)
+T_I2C_REQ = const(0x84)  # an I2C transaction for the host's device emulators
 
 I32_MAX = const(0x3FFFFFFF)
 I32_MIN = const(-0x3FFFFFFF - 1)
@@ -178,6 +181,10 @@ class Decoder:
 
     def resync_seq(self):
         self._seq_next = -1
+
+    def replaying(self):
+        # True while bytes of a dropped frame are still being parsed again
+        return self._rp < self._rn
 
     def end(self):
         # the stream ended or went quiet: a frame in progress is truncated; a good frame that

@@ -30,9 +30,9 @@ def serve(inp=None, out=None, heap_lock=False):
         inp = sys.stdin.buffer
     if out is None:
         out = sys.stdout.buffer
-    app = App(out)
-    buf = bytearray(128)
     readinto = inp.readinto
+    app = App(out, readinto)
+    buf = bytearray(128)
     needed = app.needed
     feed_into = app.feed_into
     locked = _lock(heap_lock)

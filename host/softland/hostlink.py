@@ -37,6 +37,15 @@ EVENTS = {1: "mode", 2: "ignition", 3: "cutoff", 4: "fault", 5: "arm_refused", 6
 
 
 @dataclass(frozen=True)
+class I2cRequest:
+    op: int  # fsw.linkdev OP_*
+    addr: int
+    reg: int
+    read_len: int
+    write: bytes
+
+
+@dataclass(frozen=True)
 class Frame:
     ftype: int
     seq: int
@@ -50,6 +59,7 @@ class HostLink:
     def __init__(self) -> None:
         self.link = fsw_module("link")
         self.app = fsw_module("app")
+        self.dev = fsw_module("linkdev")
         telemetry = fsw_module("telemetry")
         self.telemetry_offsets = [
             (name, getattr(telemetry, name.upper()), kind) for name, kind in TELEMETRY_FIELDS
@@ -86,7 +96,34 @@ class HostLink:
         lk.put_i32(p, a.CMD_VALUE, value)
         return self._frame(lk.T_CMD, p)
 
+    def i2c_response_frame(self, status: int, data: bytes = b"") -> bytes:
+        d, lk = self.dev, self.link
+        if len(data) > d.RMAX:
+            raise ValueError(f"I2C response of {len(data)} bytes exceeds {d.RMAX}")
+        p = bytearray(d.RESP_LEN)
+        lk.put_u8(p, d.RESP_STATUS, status)
+        lk.put_u8(p, d.RESP_N, len(data))
+        p[d.RESP_DATA : d.RESP_DATA + len(data)] = data
+        return self._frame(lk.T_I2C_RESP, p)
+
+    def serial_frame(self, data: bytes, port: int = 0) -> bytes:
+        lk = self.link
+        if len(data) > lk.MAX_PAYLOAD - 1:
+            raise ValueError(f"serial chunk of {len(data)} bytes exceeds {lk.MAX_PAYLOAD - 1}")
+        return self._frame(lk.T_SERIAL, bytearray([port]) + data)
+
     # ---- firmware -> host
+    def decode_i2c_request(self, payload: bytes) -> I2cRequest:
+        d = self.dev
+        wlen = min(payload[d.REQ_WLEN], d.WMAX)
+        return I2cRequest(
+            op=payload[d.REQ_OP],
+            addr=payload[d.REQ_ADDR],
+            reg=payload[d.REQ_REG],
+            read_len=payload[d.REQ_RLEN],
+            write=bytes(payload[d.REQ_DATA : d.REQ_DATA + wlen]),
+        )
+
     def _on_frame(self, ftype: int, buf: bytearray, length: int) -> None:
         hl = self.link.HEADER_LEN
         self._received.append(

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+from collections.abc import Callable
 from typing import Protocol
 
 from softland.errors import UserError
@@ -20,39 +21,65 @@ DEFAULT_HEAP_BYTES = 180_000  # Raspberry Pi Pico budget (boards/pico.toml)
 
 
 class Runtime(Protocol):
+    """Bytes to and from the firmware. The host session attaches a handler that sees every
+    output byte; reply() answers a request the firmware is waiting on (an I2C transaction)."""
+
     name: str
 
+    def attach(self, on_output: Callable[[bytes], None]) -> None: ...
+
     def send(self, data: bytes) -> None: ...
+
+    def reply(self, data: bytes) -> None: ...
 
     def receive(self, timeout_s: float) -> bytes: ...
 
     def close(self) -> None: ...
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.data = bytearray()
-
-    def write(self, buf: bytearray) -> int:
-        self.data += buf
-        return len(buf)
-
-
 class CPythonRuntime:
-    """The firmware's App imported into this process; bytes in, bytes out, same codec."""
+    """The firmware's App imported into this process: same bytes in, same bytes out.
+
+    The firmware runs synchronously inside send(); its output goes straight to the attached
+    handler, so a request it makes mid-tick is answered (reply()) before it reads the answer.
+    """
 
     name = "cpython"
 
     def __init__(self) -> None:
-        self._sink = _Sink()
-        self.app = fsw_module("app").App(self._sink)
+        self._input = bytearray()
+        self._buffered = bytearray()
+        self._on_output: Callable[[bytes], None] | None = None
+        self.app = fsw_module("app").App(self, self._read_into)
+
+    # the firmware's output stream
+    def write(self, buf: bytearray) -> int:
+        data = bytes(buf)
+        if self._on_output is not None:
+            self._on_output(data)
+        else:
+            self._buffered += data
+        return len(data)
+
+    # the firmware's input stream while it waits for a reply
+    def _read_into(self, buf: bytearray, n: int) -> int:
+        m = min(n, len(buf), len(self._input))
+        buf[:m] = self._input[:m]
+        del self._input[:m]
+        return m
+
+    def attach(self, on_output: Callable[[bytes], None]) -> None:
+        self._on_output = on_output
 
     def send(self, data: bytes) -> None:
         self.app.feed_into(data, len(data))
 
+    def reply(self, data: bytes) -> None:
+        self._input += data
+
     def receive(self, timeout_s: float) -> bytes:
-        out = bytes(self._sink.data)
-        self._sink.data.clear()
+        out = bytes(self._buffered)
+        self._buffered.clear()
         return out
 
     def close(self) -> None:
@@ -113,11 +140,16 @@ class MicroPythonRuntime:
             f"the firmware under MicroPython exited (code {self.proc.returncode}): {detail}"
         )
 
+    def attach(self, on_output: Callable[[bytes], None]) -> None:
+        pass  # output is read by receive()
+
     def send(self, data: bytes) -> None:
         try:
             self._in.write(data)
         except BrokenPipeError:
             raise self._died() from None
+
+    reply = send
 
     def receive(self, timeout_s: float) -> bytes:
         ready, _, _ = select.select([self._out_fd], [], [], timeout_s)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -50,20 +50,55 @@ def firmware_parameters(s: Scenario) -> dict[str, int]:
     return values
 
 
-class _Session:
-    """Lockstep exchanges with the firmware; every byte it sends goes into the hash."""
+class I2cDevices(Protocol):
+    """What answers the firmware's I2C transactions (the register-level emulators)."""
 
-    def __init__(self, runtime: Runtime, link: HostLink) -> None:
+    def transact(
+        self, op: int, addr: int, reg: int, write: bytes, read_len: int
+    ) -> tuple[int, bytes]: ...
+
+
+class _Session:
+    """Lockstep exchanges with the firmware; every byte it sends goes into the hash, and the
+    I2C transactions it makes mid-tick are answered at once by the attached devices."""
+
+    def __init__(self, runtime: Runtime, link: HostLink, i2c: I2cDevices | None = None) -> None:
         self.runtime = runtime
         self.link = link
+        self.i2c = i2c
         self.sha = hashlib.sha256()
         self.events: list[dict[str, Any]] = []
+        self.i2c_transactions = 0
+        self._pending: list[Frame] = []
+        runtime.attach(self._on_output)
+
+    def _on_output(self, chunk: bytes) -> None:
+        lk = self.link.link
+        for f in self.link.feed(chunk):
+            self.sha.update(f.raw)
+            if f.ftype == lk.T_I2C_REQ:
+                self.i2c_transactions += 1
+                self.runtime.reply(self._serve_i2c(f))
+                continue
+            if f.ftype == lk.T_EVENT:
+                self.events.append(self.link.decode_event(f.payload))
+            self._pending.append(f)
+
+    def _serve_i2c(self, frame: Frame) -> bytes:
+        req = self.link.decode_i2c_request(frame.payload)
+        if self.i2c is None:
+            return self.link.i2c_response_frame(self.link.dev.ST_NACK_ADDR)
+        status, data = self.i2c.transact(req.op, req.addr, req.reg, req.write, req.read_len)
+        return self.link.i2c_response_frame(status, data)
+
+    def send(self, frame: bytes) -> None:
+        """A frame that gets no reply (serial sensor bytes)."""
+        self.runtime.send(frame)
 
     def exchange(self, frame: bytes, reply_type: int) -> list[Frame]:
         self.runtime.send(frame)
-        frames: list[Frame] = []
         waited = 0.0
-        while not any(f.ftype == reply_type for f in frames):
+        while not any(f.ftype == reply_type for f in self._pending):
             chunk = self.runtime.receive(0.5)
             if not chunk:
                 waited += 0.5
@@ -73,11 +108,8 @@ class _Session:
                         f"(waiting for frame type 0x{reply_type:02x})"
                     )
                 continue
-            frames.extend(self.link.feed(chunk))
-        for f in frames:
-            self.sha.update(f.raw)
-            if f.ftype == self.link.link.T_EVENT:
-                self.events.append(self.link.decode_event(f.payload))
+            self._on_output(chunk)
+        frames, self._pending = self._pending, []
         return frames
 
     def command(self, code: int, param_id: int = 0, value: int = 0) -> dict[str, int]:

@@ -1,0 +1,183 @@
+# Long-range laser rangefinder (LRF) driver for the lunar profile. Serial frames from a UART,
+# reported through the rangefinder health contract of fsw.rangefinder (status, distance_mm,
+# valid_count, reading_us, signal; step(now_us) is bounded, never raises, never allocates).
+#
+# Frame (10 bytes):  59 4C | SEQ | STATUS | RANGE_CM u24 LE | SIGNAL | CRC hi | CRC lo
+# CRC-16/CCITT-FALSE (fsw.link) over SEQ..SIGNAL. STATUS: 0 valid, 1 no return (too far or too
+# weak), 2 too close, 3 sensor fault. SIGNAL: SNR in 0.25 dB steps. See docs/lrf.md.
+#
+# Frames are found with a 10-byte sliding window: whenever the window starts with the sync
+# pair its CRC is checked, so a good frame is found right after garbage or a cut-off frame.
+# Windows overlapping the last good frame are not checked (sync bytes inside its data are
+# data). A window with the sync pair and a bad CRC is counted in crc_errors and dropped.
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+from fsw.fixmath import ticks_diff
+from fsw.link import crc16_byte
+from fsw.rangefinder import (
+    RF_GOOD,
+    RF_NO_DATA,
+    RF_NOT_CONNECTED,
+    RF_OUT_OF_RANGE_HIGH,
+    RF_OUT_OF_RANGE_LOW,
+    VALID_COUNT_MAX,
+)
+
+SYNC1 = const(0x59)
+SYNC2 = const(0x4C)
+FRAME_LEN = const(10)
+ST_VALID = const(0)
+ST_NO_RETURN = const(1)
+ST_TOO_CLOSE = const(2)
+ST_FAULT = const(3)
+CHUNK = const(64)  # most bytes read from the UART per step
+_COUNT_MASK = const(0x3FFFFFFF)  # counters wrap instead of growing into heap ints
+
+
+class Lrf:
+    """LRF driver. uart: machine.UART-like (any(), readinto(buf, n) -> count or None).
+
+    Health: no byte for silent_us (since the first step or the last byte) -> NOT_CONNECTED;
+    no good frame for stale_us -> NO_DATA; otherwise the last frame decides: valid and within
+    max_range_mm -> GOOD, no return or beyond max_range_mm -> OUT_OF_RANGE_HIGH, too close ->
+    OUT_OF_RANGE_LOW, sensor fault or unknown status -> NO_DATA.
+    """
+
+    def __init__(self, uart, max_range_mm=6000000, stale_us=150000, silent_us=1000000):
+        self._uart = uart
+        self.max_range_mm = max_range_mm
+        self.stale_us = stale_us
+        self.silent_us = silent_us
+        self.status = RF_NOT_CONNECTED
+        self.distance_mm = 0
+        self.valid_count = 0
+        self.reading_us = 0
+        self.signal = 0
+        self.frames = 0  # frames with a good CRC
+        self.crc_errors = 0  # sync pair found, CRC wrong: dropped
+        self.no_return = 0  # no-return frames
+        self.faults = 0  # sensor-fault (or unknown status) frames
+        self.lost = 0  # frames missing according to SEQ
+        self.stale_ticks = 0  # steps without a fresh frame (after the first frame)
+        self.uart_errors = 0  # exceptions or nonsense from the UART
+        self.backlog = 0  # steps that left more than CHUNK bytes waiting
+        self.rx_bytes = 0
+        self._buf = bytearray(CHUNK)
+        self._win = bytearray(2 * FRAME_LEN)  # each byte stored twice: window = [h:h+10]
+        self._head = 0
+        self._since = FRAME_LEN  # bytes since the end of the last good frame, capped
+        self._seq = -1
+        self._byte_us = 0
+        self._frame_us = 0
+        self._started = False
+        self._alive = False  # a byte within silent_us
+        self._fresh = False  # a good frame within stale_us
+
+    def _read(self):
+        # one bounded read; anything odd from the UART counts as an error and reads nothing
+        try:
+            u = self._uart
+            n = int(u.any())
+            if n <= 0:
+                return 0
+            if n > CHUNK:
+                self.backlog = (self.backlog + 1) & _COUNT_MASK
+                n = CHUNK
+            got = u.readinto(self._buf, n)
+            if got is None:
+                return 0
+            got = int(got)
+            if got < 0 or got > n:
+                self.uart_errors = (self.uart_errors + 1) & _COUNT_MASK
+                return 0
+            return got
+        except Exception:
+            self.uart_errors = (self.uart_errors + 1) & _COUNT_MASK
+            return 0
+
+    def step(self, now_us):
+        if not self._started:
+            self._started = True
+            self._alive = True
+            self._byte_us = now_us
+        n = self._read()
+        if n > 0:
+            self.rx_bytes = (self.rx_bytes + n) & _COUNT_MASK
+            self._alive = True
+            self._byte_us = now_us
+            buf = self._buf
+            win = self._win
+            h = self._head
+            since = self._since
+            for i in range(n):
+                b = buf[i]
+                win[h] = b
+                win[h + FRAME_LEN] = b
+                h += 1
+                if h == FRAME_LEN:
+                    h = 0
+                if since < FRAME_LEN:
+                    since += 1
+                if since == FRAME_LEN and win[h] == SYNC1 and win[h + 1] == SYNC2:
+                    if self._crc_ok(h):
+                        self._frame(h, now_us)
+                        since = 0
+                    else:
+                        self.crc_errors = (self.crc_errors + 1) & _COUNT_MASK
+            self._head = h
+            self._since = since
+        if self._alive and ticks_diff(now_us, self._byte_us) > self.silent_us:
+            self._alive = False
+        if self._fresh and ticks_diff(now_us, self._frame_us) > self.stale_us:
+            self._fresh = False
+        if not self._fresh:
+            if self.frames:
+                self.stale_ticks = (self.stale_ticks + 1) & _COUNT_MASK
+            self.valid_count = 0
+            self.status = RF_NO_DATA if self._alive else RF_NOT_CONNECTED
+
+    def _crc_ok(self, h):
+        win = self._win
+        crc = 0xFFFF
+        for i in range(h + 2, h + 8):
+            crc = crc16_byte(crc, win[i])
+        return crc == (win[h + 8] << 8) | win[h + 9]
+
+    def _frame(self, h, now_us):
+        win = self._win
+        seq = win[h + 2]
+        if self._seq >= 0:
+            gap = (seq - self._seq - 1) & 0xFF
+            if gap < 128:
+                self.lost = (self.lost + gap) & _COUNT_MASK
+        self._seq = seq
+        self.frames = (self.frames + 1) & _COUNT_MASK
+        self._frame_us = now_us
+        self._fresh = True
+        self.signal = win[h + 7]
+        st = win[h + 3]
+        if st == ST_VALID:
+            mm = (win[h + 4] | (win[h + 5] << 8) | (win[h + 6] << 16)) * 10
+            if mm <= self.max_range_mm:
+                self.distance_mm = mm
+                self.reading_us = now_us
+                self.status = RF_GOOD
+                if self.valid_count < VALID_COUNT_MAX:
+                    self.valid_count += 1
+                return
+            self.status = RF_OUT_OF_RANGE_HIGH
+        elif st == ST_NO_RETURN:
+            self.no_return = (self.no_return + 1) & _COUNT_MASK
+            self.status = RF_OUT_OF_RANGE_HIGH
+        elif st == ST_TOO_CLOSE:
+            self.status = RF_OUT_OF_RANGE_LOW
+        else:
+            self.faults = (self.faults + 1) & _COUNT_MASK
+            self.status = RF_NO_DATA
+        self.valid_count = 0
