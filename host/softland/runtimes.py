@@ -10,8 +10,8 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from softland.errors import UserError
