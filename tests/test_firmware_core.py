@@ -258,3 +258,14 @@ def test_land_detector_reports_contact_before_landing() -> None:
     assert d.contact
     d.step(100, -2000, 20000, True)
     assert not d.contact
+
+
+def test_ticks_diff_stays_within_small_ints() -> None:
+    from softland.firmware import firmware_dir
+    from softland.intcheck import instrumented_firmware
+
+    with instrumented_firmware(firmware_dir()) as tracker:
+        fix = __import__("fsw.fixmath", fromlist=["ticks_diff"])
+        for a, b in ((2**30 - 1, 0), (0, 2**30 - 1), (2**29, 0), (0, 2**29), (123, 2**29 + 123)):
+            fix.ticks_diff(a, b)
+    assert tracker.violations == []

@@ -34,8 +34,12 @@ TICKS_HALF = 0x20000000
 
 
 def ticks_diff(a, b):
-    # signed difference a - b of two wrapping tick values, as time.ticks_diff
-    return ((a - b + TICKS_HALF) & TICKS_MASK) - TICKS_HALF
+    # signed difference a - b of two wrapping tick values, as time.ticks_diff; every
+    # intermediate stays within +/-2^30 (a, b in 0 .. 2^30-1)
+    d = (a - b) & TICKS_MASK
+    if d >= TICKS_HALF:
+        d = d - TICKS_HALF - TICKS_HALF
+    return d
 
 
 def ticks_add(a, delta):

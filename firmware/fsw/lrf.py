@@ -37,7 +37,7 @@ ST_NO_RETURN = const(1)
 ST_TOO_CLOSE = const(2)
 ST_FAULT = const(3)
 CHUNK = const(64)  # most bytes read from the UART per step
-_COUNT_MASK = const(0x3FFFFFFF)  # counters wrap instead of growing into heap ints
+_COUNT_MASK = const(0x1FFFFFFF)  # counters wrap at 2^29: never a heap int
 
 
 class Lrf:
