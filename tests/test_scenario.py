@@ -106,3 +106,41 @@ def test_unknown_firmware_parameter_is_named(tmp_path: Path) -> None:
 def test_firmware_override_must_be_an_integer(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="firmware.guid_k_q12"):
         load_scenario_file(_write(tmp_path, GOOD + "[firmware]\nguid_k_q12 = 0.9\n"))
+
+
+def test_unknown_lrf_field_is_named(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="lrf.laser_colour"):
+        load_scenario_file(_write(tmp_path, GOOD + "[lrf]\nlaser_colour = 1.0\n"))
+
+
+def test_invalid_lrf_value_is_named(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="rate_hz"):
+        load_scenario_file(_write(tmp_path, GOOD + "[lrf]\nrate_hz = -5.0\n"))
+
+
+def test_unknown_rangefinder_model_is_named(tmp_path: Path) -> None:
+    text = GOOD + '[rangefinder]\nmodel = "radar"\n'
+    with pytest.raises(UserError, match="rangefinder.model"):
+        load_scenario_file(_write(tmp_path, text))
+
+
+def test_unknown_fault_name_is_reported(tmp_path: Path) -> None:
+    text = GOOD + '[[faults]]\nsensor = "lrf"\nname = "gremlins"\nstart_s = 1.0\n'
+    with pytest.raises(UserError, match=r"faults\[0\].*gremlins"):
+        load_scenario_file(_write(tmp_path, text))
+
+
+def test_fault_without_a_start_time_is_named(tmp_path: Path) -> None:
+    text = GOOD + '[[faults]]\nsensor = "lrf"\nname = "stuck"\n'
+    with pytest.raises(UserError, match=r"faults\[0\]\.start_s"):
+        load_scenario_file(_write(tmp_path, text))
+
+
+def test_lrf_faults_load(tmp_path: Path) -> None:
+    text = GOOD + (
+        '[rangefinder]\nmodel = "lrf"\n'
+        '[[faults]]\nsensor = "lrf"\nname = "delay"\nstart_s = 1.0\nend_s = 2.0\n'
+        "params = { latency_ms = 40.0 }\n"
+    )
+    s = load_scenario_file(_write(tmp_path, text))
+    assert s.faults[0].params == {"latency_ms": 40.0}

@@ -11,6 +11,7 @@ except ImportError:
 
 from fsw import params as P
 from fsw.flags import LINK_ERR
+from fsw.fixmath import ticks_diff
 from fsw.flight import EV_FAULT, Flight
 from fsw.link import (
     HEADER_LEN,
@@ -30,6 +31,7 @@ from fsw.link import (
     put_u8,
 )
 from fsw.linkdev import SER_DATA, LinkI2C, LinkUart
+from fsw.lrf import Lrf
 from fsw.telemetry import LENGTH as TELEM_LEN
 from fsw.telemetry import Telemetry
 
@@ -72,6 +74,27 @@ E_BAD_FRAME = const(5)  # ACK result: payload length wrong for its type
 E_UNKNOWN = const(6)  # ACK result: unknown command
 
 
+class RangeInput:
+    """The range the flight gets this tick, from whichever source RF_SOURCE selects; the
+    fields of the fsw.rangefinder contract plus bus work and error count for telemetry."""
+
+    def __init__(self):
+        self.status = 0
+        self.distance_mm = 0
+        self.valid_count = 0
+        self.signal = 0
+        self.tx_last = 0
+        self.errors = 0
+
+    def take(self, driver, tx, errors):
+        self.status = driver.status
+        self.distance_mm = driver.distance_mm
+        self.valid_count = driver.valid_count
+        self.signal = driver.signal
+        self.tx_last = tx
+        self.errors = errors
+
+
 class App:
     def __init__(self, out, read_into=None):
         # out: a stream with write(buf) (stdout, UART, or the host's in-memory sink);
@@ -85,6 +108,9 @@ class App:
         self.dec = Decoder(self.on_frame)
         self.i2c = LinkI2C(self._write, self.enc, self.dec, read_into)
         self.uart = LinkUart()
+        self.lrf = Lrf(self.uart)
+        self.range = RangeInput()
+        self._used_reading_us = -1
         self._in_tick = False
         self._ack = bytearray(ACK_LEN + OVERHEAD)
         self._ev = bytearray(EV_LEN + OVERHEAD)
@@ -146,7 +172,21 @@ class App:
         # the tick frame's buffer is reused from here on (link devices read more frames)
         self._in_tick = True
         try:
-            self.flight.tick(now_us, range_mm, range_status, acc, acc_ok)
+            rf = self.range
+            source = self.params.v[P.RF_SOURCE]
+            age_ms = 0
+            if source == 2:
+                lrf = self.lrf
+                lrf.step(now_us)
+                rf.take(lrf, 1, lrf.crc_errors + lrf.uart_errors)
+                age_ms = self._age_ms(lrf.reading_us, now_us)
+            else:
+                rf.status = range_status
+                rf.distance_mm = range_mm
+                rf.valid_count = 0
+                rf.signal = 0
+                rf.tx_last = 0
+            self.flight.tick(now_us, rf.distance_mm, rf.status, acc, acc_ok, age_ms)
         finally:
             self._in_tick = False
         self._send_telemetry()
@@ -154,13 +194,20 @@ class App:
     def link_errors(self):
         return self.dec.errors() + self.bad_frames
 
+    def _age_ms(self, reading_us, now_us):
+        # age of a driver's reading, or -1 when it is the reading already used
+        if reading_us == self._used_reading_us:
+            return -1
+        self._used_reading_us = reading_us
+        return ticks_diff(now_us, reading_us) // 1000
+
     def _send_telemetry(self):
         errs = self.link_errors()
         if errs != self._errs_reported:
             self.flight.flags |= LINK_ERR
             self._errs_reported = errs
         t = self.telem
-        t.pack(self.flight, errs, self.faults)
+        t.pack(self.flight, errs, self.faults, self.range)
         self.enc.finish(t.frame, T_TELEM, TELEM_LEN)
         self._write(t.frame)
 

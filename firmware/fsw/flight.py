@@ -35,6 +35,7 @@ EV_ARM_REFUSED = const(5)  # arg: param id * 8 + reason
 EV_REBASE = const(6)  # arg: new altitude, mm
 
 _MAX_STEPS = const(4)  # prediction steps per tick when ticks arrive late
+_MAX_AGE_MS = const(1000)  # latency compensation limit
 
 
 class Flight:
@@ -97,7 +98,9 @@ class Flight:
             return P.OK
         return P.E_MODE
 
-    def tick(self, now_us, range_mm, range_status, acc_mm_s2, acc_ok):
+    def tick(self, now_us, range_mm, range_status, acc_mm_s2, acc_ok, range_age_ms=0):
+        # range_age_ms: how old the range is (-1: not a new reading since the last tick, so
+        # not used again); the altitude it gives is carried forward by that age
         p = self.p
         self.ticks += 1
         self.now_us = now_us
@@ -134,9 +137,10 @@ class Flight:
             ctrl.burn()
             est.predict(acc, p[P.PERIOD_MS])
         # 2. range update
-        if range_status == RF_GOOD and 0 < range_mm <= p[P.MAX_RANGE_MM]:
+        if range_status == RF_GOOD and 0 < range_mm <= p[P.MAX_RANGE_MM] and range_age_ms >= 0:
             fl |= F.RANGE_GOOD
-            r = est.update(range_mm - p[P.CLEARANCE_MM])
+            age = min(range_age_ms, _MAX_AGE_MS)
+            r = est.update(range_mm - p[P.CLEARANCE_MM] + (est.vel_mm_s() * age) // 1000)
             fl |= r
             if r == F.RANGE_REBASED:
                 self._event(EV_REBASE, est.alt_mm)

@@ -35,7 +35,8 @@ LAND_TIME_MS = const(22)  # land detector: conditions held this long
 INIT_ALT_MM = const(23)  # navigation handover: altitude at START
 INIT_VEL_MM_S = const(24)  # navigation handover: vertical velocity at START (up +)
 MAX_RANGE_MM = const(25)  # ranges above this are not used
-COUNT = const(26)
+RF_SOURCE = const(26)  # 0: range in the TICK frame, 1: LIDAR-Lite on I2C, 2: long-range serial
+COUNT = const(27)
 
 # (default, min, max) per id
 _SPEC = (
@@ -65,6 +66,7 @@ _SPEC = (
     (3000000, 0, 100000000),  # INIT_ALT_MM
     (-60000, -150000, 150000),  # INIT_VEL_MM_S
     (5000000, 1000, 100000000),  # MAX_RANGE_MM
+    (0, 0, 2),  # RF_SOURCE
 )
 
 # ACK result codes for SET_PARAM / ARM

@@ -29,14 +29,20 @@ LINK_ERRORS = const(50)  # u16 frames dropped by the link decoder so far
 FAULTS = const(52)  # u16 exceptions caught in the loop so far
 REJECTS = const(54)  # u16 consecutive rejected ranges
 HLOW_MM = const(56)  # i32 conservative altitude bound used by guidance
-LENGTH = const(60)
+RF_STATUS = const(60)  # u8 rangefinder health (fsw.rangefinder RF_*)
+RF_VALID = const(61)  # u8 rangefinder valid count 0..10
+RF_SIGNAL = const(62)  # u8 rangefinder signal strength
+RF_TX = const(63)  # u8 bus transactions the rangefinder driver made this tick
+RF_ERRORS = const(64)  # u16 rangefinder driver errors so far (wraps)
+LENGTH = const(66)
 
 
 class Telemetry:
     def __init__(self):
         self.frame = bytearray(LENGTH + OVERHEAD)
 
-    def pack(self, fl, link_errors, faults):
+    def pack(self, fl, link_errors, faults, rf):
+        # rf: the range input of this tick (fsw.app.RangeInput or a driver, same fields)
         b = self.frame
         o = HEADER_LEN
         est = fl.est
@@ -62,3 +68,8 @@ class Telemetry:
         put_u16(b, o + FAULTS, min(faults, 0xFFFF))
         put_u16(b, o + REJECTS, min(est.rejects, 0xFFFF))
         put_i32(b, o + HLOW_MM, guid.h_low_mm)
+        put_u8(b, o + RF_STATUS, rf.status)
+        put_u8(b, o + RF_VALID, rf.valid_count)
+        put_u8(b, o + RF_SIGNAL, rf.signal)
+        put_u8(b, o + RF_TX, min(rf.tx_last, 255))
+        put_u16(b, o + RF_ERRORS, rf.errors & 0xFFFF)

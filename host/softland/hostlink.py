@@ -30,6 +30,11 @@ TELEMETRY_FIELDS: tuple[tuple[str, str], ...] = (
     ("faults", "u16"),
     ("rejects", "u16"),
     ("hlow_mm", "i32"),
+    ("rf_status", "u8"),
+    ("rf_valid", "u8"),
+    ("rf_signal", "u8"),
+    ("rf_tx", "u8"),
+    ("rf_errors", "u16"),
 )
 MODES = ("SAFE", "ARMED", "DESCENT", "TERMINAL", "LANDED", "ABORT")
 PHASES = ("COAST", "BRAKE", "TERMINAL", "HOVER", "IDLE", "TOUCHDOWN")

@@ -57,14 +57,30 @@ class Initial:
     velocity_error_mps: float = 0.0
 
 
+RANGEFINDER_MODELS = ("simple", "lidarlite", "lrf")
+FAULT_SENSORS = ("lidarlite", "lrf")
+
+
 @dataclass(frozen=True)
 class Rangefinder:
+    model: str = "simple"  # simple: range in the tick frame; lidarlite: I2C emulator; lrf: serial
     max_range_m: float = 5000.0
     min_range_m: float = 0.1
     acquisition_range_m: float = 0.0  # first valid reading only below this; 0 = max_range_m
     noise_m: float = 0.05
     noise_fraction: float = 0.0002  # noise sigma grows with range
     dropout_probability: float = 0.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A sensor fault switched on over [start_s, end_s) (end_s None: for good)."""
+
+    sensor: str
+    name: str
+    start_s: float
+    end_s: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,7 +118,22 @@ class Scenario:
     imu: Imu = field(default_factory=Imu)
     sim: Sim = field(default_factory=Sim)
     firmware: dict[str, int] = field(default_factory=dict)  # parameter overrides by name
+    lrf: dict[str, float] = field(default_factory=dict)  # softland.lrf.LrfConfig fields
+    lidarlite: dict[str, Any] = field(default_factory=dict)  # emulator settings
+    faults: tuple[Fault, ...] = ()
     source: str = ""
+
+    def lrf_config(self) -> Any:
+        """The long-range rangefinder's softland.lrf.LrfConfig for this scenario."""
+        from softland.lrf import LrfConfig
+
+        values = dict(self.lrf)
+        acquisition = values.pop("acquisition_range_m", None)
+        speed = values.pop("acquisition_speed_mps", abs(self.initial.velocity_mps))
+        cfg = LrfConfig(**values)
+        if acquisition is not None:
+            cfg = cfg.with_acquisition_range(acquisition, speed_mps=speed)
+        return cfg
 
 
 _SECTIONS: dict[str, type] = {
@@ -231,6 +262,85 @@ def _firmware_overrides(where: str, raw: Any) -> dict[str, int]:
     return out
 
 
+def _lrf_overrides(where: str, raw: Any) -> dict[str, float]:
+    from softland.lrf import LrfConfig
+
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: [lrf] must be a table of LrfConfig fields")
+    known = {f.name for f in dataclasses.fields(LrfConfig)}
+    known |= {"acquisition_range_m", "acquisition_speed_mps"}
+    out: dict[str, float] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise UserError(
+                f"{where}: unknown field 'lrf.{key}' (known: {', '.join(sorted(known))})"
+            )
+        out[key] = _check_value(where, f"lrf.{key}", value, float)
+    return out
+
+
+def _faults(where: str, raw: Any) -> tuple[Fault, ...]:
+    if not isinstance(raw, list):
+        raise UserError(f"{where}: 'faults' must be an array of tables ([[faults]])")
+    faults = []
+    allowed = {"sensor", "name", "start_s", "end_s", "params"}
+    for i, entry in enumerate(raw):
+        at = f"faults[{i}]"
+        if not isinstance(entry, dict):
+            raise UserError(f"{where}: {at} must be a table")
+        for key in entry:
+            if key not in allowed:
+                raise UserError(f"{where}: unknown field '{at}.{key}'")
+        for key in ("sensor", "name", "start_s"):
+            if key not in entry:
+                raise UserError(f"{where}: missing field '{at}.{key}'")
+        sensor = _check_value(where, f"{at}.sensor", entry["sensor"], str)
+        if sensor not in FAULT_SENSORS:
+            raise UserError(
+                f"{where}: field '{at}.sensor' must be one of {', '.join(FAULT_SENSORS)}, "
+                f"got {sensor!r}"
+            )
+        end = entry.get("end_s")
+        params = entry.get("params", {})
+        if not isinstance(params, dict):
+            raise UserError(f"{where}: field '{at}.params' must be a table")
+        faults.append(
+            Fault(
+                sensor=sensor,
+                name=_check_value(where, f"{at}.name", entry["name"], str),
+                start_s=_check_value(where, f"{at}.start_s", entry["start_s"], float),
+                end_s=None if end is None else _check_value(where, f"{at}.end_s", end, float),
+                params=params,
+            )
+        )
+    return tuple(faults)
+
+
+def _validate_sensors(where: str, s: Scenario) -> None:
+    """Build the sensor models once so that their own checks run at load time."""
+    import numpy as np
+
+    if s.rangefinder.model not in RANGEFINDER_MODELS:
+        raise UserError(
+            f"{where}: field 'rangefinder.model' must be one of "
+            f"{', '.join(RANGEFINDER_MODELS)}, got {s.rangefinder.model!r}"
+        )
+    try:
+        cfg = s.lrf_config()
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{where}: [lrf]: {exc}") from None
+    from softland.lrf import LrfModel
+
+    lrf = LrfModel(cfg, np.random.default_rng(0))
+    for i, fault in enumerate(s.faults):
+        if fault.sensor != "lrf":
+            continue
+        try:
+            lrf.inject(fault.name, fault.start_s, fault.end_s, **fault.params)
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"{where}: faults[{i}]: {exc}") from None
+
+
 def parse_scenario(raw: dict[str, Any], where: str) -> Scenario:
     values: dict[str, Any] = {}
     for key, value in raw.items():
@@ -240,8 +350,12 @@ def parse_scenario(raw: dict[str, Any], where: str) -> Scenario:
             values[key] = _section(where, key, value, _SECTIONS[key])
         elif key == "firmware":
             values[key] = _firmware_overrides(where, value)
+        elif key == "lrf":
+            values[key] = _lrf_overrides(where, value)
+        elif key == "faults":
+            values[key] = _faults(where, value)
         else:
-            known = ", ".join([*_TOP_FIELDS, *_SECTIONS, "firmware"])
+            known = ", ".join([*_TOP_FIELDS, *_SECTIONS, "firmware", "lrf", "faults"])
             raise UserError(f"{where}: unknown field '{key}' (known: {known})")
     for key in ("name", "description", *_REQUIRED_SECTIONS):
         if key not in values:
@@ -249,6 +363,7 @@ def parse_scenario(raw: dict[str, Any], where: str) -> Scenario:
             raise UserError(f"{where}: missing {what}")
     scenario = Scenario(**values, source=where)
     _validate(where, scenario)
+    _validate_sensors(where, scenario)
     return scenario
 
 

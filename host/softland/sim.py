@@ -20,6 +20,7 @@ from softland.scenario import Scenario
 from softland.sensors import ImuModel, RangefinderModel
 
 REPLY_TIMEOUT_S = 10.0
+SERIAL_CHUNK = 100  # bytes per SERIAL frame (payload limit 119)
 MODE_LANDED = MODES.index("LANDED")
 MODE_ABORT = MODES.index("ABORT")
 
@@ -31,10 +32,17 @@ class SimResult:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
+RF_SOURCES = {"simple": 0, "lidarlite": 1, "lrf": 2}
+
+
 def firmware_parameters(s: Scenario) -> dict[str, int]:
     """The flight parameters the ground segment uploads for this scenario, by name."""
     v, i = s.vehicle, s.initial
+    max_range_m = (
+        s.lrf_config().max_range_m if s.rangefinder.model == "lrf" else (s.rangefinder.max_range_m)
+    )
     values = {
+        "rf_source": RF_SOURCES[s.rangefinder.model],
         "period_ms": 1000 // s.sim.tick_hz,
         "gravity_mm_s2": round(s.body.g * 1000),
         "amax0_mm_s2": round(v.max_thrust_n / v.mass_kg * 1000),
@@ -44,7 +52,7 @@ def firmware_parameters(s: Scenario) -> dict[str, int]:
         "clearance_mm": round(v.sensor_height_m * 1000),
         "init_alt_mm": round((i.altitude_m + i.altitude_error_m) * 1000),
         "init_vel_mm_s": round((i.velocity_mps + i.velocity_error_mps) * 1000),
-        "max_range_mm": round(s.rangefinder.max_range_m * 1000),
+        "max_range_mm": round(max_range_m * 1000),
     }
     values.update(s.firmware)
     return values
@@ -162,9 +170,10 @@ def _fly(
 ) -> SimResult:
     v = s.vehicle
     g = s.body.g
-    rng_range, rng_imu = np.random.default_rng(seed).spawn(2)
+    rng_range, rng_imu, rng_lrf = np.random.default_rng(seed).spawn(3)
     rangefinder = RangefinderModel(s.rangefinder, rng_range)
     imu = ImuModel(s.imu, rng_imu)
+    lrf = _lrf_model(s, rng_lrf) if s.rangefinder.model == "lrf" else None
     dyn = Dynamics(
         gravity_mps2=g,
         dry_mass_kg=v.mass_kg - v.propellant_kg,
@@ -193,7 +202,13 @@ def _fly(
     while True:
         st = dyn.state
         t_us = ticks * period_us
-        sample = rangefinder.sample(st.altitude_m + v.sensor_height_m)
+        true_range_m = st.altitude_m + v.sensor_height_m
+        sample = rangefinder.sample(true_range_m)
+        if lrf is not None:
+            # what the serial sensor sent during the interval that just ended
+            serial = lrf.advance(st.t_s, true_range_m, st.velocity_mps)
+            for k in range(0, len(serial), SERIAL_CHUNK):
+                session.send(link.serial_frame(serial[k : k + SERIAL_CHUNK]))
         # the IMU reports the mean specific force over the interval that just ended
         acc = imu.sample(dyn.mean_specific_force_mps2 if ticks else dyn.specific_force_mps2())
         frames = session.exchange(
@@ -245,6 +260,16 @@ def _fly(
         telemetry=rows,
         events=session.events,
     )
+
+
+def _lrf_model(s: Scenario, rng: np.random.Generator) -> Any:
+    from softland.lrf import LrfModel
+
+    model = LrfModel(s.lrf_config(), rng)
+    for fault in s.faults:
+        if fault.sensor == "lrf":
+            model.inject(fault.name, fault.start_s, fault.end_s, **fault.params)
+    return model
 
 
 def _summary(

@@ -66,7 +66,7 @@ LAYOUTS: dict[str, dict] = {
     },
     "telem": {
         "type": TYPES["TELEM"],
-        "length": 60,
+        "length": 66,
         "fields": [
             ("tick", 0, "i32"),
             ("time_us", 4, "i32"),
@@ -88,6 +88,11 @@ LAYOUTS: dict[str, dict] = {
             ("faults", 52, "u16"),
             ("rejects", 54, "u16"),
             ("hlow_mm", 56, "i32"),
+            ("rf_status", 60, "u8"),
+            ("rf_valid", 61, "u8"),
+            ("rf_signal", 62, "u8"),
+            ("rf_tx", 63, "u8"),
+            ("rf_errors", 64, "u16"),
         ],
     },
 }
@@ -207,6 +212,11 @@ TELEM_DESCENT = {
     "faults": 0,
     "rejects": 0,
     "hlow_mm": 1_496_200,
+    "rf_status": 4,  # RF_GOOD
+    "rf_valid": 10,
+    "rf_signal": 87,
+    "rf_tx": 3,
+    "rf_errors": 1,
 }
 
 
