@@ -53,7 +53,7 @@ def bus() -> tuple[object, Registers]:
 def test_register_read_with_a_stop_between_pointer_and_data(bus) -> None:
     i2c, device = bus
     buf = bytearray(2)
-    assert i2c.writeto(0x62, bytearray([0x0F])) == 2
+    assert i2c.writeto(0x62, bytearray([0x0F])) == 1
     i2c.readfrom_into(0x62, buf)
     assert buf == bytearray([0x0F, 0x10])
     assert [c[0] for c in device.calls] == [linkdev.OP_WRITE, linkdev.OP_READ]

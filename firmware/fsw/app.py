@@ -31,6 +31,7 @@ from fsw.link import (
     put_u8,
 )
 from fsw.linkdev import SER_DATA, LinkI2C, LinkUart
+from fsw.lidarlite import LidarLite
 from fsw.lrf import Lrf
 from fsw.telemetry import LENGTH as TELEM_LEN
 from fsw.telemetry import Telemetry
@@ -109,6 +110,7 @@ class App:
         self.i2c = LinkI2C(self._write, self.enc, self.dec, read_into)
         self.uart = LinkUart()
         self.lrf = Lrf(self.uart)
+        self.lidar = LidarLite(self.i2c)
         self.range = RangeInput()
         self._used_reading_us = -1
         self._in_tick = False
@@ -175,7 +177,12 @@ class App:
             rf = self.range
             source = self.params.v[P.RF_SOURCE]
             age_ms = 0
-            if source == 2:
+            if source == 1:
+                lidar = self.lidar
+                lidar.step(now_us)
+                rf.take(lidar, lidar.tx_last, lidar.errors)
+                age_ms = self._age_ms(lidar.reading_us, now_us)
+            elif source == 2:
                 lrf = self.lrf
                 lrf.step(now_us)
                 rf.take(lrf, 1, lrf.crc_errors + lrf.uart_errors)

@@ -26,8 +26,8 @@ REQ_LEN = const(9)
 RESP_STATUS = const(0)  # u8 one of ST_*
 RESP_N = const(1)  # u8 bytes read
 RESP_DATA = const(2)  # RMAX bytes, the first N used
-RMAX = const(8)
-RESP_LEN = const(10)
+RMAX = const(16)
+RESP_LEN = const(18)
 # SERIAL payload (host -> firmware): port u8, then the bytes
 SER_PORT = const(0)
 SER_DATA = const(1)
@@ -136,7 +136,7 @@ class LinkI2C:
         if len(buf) > WMAX:
             raise _EINVAL
         self._transact(OP_WRITE, addr, 0, buf, 0)
-        return len(buf) + 1
+        return len(buf)  # data bytes acknowledged, as machine.I2C
 
     def readfrom_into(self, addr, buf, stop=True):
         if len(buf) > RMAX:

@@ -23,9 +23,9 @@ Objects
     The bus: holds one or more sensors (routed by their current I2C address) and presents
     - the ``busio.I2C`` API (CircuitPython / Blinka): ``try_lock``, ``unlock``, ``scan``,
       ``writeto``, ``readfrom_into``, ``writeto_then_readfrom`` (keyword ``start``/``end``
-      slices), ``deinit``, context manager, ``frequency``. Every call except ``try_lock`` /
-      ``unlock`` / ``deinit`` needs the lock (``RuntimeError("Function requires lock")``);
-      after ``deinit`` every call raises ``ValueError``. Address NACK ->
+      slices), ``probe``, ``deinit``, context manager, ``frequency``. Every call except
+      ``try_lock`` / ``unlock`` / ``deinit`` needs the lock (``RuntimeError("Function requires
+      lock")``); after ``deinit`` every call raises ``ValueError``. Address NACK ->
       ``OSError(errno.ENODEV)``, data NACK -> ``OSError(errno.EIO)``, bus lock-up ->
       ``OSError(errno.ETIMEDOUT)``.
     - ``transact(op, addr, reg, write, read_len) -> (status, data)``: the raw entry point the
@@ -546,8 +546,9 @@ class LidarLiteEmulator:
         self.default_address = address
         self._rng = rng
         self._fault_rng = np.random.default_rng(int(rng.integers(0, 2**62)))
+        drawn_id = int(rng.integers(0x0101, 0xFFFF))  # drawn either way: same noise stream
         if unit_id is None:
-            unit_id = int(rng.integers(0x0101, 0xFFFF))
+            unit_id = drawn_id
         if not 0 <= unit_id <= 0xFFFF:
             raise ValueError(f"unit_id 0x{unit_id:x} does not fit 16 bits")
         self.unit_id = unit_id
@@ -1094,8 +1095,7 @@ class EmulatedI2C:
             status, data = self._transaction(kind, addr, bytes([reg & 0xFF]), read_len)
         return int(status), data
 
-    def probe(self, addr: int) -> bool:
-        """A zero-length write (what ``scan`` does per address); True if ACKed."""
+    def _probe(self, addr: int) -> bool:
         return self._transaction(Op.WRITE, addr, b"", 0)[0] is Status.OK
 
     # -- busio.I2C -----------------------------------------------------------------------------
@@ -1135,7 +1135,12 @@ class EmulatedI2C:
 
     def scan(self) -> list[int]:
         self._check()
-        return [a for a in range(0x08, 0x78) if self.probe(a)]
+        return [a for a in range(0x08, 0x78) if self._probe(a)]
+
+    def probe(self, address: int) -> bool:
+        """CircuitPython's ``I2C.probe``: a zero-length write; True if the address ACKs."""
+        self._check()
+        return self._probe(address)
 
     def writeto(
         self, address: int, buffer: Any, *, start: int = 0, end: int | None = None
@@ -1187,7 +1192,7 @@ class MachineI2C:
             raise ValueError(f"only 8-bit register addresses exist on this bus, not {addrsize}")
 
     def scan(self) -> list[int]:
-        return [a for a in range(0x08, 0x78) if self.bus.probe(a)]
+        return [a for a in range(0x08, 0x78) if self.bus._probe(a)]
 
     def writeto(self, addr: int, buf: Any, stop: bool = True) -> int:
         data = bytes(buf)

@@ -316,6 +316,32 @@ def _faults(where: str, raw: Any) -> tuple[Fault, ...]:
     return tuple(faults)
 
 
+LIDARLITE_FIELDS = {"variant": str, "reflectance": float, "bus_hz": int}
+
+
+def _lidarlite_settings(where: str, raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: [lidarlite] must be a table")
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in LIDARLITE_FIELDS:
+            names = ", ".join(LIDARLITE_FIELDS)
+            raise UserError(f"{where}: unknown field 'lidarlite.{key}' (known: {names})")
+        out[key] = _check_value(where, f"lidarlite.{key}", value, LIDARLITE_FIELDS[key])
+    from softland.lidarlite_emu import VARIANTS
+
+    if out.get("variant", "v3") not in VARIANTS:
+        raise UserError(
+            f"{where}: field 'lidarlite.variant' must be one of {', '.join(VARIANTS)}, "
+            f"got {out['variant']!r}"
+        )
+    if not 0.0 <= out.get("reflectance", 0.7) <= 1.0:
+        raise UserError(f"{where}: field 'lidarlite.reflectance' must be in [0, 1]")
+    if out.get("bus_hz", 100_000) not in (100_000, 400_000):
+        raise UserError(f"{where}: field 'lidarlite.bus_hz' must be 100000 or 400000")
+    return out
+
+
 def _validate_sensors(where: str, s: Scenario) -> None:
     """Build the sensor models once so that their own checks run at load time."""
     import numpy as np
@@ -332,11 +358,14 @@ def _validate_sensors(where: str, s: Scenario) -> None:
     from softland.lrf import LrfModel
 
     lrf = LrfModel(cfg, np.random.default_rng(0))
+    from softland.lidarlite_emu import parse_fault
+
     for i, fault in enumerate(s.faults):
-        if fault.sensor != "lrf":
-            continue
         try:
-            lrf.inject(fault.name, fault.start_s, fault.end_s, **fault.params)
+            if fault.sensor == "lrf":
+                lrf.inject(fault.name, fault.start_s, fault.end_s, **fault.params)
+            else:
+                parse_fault(fault.name, fault.start_s, fault.end_s, **fault.params)
         except (ValueError, TypeError) as exc:
             raise UserError(f"{where}: faults[{i}]: {exc}") from None
 
@@ -354,8 +383,10 @@ def parse_scenario(raw: dict[str, Any], where: str) -> Scenario:
             values[key] = _lrf_overrides(where, value)
         elif key == "faults":
             values[key] = _faults(where, value)
+        elif key == "lidarlite":
+            values[key] = _lidarlite_settings(where, value)
         else:
-            known = ", ".join([*_TOP_FIELDS, *_SECTIONS, "firmware", "lrf", "faults"])
+            known = ", ".join([*_TOP_FIELDS, *_SECTIONS, "firmware", "lrf", "lidarlite", "faults"])
             raise UserError(f"{where}: unknown field '{key}' (known: {known})")
     for key in ("name", "description", *_REQUIRED_SECTIONS):
         if key not in values:

@@ -170,7 +170,7 @@ def _fly(
 ) -> SimResult:
     v = s.vehicle
     g = s.body.g
-    rng_range, rng_imu, rng_lrf = np.random.default_rng(seed).spawn(3)
+    rng_range, rng_imu, rng_lrf, rng_lidar = np.random.default_rng(seed).spawn(4)
     rangefinder = RangefinderModel(s.rangefinder, rng_range)
     imu = ImuModel(s.imu, rng_imu)
     lrf = _lrf_model(s, rng_lrf) if s.rangefinder.model == "lrf" else None
@@ -188,7 +188,10 @@ def _fly(
         substeps=s.sim.substeps,
     )
     link = HostLink()
-    session = _Session(rt, link)
+    lidar = None
+    if s.rangefinder.model == "lidarlite":
+        lidar = _lidarlite_bus(s, rng_lidar, lambda: dyn.state.altitude_m + v.sensor_height_m)
+    session = _Session(rt, link, lidar)
     _upload_and_start(session, firmware_parameters(s))
 
     period_us = 1_000_000 // s.sim.tick_hz
@@ -204,6 +207,9 @@ def _fly(
         t_us = ticks * period_us
         true_range_m = st.altitude_m + v.sensor_height_m
         sample = rangefinder.sample(true_range_m)
+        if lidar is not None:
+            lidar.clock.advance_to_us(t_us)
+        tx_before = session.i2c_transactions
         if lrf is not None:
             # what the serial sensor sent during the interval that just ended
             serial = lrf.advance(st.t_s, true_range_m, st.velocity_mps)
@@ -226,6 +232,7 @@ def _fly(
                 "propellant_kg": st.propellant_kg,
                 "range_status": sample.status,
                 "imu_mm_s2": acc,
+                "i2c_tx": session.i2c_transactions - tx_before,
             }
         )
         ticks += 1
@@ -259,6 +266,31 @@ def _fly(
         summary=_summary(s, rt.name, seed, outcome, dyn, ticks, last, session, landed_at),
         telemetry=rows,
         events=session.events,
+    )
+
+
+def _lidarlite_bus(
+    s: Scenario, rng: np.random.Generator, true_range_m: Callable[[], float]
+) -> Any:
+    """The register-level LIDAR-Lite emulator on an I2C bus, on the sim's virtual clock."""
+    from softland.lidarlite_emu import EmulatedI2C, LidarLiteEmulator, VirtualClock
+
+    settings = s.lidarlite
+    reflectance = float(settings.get("reflectance", 0.7))
+    clock = VirtualClock()
+    sensor = LidarLiteEmulator(
+        clock,
+        rng,
+        variant=str(settings.get("variant", "v3")),
+        target=lambda _t_s: (true_range_m(), reflectance),
+    )
+    for fault in s.faults:
+        if fault.sensor == "lidarlite":
+            sensor.inject(fault.name, fault.start_s, fault.end_s, **fault.params)
+    # a flight board sets a short bus timeout (1 ms) so that a locked-up bus cannot stretch
+    # a tick; machine.I2C's 50 ms default would be longer than the 20 ms tick
+    return EmulatedI2C(
+        clock, [sensor], frequency=int(settings.get("bus_hz", 100_000)), timeout_us=1000
     )
 
 
