@@ -22,7 +22,7 @@ _SIGMA_MAX = const(250000)
 _INNOV_MAX = const(250000)  # clamp for the alpha term (alpha_q12 * innov < 2^30)
 _INNOV_V_MAX = const(50000)  # clamp for the beta term
 _REACQ_N = const(25)  # consecutive rejections that agree with each other: accept new ground
-_REACQ_SPREAD_MM = const(5000)  # ... and stay within this band of each other
+_REACQ_SPREAD_MM = const(1000)  # ... whose innovations stay within this band + range / 256
 
 
 class Estimator:
@@ -72,17 +72,19 @@ class Estimator:
             self.rejects = 0
             self._correct(innov, p[P.EST_ALPHA_Q12], p[P.EST_BETA_Q12])
             return F.RANGE_USED
-        # never latch the sensor off: a run of rejected ranges that agree with each other is
-        # new ground (a crater rim, a terrain step), not a sensor fault
-        if self.rejects == 0 or alt_meas_mm < self._rej_lo:
-            self._rej_lo = alt_meas_mm
-        if self.rejects == 0 or alt_meas_mm > self._rej_hi:
-            self._rej_hi = alt_meas_mm
+        # never latch the sensor off: a run of rejected ranges whose innovation stays the same
+        # is new ground (a crater rim, a terrain step: the offset is constant while the vehicle
+        # moves), not a sensor fault; a frozen reading under a moving vehicle drifts and is not
+        if self.rejects == 0 or innov < self._rej_lo:
+            self._rej_lo = innov
+        if self.rejects == 0 or innov > self._rej_hi:
+            self._rej_hi = innov
         self.rejects += 1
-        if self._rej_hi - self._rej_lo > _REACQ_SPREAD_MM:
+        spread = _REACQ_SPREAD_MM + (clamp(alt_meas_mm, 0, _ALT_MAX) >> 8)
+        if self._rej_hi - self._rej_lo > spread:
             self.rejects = 1
-            self._rej_lo = alt_meas_mm
-            self._rej_hi = alt_meas_mm
+            self._rej_lo = innov
+            self._rej_hi = innov
         if self.rejects >= _REACQ_N:
             self.rejects = 0
             self.alt_mm = alt_meas_mm

@@ -80,8 +80,12 @@ class Guidance:
         if self.phase != BRAKE:
             self.ff_mm_s2 = 0
         elif h_sched > 0:
-            # following the schedule needs a constant deceleration k (a_max - g)
-            self.ff_mm_s2 = g + self.ka_mm_s2
+            # the reference changes at dv_ref/dt = k (a_max - g) * sink / sink_ref along the
+            # actual path: the full schedule deceleration on the schedule, less when sinking
+            # slower (none when rising), never more
+            sink = clamp(-vel_mm_s, 0, sink_ref)
+            ratio_q12 = (sink << 12) // max(sink_ref, 1)
+            self.ff_mm_s2 = g + ((self.ka_mm_s2 * ratio_q12) >> 12)
         else:
             self.ff_mm_s2 = g
 
