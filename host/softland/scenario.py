@@ -99,6 +99,23 @@ class Sim:
 
 
 @dataclass(frozen=True)
+class Dispersions:
+    """One-sigma (Gaussian) dispersions for Monte Carlo (softland mc); all zero for one run."""
+
+    altitude_sigma_m: float = 0.0  # true initial altitude
+    velocity_sigma_mps: float = 0.0  # true initial vertical velocity
+    nav_altitude_sigma_m: float = 0.0  # extra navigation handover error (firmware's belief)
+    nav_velocity_sigma_mps: float = 0.0
+    mass_sigma_fraction: float = 0.0  # true wet mass vs the nominal the firmware is told
+    thrust_sigma_fraction: float = 0.0  # true max thrust vs nominal (firmware not told)
+    isp_sigma_fraction: float = 0.0  # true Isp vs nominal (firmware not told)
+    sensor_noise_scale_sigma: float = 0.0  # multiplies rangefinder/IMU noise by 1 + N(0, s)
+    imu_bias_sigma_mps2: float = 0.0  # extra accelerometer bias
+    fault_time_sigma_s: float = 0.0  # shifts every fault window
+    terrain_sigma_m: float = 0.0  # scales terrain steps' elevation
+
+
+@dataclass(frozen=True)
 class Criteria:
     outcome: str = "landed"
     max_touchdown_speed_mps: float = 1.0
@@ -117,6 +134,7 @@ class Scenario:
     rangefinder: Rangefinder = field(default_factory=Rangefinder)
     imu: Imu = field(default_factory=Imu)
     sim: Sim = field(default_factory=Sim)
+    dispersions: Dispersions = field(default_factory=Dispersions)
     firmware: dict[str, int] = field(default_factory=dict)  # parameter overrides by name
     lrf: dict[str, float] = field(default_factory=dict)  # softland.lrf.LrfConfig fields
     lidarlite: dict[str, Any] = field(default_factory=dict)  # emulator settings
@@ -144,6 +162,7 @@ _SECTIONS: dict[str, type] = {
     "imu": Imu,
     "sim": Sim,
     "criteria": Criteria,
+    "dispersions": Dispersions,
 }
 _REQUIRED_SECTIONS = ("vehicle", "initial", "criteria")
 _TOP_FIELDS = {"name": str, "description": str, "seed": int}
@@ -246,6 +265,8 @@ def _validate(where: str, s: Scenario) -> None:
     _positive(where, "criteria.max_touchdown_speed_mps", s.criteria.max_touchdown_speed_mps)
     if s.seed < 0:
         raise UserError(f"{where}: field 'seed' must not be negative")
+    for f in dataclasses.fields(Dispersions):
+        _positive(where, f"dispersions.{f.name}", getattr(s.dispersions, f.name), allow_zero=True)
 
 
 def _firmware_overrides(where: str, raw: Any) -> dict[str, int]:
