@@ -20,7 +20,7 @@ _ALT_MIN = const(-1000000)
 _ACC_MAX = const(32000)
 _SIGMA_MAX = const(250000)
 _INNOV_MAX = const(250000)  # clamp for the alpha term (alpha_q12 * innov < 2^30)
-_INNOV_V_MAX = const(50000)  # clamp for the beta term
+_INNOV_V_MAX = const(2000)  # beta term: an altitude surprise says little about velocity
 _REACQ_N = const(25)  # consecutive rejections that agree with each other: accept new ground
 _REACQ_SPREAD_MM = const(1000)  # ... whose innovations stay within this band + range / 256
 
@@ -37,6 +37,8 @@ class Estimator:
         self._rej_lo = 0
         self._rej_hi = 0
         self.flags = 0
+        self.latching = False  # baseline "latching": exclude the sensor instead of re-basing
+        self.excluded = False
 
     def reset(self, alt_mm, vel_mm_s, sigma_mm):
         self.alt_mm = alt_mm
@@ -46,6 +48,14 @@ class Estimator:
         self._sigma_acc = 0
         self.rejects = 0
         self.flags = 0
+        self.excluded = False
+
+    def rebase(self, alt_mm):
+        # take a measurement as the altitude outright
+        self.alt_mm = alt_mm
+        self.alt_frac_q8 = 0
+        self.rejects = 0
+        self.sigma_mm = self.p[P.SIGMA_RANGE_MM]
 
     def vel_mm_s(self):
         return self.vel_q8 >> 8
@@ -66,6 +76,8 @@ class Estimator:
     def update(self, alt_meas_mm):
         # a Good range converted to altitude; returns the flags it set
         p = self.p
+        if self.excluded:
+            return F.RANGE_REJECTED
         innov = clamp(alt_meas_mm - self.alt_mm, -_ALT_MAX, _ALT_MAX)
         gate = p[P.GATE_MM] + 3 * self.sigma_mm
         if -gate <= innov <= gate:
@@ -86,6 +98,9 @@ class Estimator:
             self._rej_lo = innov
             self._rej_hi = innov
         if self.rejects >= _REACQ_N:
+            if self.latching:
+                self.excluded = True  # the Mission 1 logic: judged failed, for good
+                return F.RANGE_REJECTED
             self.rejects = 0
             self.alt_mm = alt_meas_mm
             self.alt_frac_q8 = 0

@@ -33,6 +33,8 @@ EV_CUTOFF = const(3)  # arg: altitude estimate, mm
 EV_FAULT = const(4)  # arg: fault count (an exception was caught in the loop)
 EV_ARM_REFUSED = const(5)  # arg: param id * 8 + reason
 EV_REBASE = const(6)  # arg: new altitude, mm
+EV_EXCLUDE = const(7)  # baseline latching: rangefinder excluded for good; arg: altitude, mm
+EV_TRUST = const(8)  # baseline naive: first valid range taken as the altitude; arg: mm
 
 _MAX_STEPS = const(4)  # prediction steps per tick when ticks arrive late
 _MAX_AGE_MS = const(1000)  # latency compensation limit
@@ -57,6 +59,7 @@ class Flight:
         self.flags = 0
         self.range_mm = 0
         self.arm_reason = 0  # param id * 8 + reason of the last refused ARM
+        self._trusted = True  # baseline naive: a valid range has been seen
 
     def set_mode(self, mode):
         if mode != self.mode:
@@ -88,6 +91,8 @@ class Flight:
         self.guid.reset()
         self.ctrl.reset()
         self.land.reset()
+        self.est.latching = p[P.BASELINE] == 2
+        self._trusted = p[P.BASELINE] != 1
         self._started = False
         self.set_mode(DESCENT)
         return P.OK
@@ -140,7 +145,18 @@ class Flight:
         if range_status == RF_GOOD and 0 < range_mm <= p[P.MAX_RANGE_MM] and range_age_ms >= 0:
             fl |= F.RANGE_GOOD
             age = min(range_age_ms, _MAX_AGE_MS)
-            r = est.update(range_mm - p[P.CLEARANCE_MM] + (est.vel_mm_s() * age) // 1000)
+            meas = range_mm - p[P.CLEARANCE_MM] + (est.vel_mm_s() * age) // 1000
+            if not self._trusted:
+                # baseline naive: the first valid range is the altitude, no questions asked
+                self._trusted = True
+                est.rebase(meas)
+                self._event(EV_TRUST, meas)
+                r = F.RANGE_USED
+            else:
+                excluded = est.excluded
+                r = est.update(meas)
+                if est.excluded and not excluded:
+                    self._event(EV_EXCLUDE, est.alt_mm)
             fl |= r
             if r == F.RANGE_REBASED:
                 self._event(EV_REBASE, est.alt_mm)
@@ -151,7 +167,10 @@ class Flight:
         # 3. guidance, and the switch to terminal descent once the conservative altitude
         #    bound reaches the terminal gate (the schedule is then at the terminal rate)
         guid = self.guid
-        guid.step(alt, vel, est.sigma_mm, ctrl.a_max_mm_s2, mode == TERMINAL, mode == ABORT)
+        if self._trusted:
+            guid.step(alt, vel, est.sigma_mm, ctrl.a_max_mm_s2, mode == TERMINAL, mode == ABORT)
+        else:
+            guid.hold(p[P.INIT_VEL_MM_S], p[P.GRAVITY_MM_S2])
         if mode == DESCENT and guid.phase == 1 and guid.at_gate():
             self.set_mode(TERMINAL)
             mode = TERMINAL

@@ -21,6 +21,7 @@ TERMINAL = const(2)
 HOVER = const(3)
 IDLE = const(4)
 TOUCHDOWN = const(5)  # ground contact suspected: engine spooling down
+HOLD = const(6)  # baseline "naive": hold the entry sink rate until the rangefinder is valid
 
 _LIM = const(1000000000)  # bound for the squared speed inside isqrt
 _VREF_MAX = const(150000)
@@ -88,6 +89,12 @@ class Guidance:
             self.ff_mm_s2 = g + ((self.ka_mm_s2 * ratio_q12) >> 12)
         else:
             self.ff_mm_s2 = g
+
+    def hold(self, vref_mm_s, g):
+        # keep the sink rate constant, engine lit (what a lander waiting for its altimeter does)
+        self.phase = HOLD
+        self.vref_mm_s = vref_mm_s
+        self.ff_mm_s2 = g
 
     def at_gate(self):
         # the conservative altitude bound has reached the terminal gate

@@ -36,7 +36,9 @@ INIT_ALT_MM = const(23)  # navigation handover: altitude at START
 INIT_VEL_MM_S = const(24)  # navigation handover: vertical velocity at START (up +)
 MAX_RANGE_MM = const(25)  # ranges above this are not used
 RF_SOURCE = const(26)  # 0: range in the TICK frame, 1: LIDAR-Lite on I2C, 2: long-range serial
-COUNT = const(27)
+BASELINE = const(27)  # 0: softland; 1: naive (brake only on a valid range, as Mission 2);
+# 2: latching (exclude the rangefinder for good after a run of rejections, as Mission 1)
+COUNT = const(28)
 
 # (default, min, max) per id
 _SPEC = (
@@ -67,6 +69,7 @@ _SPEC = (
     (-60000, -150000, 150000),  # INIT_VEL_MM_S
     (5000000, 1000, 100000000),  # MAX_RANGE_MM
     (0, 0, 2),  # RF_SOURCE
+    (0, 0, 2),  # BASELINE
 )
 
 # ACK result codes for SET_PARAM / ARM

@@ -51,6 +51,14 @@ def cli() -> None:
     default=None,
     help="MicroPython unix-port binary [default: $SOFTLAND_MICROPYTHON or `micropython`].",
 )
+@click.option(
+    "--controller",
+    type=click.Choice(["firmware", "naive", "latching"]),
+    default="firmware",
+    show_default=True,
+    help="softland's flight logic, or a baseline with a mission's flawed logic: naive brakes "
+    "only on a valid range (Mission 2), latching excludes the rangefinder for good (Mission 1).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def sim_command(
     scenario: str,
@@ -58,6 +66,7 @@ def sim_command(
     seed: int | None,
     out: Path,
     micropython_bin: str | None,
+    controller: str,
     quiet: bool,
 ) -> None:
     """Fly SCENARIO (a built-in name or a .toml file) with the firmware in the loop."""
@@ -87,7 +96,12 @@ def sim_command(
                 progress.update(task, completed=done, alt=altitude_m)
 
             result = run_scenario(
-                s, runtime, seed=seed, micropython=micropython_bin, on_tick=on_tick
+                s,
+                runtime,
+                seed=seed,
+                micropython=micropython_bin,
+                on_tick=on_tick,
+                controller=controller,
             )
         for w in caught:
             console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
@@ -146,6 +160,11 @@ def _register_optional() -> None:
         return
     cli.add_command(flash_command)
     cli.add_command(boards_command)
+    try:
+        from softland.cli_mc import mc_command
+    except ImportError:  # pragma: no cover
+        return
+    cli.add_command(mc_command)
 
 
 _register_optional()

@@ -4,6 +4,7 @@ throttle limits, ground contact. Sub-stepped much finer than the firmware tick."
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 G0 = 9.80665  # standard gravity for Isp
@@ -12,7 +13,7 @@ G0 = 9.80665  # standard gravity for Isp
 @dataclass
 class VehicleState:
     t_s: float
-    altitude_m: float  # feet above the ground
+    altitude_m: float  # feet above the datum (the ground elevation at t = 0)
     velocity_mps: float  # up positive
     propellant_kg: float
     thrust_n: float  # actual thrust (after the engine lag)
@@ -45,6 +46,7 @@ class Dynamics:
         altitude_m: float,
         velocity_mps: float,
         substeps: int,
+        ground_m: Callable[[float], float] | None = None,
     ) -> None:
         self.g = gravity_mps2
         self.dry_mass_kg = dry_mass_kg
@@ -55,10 +57,15 @@ class Dynamics:
         self.engine_lag_s = engine_lag_s
         self.substeps = substeps
         self.state = VehicleState(0.0, altitude_m, velocity_mps, propellant_kg, 0.0)
+        # terrain under the track: ground elevation above the datum at time t
+        self.ground_m: Callable[[float], float] = ground_m or (lambda _t: 0.0)
         self.first_contact: Contact | None = None
         self.fuel_out_t_s: float | None = None
         self.delta_v_mps = 0.0  # integral of thrust / mass while airborne before contact
         self.mean_specific_force_mps2 = 0.0  # over the last step()
+
+    def height_above_ground_m(self) -> float:
+        return self.state.altitude_m - self.ground_m(self.state.t_s)
 
     @property
     def mass_kg(self) -> float:
@@ -116,14 +123,15 @@ class Dynamics:
                 return
         if self.first_contact is None:
             self.delta_v_mps += acc_thrust * h
+        ground = self.ground_m(s.t_s)
         new_alt = s.altitude_m + s.velocity_mps * h + 0.5 * a * h * h
-        if new_alt <= 0.0:
-            # contact inside this substep: solve alt + v t + a t^2 / 2 = 0
-            t_c = _first_root(s.altitude_m, s.velocity_mps, a, h)
+        if new_alt <= ground:
+            # contact inside this substep: solve alt + v t + a t^2 / 2 = ground
+            t_c = _first_root(s.altitude_m - ground, s.velocity_mps, a, h)
             v_c = s.velocity_mps + a * t_c
             if self.first_contact is None:
                 self.first_contact = Contact(s.t_s + t_c, -v_c)
-            s.altitude_m = 0.0
+            s.altitude_m = ground
             s.velocity_mps = 0.0
             s.on_ground = True
         else:

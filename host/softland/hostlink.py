@@ -37,8 +37,17 @@ TELEMETRY_FIELDS: tuple[tuple[str, str], ...] = (
     ("rf_errors", "u16"),
 )
 MODES = ("SAFE", "ARMED", "DESCENT", "TERMINAL", "LANDED", "ABORT")
-PHASES = ("COAST", "BRAKE", "TERMINAL", "HOVER", "IDLE", "TOUCHDOWN")
-EVENTS = {1: "mode", 2: "ignition", 3: "cutoff", 4: "fault", 5: "arm_refused", 6: "rebase"}
+PHASES = ("COAST", "BRAKE", "TERMINAL", "HOVER", "IDLE", "TOUCHDOWN", "HOLD")
+EVENTS = {
+    1: "mode",
+    2: "ignition",
+    3: "cutoff",
+    4: "fault",
+    5: "arm_refused",
+    6: "rebase",
+    7: "exclude",
+    8: "trust",
+}
 
 
 @dataclass(frozen=True)

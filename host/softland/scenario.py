@@ -84,6 +84,15 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class TerrainStep:
+    """From t_s on, the ground under the track is elevation_m above its elevation at t = 0
+    (negative: a crater floor)."""
+
+    t_s: float
+    elevation_m: float
+
+
+@dataclass(frozen=True)
 class Imu:
     noise_mps2: float = 0.01
     bias_mps2: float = 0.0
@@ -139,7 +148,16 @@ class Scenario:
     lrf: dict[str, float] = field(default_factory=dict)  # softland.lrf.LrfConfig fields
     lidarlite: dict[str, Any] = field(default_factory=dict)  # emulator settings
     faults: tuple[Fault, ...] = ()
+    terrain: tuple[TerrainStep, ...] = ()
     source: str = ""
+
+    def ground_m(self, t_s: float) -> float:
+        """Ground elevation under the track at time t_s (0 at t = 0)."""
+        elevation = 0.0
+        for step in self.terrain:
+            if step.t_s <= t_s:
+                elevation = step.elevation_m
+        return elevation
 
     def lrf_config(self) -> Any:
         """The long-range rangefinder's softland.lrf.LrfConfig for this scenario."""
@@ -363,6 +381,29 @@ def _lidarlite_settings(where: str, raw: Any) -> dict[str, Any]:
     return out
 
 
+def _terrain(where: str, raw: Any) -> tuple[TerrainStep, ...]:
+    if not isinstance(raw, list):
+        raise UserError(f"{where}: 'terrain' must be an array of tables ([[terrain]])")
+    steps = []
+    for i, entry in enumerate(raw):
+        at = f"terrain[{i}]"
+        if not isinstance(entry, dict):
+            raise UserError(f"{where}: {at} must be a table")
+        for key in entry:
+            if key not in ("t_s", "elevation_m"):
+                raise UserError(f"{where}: unknown field '{at}.{key}'")
+        for key in ("t_s", "elevation_m"):
+            if key not in entry:
+                raise UserError(f"{where}: missing field '{at}.{key}'")
+        t = _check_value(where, f"{at}.t_s", entry["t_s"], float)
+        if t < 0 or (steps and t <= steps[-1].t_s):
+            raise UserError(f"{where}: field '{at}.t_s' must be >= 0 and increasing")
+        steps.append(
+            TerrainStep(t, _check_value(where, f"{at}.elevation_m", entry["elevation_m"], float))
+        )
+    return tuple(steps)
+
+
 def _validate_sensors(where: str, s: Scenario) -> None:
     """Build the sensor models once so that their own checks run at load time."""
     import numpy as np
@@ -406,8 +447,11 @@ def parse_scenario(raw: dict[str, Any], where: str) -> Scenario:
             values[key] = _faults(where, value)
         elif key == "lidarlite":
             values[key] = _lidarlite_settings(where, value)
+        elif key == "terrain":
+            values[key] = _terrain(where, value)
         else:
-            known = ", ".join([*_TOP_FIELDS, *_SECTIONS, "firmware", "lrf", "lidarlite", "faults"])
+            extra = ("firmware", "lrf", "lidarlite", "faults", "terrain")
+            known = ", ".join([*_TOP_FIELDS, *_SECTIONS, *extra])
             raise UserError(f"{where}: unknown field '{key}' (known: {known})")
     for key in ("name", "description", *_REQUIRED_SECTIONS):
         if key not in values:

@@ -3,6 +3,7 @@ runtime) on the other, stepping in lockstep on virtual time."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ class SimResult:
 
 
 RF_SOURCES = {"simple": 0, "lidarlite": 1, "lrf": 2}
+# --controller: the firmware's own logic, or the flawed logic of a real mission (fsw.params)
+CONTROLLERS = {"firmware": 0, "naive": 1, "latching": 2}
 
 
 def firmware_parameters(s: Scenario) -> dict[str, int]:
@@ -155,9 +158,21 @@ def run_scenario(
     micropython: str | None = None,
     heap_bytes: int = DEFAULT_HEAP_BYTES,
     on_tick: Callable[[float, float], None] | None = None,
+    controller: str | None = None,
 ) -> SimResult:
-    """Fly one descent. on_tick(t_s, altitude_m) is called after every tick."""
+    """Fly one descent. on_tick(t_s, altitude_m) is called after every tick.
+
+    controller: "firmware" (default), or a baseline that reproduces a mission's flawed logic:
+    "naive" brakes only once the rangefinder is valid (Mission 2), "latching" excludes the
+    rangefinder for good after a run of rejected readings (Mission 1)."""
     seed = scenario.seed if seed is None else seed
+    if controller is not None:
+        if controller not in CONTROLLERS:
+            known = ", ".join(CONTROLLERS)
+            raise UserError(f"unknown controller '{controller}' (use one of: {known})")
+        scenario = dataclasses.replace(
+            scenario, firmware={**scenario.firmware, "baseline": CONTROLLERS[controller]}
+        )
     rt = open_runtime(runtime, micropython=micropython, heap_bytes=heap_bytes)
     try:
         return _fly(scenario, rt, seed, on_tick)
@@ -186,11 +201,14 @@ def _fly(
         altitude_m=s.initial.altitude_m,
         velocity_mps=s.initial.velocity_mps,
         substeps=s.sim.substeps,
+        ground_m=s.ground_m,
     )
     link = HostLink()
     lidar = None
     if s.rangefinder.model == "lidarlite":
-        lidar = _lidarlite_bus(s, rng_lidar, lambda: dyn.state.altitude_m + v.sensor_height_m)
+        lidar = _lidarlite_bus(
+            s, rng_lidar, lambda: dyn.height_above_ground_m() + v.sensor_height_m
+        )
     session = _Session(rt, link, lidar)
     _upload_and_start(session, firmware_parameters(s))
 
@@ -205,7 +223,8 @@ def _fly(
     while True:
         st = dyn.state
         t_us = ticks * period_us
-        true_range_m = st.altitude_m + v.sensor_height_m
+        agl_m = dyn.height_above_ground_m()
+        true_range_m = agl_m + v.sensor_height_m
         sample = rangefinder.sample(true_range_m)
         if lidar is not None:
             lidar.clock.advance_to_us(t_us)
@@ -226,7 +245,7 @@ def _fly(
             {
                 "t_s": round(st.t_s, 6),
                 **last,
-                "true_alt_m": st.altitude_m,
+                "true_alt_m": agl_m,
                 "true_vel_mps": st.velocity_mps,
                 "true_thrust_n": st.thrust_n,
                 "propellant_kg": st.propellant_kg,
@@ -237,7 +256,7 @@ def _fly(
         )
         ticks += 1
         if on_tick is not None:
-            on_tick(st.t_s, st.altitude_m)
+            on_tick(st.t_s, agl_m)
         if last["mode"] == MODE_LANDED and landed_at is None:
             landed_at = st.t_s
         if last["mode"] == MODE_ABORT and aborted_at is None:
@@ -323,10 +342,12 @@ def _summary(
     sink0 = -s.initial.velocity_mps
     tw = v.max_thrust_n * v.throttle_max / (v.mass_kg * g)
     vtd = td_speed if td_speed is not None else 0.0
-    dv_opt = closed_form_delta_v(s.initial.altitude_m, sink0, g, tw, vtd)
+    # the optimum from the start to the ground actually landed on (terrain steps included)
+    h0 = s.initial.altitude_m - s.ground_m(flight_time)
+    dv_opt = closed_form_delta_v(h0, sink0, g, tw, vtd)
     try:
         dv_opt_vm = variable_mass_delta_v(
-            s.initial.altitude_m,
+            h0,
             sink0,
             g,
             v.mass_kg,
@@ -340,11 +361,14 @@ def _summary(
         outcome != "landed"
         or (td_speed is not None and td_speed <= s.criteria.max_touchdown_speed_mps)
     )
-    ratio = dyn.delta_v_mps / dv_opt if dv_opt > 0 else None
+    # only a landing has a meaningful cost ratio
+    ratio = dyn.delta_v_mps / dv_opt if dv_opt > 0 and outcome == "landed" else None
     if passed and s.criteria.max_delta_v_ratio > 0 and ratio is not None:
         passed = ratio <= s.criteria.max_delta_v_ratio
+    names = {v: k for k, v in CONTROLLERS.items()}
     return {
         "scenario": s.name,
+        "controller": names[s.firmware.get("baseline", 0)],
         "runtime": runtime,
         "seed": seed,
         "outcome": outcome,

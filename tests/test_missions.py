@@ -1,0 +1,62 @@
+"""The two ispace failures, flown with the flawed logic that lost them and with softland's."""
+
+from __future__ import annotations
+
+import pytest
+
+from softland.scenario import load_scenario
+from softland.sim import SimResult, run_scenario
+
+
+@pytest.fixture(scope="module")
+def m2() -> dict[str, SimResult]:
+    s = load_scenario("ispace-m2")
+    return {c: run_scenario(s, "cpython", controller=c) for c in ("firmware", "naive")}
+
+
+@pytest.fixture(scope="module")
+def m1() -> dict[str, SimResult]:
+    s = load_scenario("ispace-m1")
+    return {c: run_scenario(s, "cpython", controller=c) for c in ("firmware", "latching")}
+
+
+def test_mission2_naive_logic_crashes_at_tens_of_metres_per_second(m2) -> None:
+    s = m2["naive"].summary
+    assert s["outcome"] == "crashed"
+    assert s["touchdown_vertical_speed_mps"] > 10.0
+    assert "trust" in [e["name"] for e in m2["naive"].events]
+
+
+def test_mission2_firmware_brakes_on_the_inertial_bound_and_lands(m2) -> None:
+    s = m2["firmware"].summary
+    assert s["outcome"] == "landed"
+    assert s["touchdown_vertical_speed_mps"] <= 2.0
+    # braking began long before the first valid range (~900 m)
+    rows = m2["firmware"].telemetry
+    first_range = next(r for r in rows if r["flags"] & 0x0002)
+    ignition = next(r for r in rows if r["flags"] & 0x0020)
+    assert first_range["true_alt_m"] < 1000.0
+    assert ignition["true_alt_m"] > 1500.0
+
+
+def test_mission1_latching_logic_runs_dry_kilometres_up(m1) -> None:
+    result = m1["latching"]
+    assert result.summary["outcome"] == "fuel_exhausted"
+    assert "exclude" in [e["name"] for e in result.events]
+    dry = next(r for r in result.telemetry if r["propellant_kg"] <= 0.0)
+    assert dry["true_alt_m"] > 1000.0
+    assert dry["alt_mm"] < 100_000  # it believed it was (nearly) down
+
+
+def test_mission1_firmware_rebases_on_the_crater_floor_and_lands(m1) -> None:
+    result = m1["firmware"]
+    assert result.summary["outcome"] == "landed"
+    assert result.summary["touchdown_vertical_speed_mps"] <= 2.0
+    assert "rebase" in [e["name"] for e in result.events]
+    assert "exclude" not in [e["name"] for e in result.events]
+
+
+def test_the_optimum_is_measured_to_the_ground_actually_landed_on(m1) -> None:
+    # 2 km above the rim plateau + the 3 km drop to the crater floor
+    s = m1["firmware"].summary
+    assert 1.0 < s["delta_v_ratio"] < 1.3
