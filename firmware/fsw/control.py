@@ -16,6 +16,11 @@ _ERR_MAX = const(100000)
 _AMAX_CAP = const(32767)  # a_cmd * 32767 // a_max must stay below 2^30
 _MASS_ONE_Q24 = const(16777216)
 _MASS_MIN_Q24 = const(1048576)  # 1/16 of the start mass
+_PERF_ONE = const(4096)  # engine performance: delivered / expected thrust, Q12
+_PERF_MIN = const(2048)
+_PERF_MAX = const(6144)
+_STEADY_TICKS = const(25)  # throttle held this long (0.5 s: 5 lag time constants) first
+_STEADY_Q15 = const(328)  # "held": changes below 1 % per tick
 
 
 class Controller:
@@ -30,6 +35,9 @@ class Controller:
         self.a_max_mm_s2 = 0
         self.engine_on = False
         self.flags = 0
+        self.perf_q12 = _PERF_ONE
+        self._steady = 0
+        self._last_thr = 0
 
     def reset(self):
         p = self.p
@@ -39,13 +47,48 @@ class Controller:
         self.mass_q24 = _MASS_ONE_Q24
         self._burn_carry = 0
         self.engine_on = False
+        self.perf_q12 = _PERF_ONE
+        self._steady = 0
+        self._last_thr = 0
         # mass fraction burnt per tick at full throttle: a_max0 * dt / (Isp * g0), in Q24
         n1 = min(p[P.AMAX0_MM_S2] * p[P.PERIOD_MS] * 64 // p[P.ISP_S], 1000000)
         self._burn_q24 = (n1 * 1000) // 37411
         self.a_max_mm_s2 = self._a_max()
 
     def _a_max(self):
-        return min((self.p[P.AMAX0_MM_S2] << 14) // (self.mass_q24 >> 10), _AMAX_CAP)
+        believed = min((self.p[P.AMAX0_MM_S2] << 14) // (self.mass_q24 >> 10), _AMAX_CAP)
+        return min((believed * self.perf_q12) >> 12, _AMAX_CAP)
+
+    def hold_min(self):
+        # engine lit at minimum throttle (the engine-check burn)
+        self.ignite()
+        self.throttle_q15 = self.p[P.THR_MIN_Q15]
+        self.flags = F.ENGINE_ON | F.THR_SAT_LO | F.INTEG_HELD
+
+    def learn(self, f_meas_mm_s2, fast=False):
+        # the accelerometer's specific force over the last tick against what the throttle then
+        # held should give: an engine delivering more or less than its parameters is learnt
+        # (learning only at a throttle held steady, so the engine lag has settled)
+        thr = self.throttle_q15
+        if not self.engine_on or thr < self.p[P.THR_MIN_Q15]:
+            self._steady = 0
+            return
+        d = thr - self._last_thr
+        self._last_thr = thr
+        if -_STEADY_Q15 <= d <= _STEADY_Q15:
+            self._steady += 1
+        else:
+            self._steady = 0
+        if self._steady < _STEADY_TICKS:
+            return
+        expected = (thr * self.a_max_mm_s2) // 32767
+        if expected <= 0:
+            return
+        f = clamp(f_meas_mm_s2, 0, 32000)
+        ratio = (((f << 12) // expected) * self.perf_q12) >> 12
+        ratio = clamp(ratio, _PERF_MIN, _PERF_MAX)
+        self.perf_q12 += (ratio - self.perf_q12) >> (3 if fast else 5)
+        self.a_max_mm_s2 = self._a_max()
 
     def cutoff(self):
         self.engine_on = False

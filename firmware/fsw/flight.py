@@ -13,7 +13,7 @@ from fsw import params as P
 from fsw.control import Controller
 from fsw.estimator import Estimator
 from fsw.fixmath import ticks_diff
-from fsw.guidance import TOUCHDOWN, Guidance
+from fsw.guidance import CHECK, TOUCHDOWN, Guidance
 from fsw.landdet import LandDetector
 from fsw.rangefinder import RF_GOOD, RF_NO_DATA, RF_NOT_CONNECTED  # noqa: F401
 
@@ -35,6 +35,7 @@ EV_ARM_REFUSED = const(5)  # arg: param id * 8 + reason
 EV_REBASE = const(6)  # arg: new altitude, mm
 EV_EXCLUDE = const(7)  # baseline latching: rangefinder excluded for good; arg: altitude, mm
 EV_TRUST = const(8)  # baseline naive: first valid range taken as the altitude; arg: mm
+EV_CHECKED = const(9)  # engine-check burn done; arg: engine performance, Q12 (4096 = as told)
 
 _MAX_STEPS = const(4)  # prediction steps per tick when ticks arrive late
 _MAX_AGE_MS = const(1000)  # latency compensation limit
@@ -60,6 +61,8 @@ class Flight:
         self.range_mm = 0
         self.arm_reason = 0  # param id * 8 + reason of the last refused ARM
         self._trusted = True  # baseline naive: a valid range has been seen
+        self._check_ms = 0
+        self.phase = 4  # phase as reported: fsw.guidance phases plus CHECK and TOUCHDOWN
 
     def set_mode(self, mode):
         if mode != self.mode:
@@ -93,6 +96,7 @@ class Flight:
         self.land.reset()
         self.est.latching = p[P.BASELINE] == 2
         self._trusted = p[P.BASELINE] != 1
+        self._check_ms = p[P.CAL_MS]  # engine-check burn still to do
         self._started = False
         self.set_mode(DESCENT)
         return P.OK
@@ -141,6 +145,8 @@ class Flight:
         for _ in range(steps):
             ctrl.burn()
             est.predict(acc, p[P.PERIOD_MS])
+        if acc_ok and not self.land.contact:
+            ctrl.learn(acc_mm_s2, self._check_ms > 0)
         # 2. range update
         if range_status == RF_GOOD and 0 < range_mm <= p[P.MAX_RANGE_MM] and range_age_ms >= 0:
             fl |= F.RANGE_GOOD
@@ -176,19 +182,40 @@ class Flight:
             mode = TERMINAL
             guid.step(alt, vel, est.sigma_mm, ctrl.a_max_mm_s2, True, False)
         # 4. control
-        if guid.phase != 0 and not ctrl.engine_on:  # any phase but COAST lights the engine
-            ctrl.ignite()
+        self.phase = guid.phase
+        checking = False
+        if self._check_ms > 0 and guid.phase == 0 and mode == DESCENT:
+            # engine-check burn: learn what the engine really gives before planning on it
+            checking = True
+            self.phase = CHECK
+            if not ctrl.engine_on:
+                self._event(EV_IGNITION, alt)
+            self._check_ms -= p[P.PERIOD_MS]
+            if self._check_ms <= 0:
+                self._check_ms = 0
+                self._event(EV_CHECKED, ctrl.perf_q12)
+        elif self._check_ms > 0 and guid.phase != 0:
+            self._check_ms = 0  # braking already: the engine is learnt on the way
+        if guid.phase != 0 and not ctrl.engine_on:
+            ctrl.ignite()  # any phase but COAST lights the engine
             self._event(EV_IGNITION, alt)
         land = self.land
         if mode == TERMINAL and land.contact:
-            guid.phase = TOUCHDOWN
+            self.phase = TOUCHDOWN
             ctrl.spool_down()
+        elif checking:
+            ctrl.hold_min()
+            if self._check_ms == 0:
+                ctrl.cutoff()  # check done: back to the coast, engine off
         else:
             ctrl.step(guid.vref_mm_s, vel, guid.ff_mm_s2)
         fl |= ctrl.flags
         # 5. land detector (its verdict acts on the next tick's control)
         if mode == TERMINAL:
-            if land.step(alt, vel, ctrl.throttle_q15, ctrl.engine_on):
+            # with no trusted altitude (sigma above the terminal gate) "low" cannot be known:
+            # commanding a descent yet not moving is the ground holding the vehicle up
+            land_alt = 0 if fl & F.SIGMA_HIGH else alt
+            if land.step(land_alt, vel, ctrl.throttle_q15, ctrl.engine_on):
                 ctrl.cutoff()
                 self._event(EV_CUTOFF, alt)
                 self.set_mode(LANDED)

@@ -22,6 +22,7 @@ HOVER = const(3)
 IDLE = const(4)
 TOUCHDOWN = const(5)  # ground contact suspected: engine spooling down
 HOLD = const(6)  # baseline "naive": hold the entry sink rate until the rangefinder is valid
+CHECK = const(7)  # engine-check burn at minimum throttle during the coast
 
 _LIM = const(1000000000)  # bound for the squared speed inside isqrt
 _VREF_MAX = const(150000)

@@ -38,7 +38,8 @@ MAX_RANGE_MM = const(25)  # ranges above this are not used
 RF_SOURCE = const(26)  # 0: range in the TICK frame, 1: LIDAR-Lite on I2C, 2: long-range serial
 BASELINE = const(27)  # 0: softland; 1: naive (brake only on a valid range, as Mission 2);
 # 2: latching (exclude the rangefinder for good after a run of rejections, as Mission 1)
-COUNT = const(28)
+CAL_MS = const(28)  # engine-check burn at minimum throttle early in the coast (0: none)
+COUNT = const(29)
 
 # (default, min, max) per id
 _SPEC = (
@@ -70,6 +71,7 @@ _SPEC = (
     (5000000, 1000, 100000000),  # MAX_RANGE_MM
     (0, 0, 2),  # RF_SOURCE
     (0, 0, 2),  # BASELINE
+    (1000, 0, 5000),  # CAL_MS
 )
 
 # ACK result codes for SET_PARAM / ARM

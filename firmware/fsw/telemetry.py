@@ -51,7 +51,7 @@ class Telemetry:
         put_i32(b, o + TICK, fl.ticks & 0x3FFFFFFF)
         put_i32(b, o + TIME_US, fl.now_us)
         put_u8(b, o + MODE, fl.mode)
-        put_u8(b, o + PHASE, guid.phase)
+        put_u8(b, o + PHASE, fl.phase)
         put_u16(b, o + FLAGS, fl.flags)
         put_i32(b, o + ALT_MM, est.alt_mm)
         put_i32(b, o + VEL_MM_S, est.vel_mm_s())

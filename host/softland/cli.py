@@ -18,7 +18,7 @@ console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -132,7 +132,7 @@ def scenarios_command() -> None:
     """List the built-in scenarios, one line each."""
     for name in builtin_names():
         s = load_scenario(name)
-        click.echo(f"{name:16s} {s.description}")
+        click.echo(f"{name:20s} {s.description}")
 
 
 @cli.command("bench")

@@ -37,7 +37,7 @@ TELEMETRY_FIELDS: tuple[tuple[str, str], ...] = (
     ("rf_errors", "u16"),
 )
 MODES = ("SAFE", "ARMED", "DESCENT", "TERMINAL", "LANDED", "ABORT")
-PHASES = ("COAST", "BRAKE", "TERMINAL", "HOVER", "IDLE", "TOUCHDOWN", "HOLD")
+PHASES = ("COAST", "BRAKE", "TERMINAL", "HOVER", "IDLE", "TOUCHDOWN", "HOLD", "CHECK")
 EVENTS = {
     1: "mode",
     2: "ignition",
@@ -47,6 +47,7 @@ EVENTS = {
     6: "rebase",
     7: "exclude",
     8: "trust",
+    9: "engine_checked",
 }
 
 
