@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from softland.cli_flash import boards_command, flash_command
+from softland.cli_mc import mc_command
 from softland.errors import UserError
 from softland.scenario import builtin_names, load_scenario
 
@@ -59,6 +61,13 @@ def cli() -> None:
     help="softland's flight logic, or a baseline with a mission's flawed logic: naive brakes "
     "only on a valid range (Mission 2), latching excludes the rangefinder for good (Mission 1).",
 )
+@click.option(
+    "--nominal",
+    "undispersed",
+    is_flag=True,
+    help="Fly the scenario's nominal values; without it a scenario with [dispersions] flies "
+    "the dispersed run of this seed (the same run as `softland mc` row with that seed).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def sim_command(
     scenario: str,
@@ -67,14 +76,18 @@ def sim_command(
     out: Path,
     micropython_bin: str | None,
     controller: str,
+    undispersed: bool,
     quiet: bool,
 ) -> None:
     """Fly SCENARIO (a built-in name or a .toml file) with the firmware in the loop."""
+    from softland.dispersions import dispersed_run
     from softland.report import prepare_out_dir, write_outputs
     from softland.runtimes import resolve_runtime
     from softland.sim import run_scenario
 
     s = load_scenario(scenario)
+    if not undispersed:
+        s = dispersed_run(s, seed)
     prepare_out_dir(out)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
@@ -153,21 +166,9 @@ def bench_command(repeats: int, runtimes: tuple[str, ...]) -> None:
         click.echo(format_result(r))
 
 
-def _register_optional() -> None:
-    try:
-        from softland.cli_flash import boards_command, flash_command
-    except ImportError:  # pragma: no cover
-        return
-    cli.add_command(flash_command)
-    cli.add_command(boards_command)
-    try:
-        from softland.cli_mc import mc_command
-    except ImportError:  # pragma: no cover
-        return
-    cli.add_command(mc_command)
-
-
-_register_optional()
+cli.add_command(flash_command)
+cli.add_command(boards_command)
+cli.add_command(mc_command)
 
 
 def main() -> None:

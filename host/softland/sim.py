@@ -45,6 +45,7 @@ def firmware_parameters(s: Scenario) -> dict[str, int]:
         s.lrf_config().max_range_m if s.rangefinder.model == "lrf" else (s.rangefinder.max_range_m)
     )
     values = {
+        "baseline": CONTROLLERS["firmware"],
         "rf_source": RF_SOURCES[s.rangefinder.model],
         "period_ms": 1000 // s.sim.tick_hz,
         "gravity_mm_s2": round(s.body.g * 1000),

@@ -1,0 +1,462 @@
+"""Monte Carlo campaigns: many seeded, dispersed runs of one scenario, in parallel.
+
+Run i of a campaign with seed S flies with run seed ``S + i``: the sim's noise comes from that
+seed as in `softland sim`, and the dispersions from its dispersion stream
+(:func:`softland.dispersions.dispersed_run`), so ``softland sim SCENARIO --seed S+i`` reproduces
+the run exactly (same telemetry hash). Results are ordered by run index and do not depend on
+the number of workers. Outputs: :func:`write_campaign`.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import json
+import math
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from softland.dispersions import SIGMA_OF, DispersionDraw, dispersed_run_with_draw
+from softland.errors import UserError
+from softland.scenario import OUTCOMES, Scenario
+
+MAX_FAILED_SEEDS = 20
+ERROR_OUTCOME = "error"  # the run raised instead of flying to an outcome
+
+# runs.csv: these columns, then the dispersion draws (DispersionDraw.row())
+RUN_COLUMNS = (
+    "index",
+    "seed",
+    "outcome",
+    "passed",
+    "touchdown_vertical_speed_mps",
+    "delta_v_mps",
+    "delta_v_optimal_mps",
+    "delta_v_ratio",
+    "propellant_used_kg",
+    "flight_time_s",
+    "land_detected_s",
+    "final_mode",
+    "telemetry_sha256",
+    "error",
+)
+DRAW_COLUMNS = tuple(DispersionDraw().row())
+
+ProgressFn = Callable[[int, int, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a worker needs to fly one run (picklable)."""
+
+    scenario: Scenario
+    seed: int
+    runtime: str
+    micropython: str | None = None
+    controller: str | None = None
+
+
+@dataclass
+class Campaign:
+    """A finished campaign: one row per run (summary fields + dispersion draws), by index."""
+
+    scenario: Scenario
+    runs: list[dict[str, Any]]
+    seed: int
+    runtime: str
+    controller: str | None
+    workers: int
+    wall_time_s: float
+    scenario_ref: str = ""  # how the user named the scenario (for the reproduce command)
+    draws: list[DispersionDraw] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        runs = self.runs
+        n = len(runs)
+        outcomes = {name: 0 for name in OUTCOMES}
+        for r in runs:
+            outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
+        touched = [
+            r["touchdown_vertical_speed_mps"]
+            for r in runs
+            if r.get("touchdown_vertical_speed_mps") is not None
+        ]
+        ratios = [
+            r["delta_v_ratio"]
+            for r in runs
+            if r["outcome"] == "landed" and r.get("delta_v_ratio") is not None
+        ]
+        failed = [r["seed"] for r in runs if not r["passed"]]
+        errors = [r for r in runs if r["outcome"] == ERROR_OUTCOME]
+        ref = self.scenario_ref or self.scenario.name
+        controller = self.controller or "firmware"
+        s = self.scenario
+        return {
+            "scenario": s.name,
+            "scenario_source": s.source,
+            "runs": n,
+            "seed": self.seed,
+            "run_seeds": [self.seed, self.seed + n - 1] if n else [],
+            "runtime": self.runtime,
+            "controller": controller,
+            "success_rate": _r(sum(bool(r["passed"]) for r in runs) / n) if n else None,
+            "landed_rate": _r(outcomes["landed"] / n) if n else None,
+            "touchdown_speed_p50": _pct(touched, 50),
+            "touchdown_speed_p99": _pct(touched, 99),
+            "touchdown_speed_max": _r(max(touched)) if touched else None,
+            "touchdown_runs": len(touched),
+            "delta_v_ratio_p50": _pct(ratios, 50),
+            "delta_v_ratio_p99": _pct(ratios, 99),
+            "delta_v_ratio_runs": len(ratios),
+            "outcomes": outcomes,
+            "failed_runs": len(failed),
+            "failed_seeds": failed[:MAX_FAILED_SEEDS],
+            "errors": len(errors),
+            "first_error": (f"seed {errors[0]['seed']}: {errors[0]['error']}" if errors else None),
+            "criteria": asdict(s.criteria),
+            "dispersions": asdict(s.dispersions),
+            "reproduce": (
+                f"softland sim {ref} --seed SEED --runtime {self.runtime}"
+                + (f" --controller {controller}" if controller != "firmware" else "")
+            ),
+            "wall_time_s": _r(self.wall_time_s, 2),
+            "workers": self.workers,
+        }
+
+
+def run_one(spec: RunSpec) -> dict[str, Any]:
+    """Fly run seed `spec.seed` of a campaign: its dispersed scenario with its noise seed.
+
+    Returns the sim summary plus the dispersion draws; a run that raises is recorded with
+    outcome "error" and the message, so one bad run does not lose the campaign.
+    """
+    from softland.sim import run_scenario
+
+    scenario, draw = dispersed_run_with_draw(spec.scenario, spec.seed)
+    row: dict[str, Any] = {"seed": spec.seed}
+    kwargs: dict[str, Any] = {"seed": spec.seed, "micropython": spec.micropython}
+    if spec.controller is not None:
+        kwargs["controller"] = spec.controller
+    try:
+        result = run_scenario(scenario, spec.runtime, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - recorded per run, reported in the summary
+        row.update(outcome=ERROR_OUTCOME, passed=False, error=f"{type(exc).__name__}: {exc}")
+    else:
+        row.update(result.summary)
+        row["seed"] = spec.seed
+        row["error"] = None
+    row["draw"] = draw
+    return row
+
+
+def resolve_workers(workers: int, runs: int) -> int:
+    """Worker processes to use: 0 means one per CPU; never more than the runs."""
+    if workers < 0:
+        raise UserError(f"--workers must be 0 (one per CPU) or more, got {workers}")
+    if workers == 0:
+        workers = os.cpu_count() or 1
+    return max(1, min(workers, runs))
+
+
+def _accepts_controller() -> bool:
+    from softland.sim import run_scenario
+
+    return "controller" in inspect.signature(run_scenario).parameters
+
+
+def _check_controller(controller: str | None) -> str | None:
+    """The controller to pass to run_scenario. None becomes "firmware" where run_scenario
+    takes a controller, as `softland sim` passes it: the parameter upload is part of the
+    telemetry hash, so a run and its `softland sim --seed` replay must upload the same."""
+    if controller is None:
+        return "firmware" if _accepts_controller() else None
+    if not _accepts_controller():
+        raise UserError(
+            f"controller '{controller}' asked for, but this softland's run_scenario has no "
+            "controller argument yet: run without --controller"
+        )
+    from softland import sim
+
+    known = getattr(sim, "CONTROLLERS", None)
+    if known is not None and controller not in known:
+        raise UserError(f"unknown controller '{controller}' (use one of: {', '.join(known)})")
+    return controller
+
+
+def run_campaign(
+    scenario: Scenario,
+    runs: int,
+    seed: int,
+    workers: int = 1,
+    runtime: str = "cpython",
+    controller: str | None = None,
+    progress: ProgressFn | None = None,
+    micropython: str | None = None,
+    scenario_ref: str = "",
+) -> Campaign:
+    """Fly `runs` dispersed runs of `scenario` with run seeds seed, seed + 1, ...
+
+    workers: processes (1: in this process; 0: one per CPU). controller: passed to
+    run_scenario when not None. progress(done, total, row) is called as runs finish (in
+    completion order); the campaign's rows are in run order whatever the workers.
+    """
+    from softland.runtimes import resolve_runtime
+
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise UserError(f"--runs must be a positive integer, got {runs!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {seed!r}")
+    runtime_name, binary = resolve_runtime(runtime, micropython)
+    controller = _check_controller(controller)
+    workers = resolve_workers(workers, runs)
+    specs = [RunSpec(scenario, seed + i, runtime_name, binary, controller) for i in range(runs)]
+    rows: list[dict[str, Any] | None] = [None] * runs
+    t0 = time.perf_counter()
+    if workers == 1:
+        for i, spec in enumerate(specs):
+            rows[i] = run_one(spec)
+            if progress is not None:
+                progress(i + 1, runs, rows[i])
+    else:
+        _run_parallel(specs, rows, workers, progress)
+    wall = time.perf_counter() - t0
+    done: list[dict[str, Any]] = []
+    draws: list[DispersionDraw] = []
+    for i, row in enumerate(rows):
+        assert row is not None
+        draw = row.pop("draw")
+        draws.append(draw)
+        done.append({"index": i, **row, **draw.row()})
+    return Campaign(
+        scenario=scenario,
+        runs=done,
+        seed=seed,
+        runtime=runtime_name,
+        controller=controller,
+        workers=workers,
+        wall_time_s=wall,
+        scenario_ref=scenario_ref,
+        draws=draws,
+    )
+
+
+def _run_parallel(
+    specs: list[RunSpec],
+    rows: list[dict[str, Any] | None],
+    workers: int,
+    progress: ProgressFn | None,
+) -> None:
+    # spawn: a clean interpreter per worker on every platform (no forked threads or state)
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    try:
+        pending: dict[Future[dict[str, Any]], int] = {
+            pool.submit(run_one, spec): i for i, spec in enumerate(specs)
+        }
+        finished = 0
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = pending.pop(fut)
+                rows[i] = fut.result()
+                finished += 1
+                if progress is not None:
+                    progress(finished, len(specs), rows[i])
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def write_campaign(c: Campaign, out_dir: Path) -> dict[str, Path]:
+    """DIR/summary.json, DIR/runs.csv and DIR/dispersion.png; returns their paths."""
+    from softland.report import prepare_out_dir
+
+    out = prepare_out_dir(Path(out_dir))
+    paths = {
+        "summary": out / "summary.json",
+        "runs": out / "runs.csv",
+        "plot": out / "dispersion.png",
+    }
+    paths["summary"].write_text(json.dumps(c.summary(), indent=2) + "\n")
+    write_runs_csv(c.runs, paths["runs"])
+    plot_campaign(c, paths["plot"])
+    return paths
+
+
+def write_runs_csv(runs: list[dict[str, Any]], path: Path) -> None:
+    columns = [*RUN_COLUMNS, *DRAW_COLUMNS]
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for r in runs:
+            writer.writerow({k: "" if r.get(k) is None else r.get(k) for k in columns})
+
+
+def _active_draws(c: Campaign) -> list[str]:
+    d = c.scenario.dispersions
+    return [name for name in DRAW_COLUMNS if getattr(d, SIGMA_OF[name]) > 0]
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+        return 0.0
+    from scipy.stats import spearmanr
+
+    rho = float(spearmanr(x[ok], y[ok]).statistic)
+    return 0.0 if math.isnan(rho) else rho
+
+
+def plot_campaign(c: Campaign, path: Path) -> None:
+    """Touchdown speed by run and its histogram, delta-v ratio histogram, outcome counts,
+    the rank correlation of touchdown speed with each dispersion, and touchdown speed against
+    the most influential one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = c.runs
+    limit = c.scenario.criteria.max_touchdown_speed_mps
+    idx = np.array([r["index"] for r in runs])
+    td = np.array(
+        [
+            np.nan
+            if r.get("touchdown_vertical_speed_mps") is None
+            else r["touchdown_vertical_speed_mps"]
+            for r in runs
+        ],
+        dtype=float,
+    )
+    passed = np.array([bool(r["passed"]) for r in runs])
+    ratio = np.array(
+        [r["delta_v_ratio"] for r in runs if r["outcome"] == "landed" and r["delta_v_ratio"]],
+        dtype=float,
+    )
+    summary = c.summary()
+
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    ax = axes[0, 0]
+    ax.scatter(idx[passed], td[passed], s=10, c="tab:green", label="passed")
+    ax.scatter(idx[~passed], td[~passed], s=14, c="tab:red", marker="x", label="failed")
+    ax.axhline(limit, color="k", ls="--", lw=1, label=f"criterion {limit:g} m/s")
+    if np.nanmax(td, initial=0.0) > 10 * limit:
+        ax.set_yscale("log")
+    ax.set_xlabel("run index (seed - campaign seed)")
+    ax.set_ylabel("touchdown speed [m/s]")
+    ax.set_title("touchdown speed by run")
+    ax.legend(fontsize=8)
+
+    ax = axes[0, 1]
+    td_all = td[np.isfinite(td)]
+    if td_all.size:
+        ax.hist(td_all, bins=min(40, max(5, td_all.size // 5)), color="tab:blue")
+    ax.axvline(limit, color="k", ls="--", lw=1)
+    for key, style in (("touchdown_speed_p50", ":"), ("touchdown_speed_p99", "-.")):
+        if summary[key] is not None:
+            ax.axvline(summary[key], color="tab:orange", ls=style, label=key.split("_")[-1])
+    ax.set_xlabel("touchdown speed [m/s] (runs that touched down)")
+    ax.set_ylabel("runs")
+    ax.set_title("touchdown speed")
+    ax.legend(fontsize=8)
+
+    ax = axes[0, 2]
+    if ratio.size:
+        ax.hist(ratio, bins=min(40, max(5, ratio.size // 5)), color="tab:purple")
+        ax.axvline(float(np.median(ratio)), color="k", ls=":", label="p50")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("delta-v / 1-D optimum (landed runs)")
+    ax.set_ylabel("runs")
+    ax.set_title("fuel use against the optimum")
+
+    ax = axes[1, 0]
+    names = [k for k, v in summary["outcomes"].items() if v or k == "landed"]
+    counts = [summary["outcomes"][k] for k in names]
+    colors = ["tab:green" if k == "landed" else "tab:red" for k in names]
+    bars = ax.bar(names, counts, color=colors)
+    ax.bar_label(bars)
+    ax.set_ylabel("runs")
+    ax.set_title("outcomes")
+    ax.tick_params(axis="x", labelrotation=20)
+
+    active = _active_draws(c)
+    ax_corr, ax_scatter = axes[1, 1], axes[1, 2]
+    if active:
+        rho = {
+            name: _spearman(np.array([r[name] for r in runs], dtype=float), td) for name in active
+        }
+        order = sorted(active, key=lambda k: abs(rho[k]))
+        ax_corr.barh(
+            order,
+            [rho[k] for k in order],
+            color=["tab:red" if rho[k] > 0 else "tab:blue" for k in order],
+        )
+        ax_corr.axvline(0, color="k", lw=0.8)
+        ax_corr.set_xlim(-1, 1)
+        ax_corr.set_xlabel("rank correlation with touchdown speed")
+        ax_corr.set_title("which dispersion matters")
+        top = order[-1]
+        x = np.array([r[top] for r in runs], dtype=float)
+        ax_scatter.scatter(x[passed], td[passed], s=10, c="tab:green", label="passed")
+        ax_scatter.scatter(x[~passed], td[~passed], s=14, c="tab:red", marker="x", label="failed")
+        ax_scatter.axhline(limit, color="k", ls="--", lw=1)
+        if np.nanmax(td, initial=0.0) > 10 * limit:
+            ax_scatter.set_yscale("log")
+        ax_scatter.set_xlabel(top)
+        ax_scatter.set_ylabel("touchdown speed [m/s]")
+        ax_scatter.set_title(f"touchdown speed vs {top} (rho {rho[top]:+.2f})")
+        ax_scatter.legend(fontsize=8)
+    else:
+        ax_corr.text(
+            0.5,
+            0.5,
+            "no dispersions in this scenario\n(only sensor noise differs between runs)",
+            ha="center",
+            va="center",
+            transform=ax_corr.transAxes,
+        )
+        ax_corr.set_axis_off()
+        ratio_all = np.array(
+            [np.nan if r.get("delta_v_ratio") is None else r["delta_v_ratio"] for r in runs],
+            dtype=float,
+        )
+        ax_scatter.scatter(td[passed], ratio_all[passed], s=10, c="tab:green", label="passed")
+        ax_scatter.scatter(
+            td[~passed], ratio_all[~passed], s=14, c="tab:red", marker="x", label="failed"
+        )
+        ax_scatter.set_xlabel("touchdown speed [m/s]")
+        ax_scatter.set_ylabel("delta-v / 1-D optimum")
+        ax_scatter.set_title("fuel against touchdown speed")
+        ax_scatter.legend(fontsize=8)
+
+    rate = summary["success_rate"]
+    fig.suptitle(
+        f"{c.scenario.name}: {summary['runs']} runs, seeds {c.seed}..{c.seed + len(runs) - 1}, "
+        f"{summary['controller']} controller, {c.runtime}; "
+        f"success {100 * rate:.1f} %, landed {100 * summary['landed_rate']:.1f} %"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return _r(float(np.percentile(np.asarray(values, dtype=float), q)))
+
+
+def _r(x: float | None, nd: int = 4) -> float | None:
+    return None if x is None else round(float(x), nd)
