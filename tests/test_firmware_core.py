@@ -55,7 +55,7 @@ def test_estimator_prediction_integrates_constant_acceleration() -> None:
     est = Estimator(_params(sigma_grow_mm_s=0))
     est.reset(1_000_000, -10_000, 0)
     for _ in range(50):  # one second at -1 m/s^2
-        est.predict(-1000, 20)
+        est.predict(-1000, 20, True)
     assert est.vel_mm_s() == pytest.approx(-11_000, abs=2)
     assert est.alt_mm == pytest.approx(1_000_000 - 10_000 - 500, abs=5)
 
@@ -64,7 +64,7 @@ def test_estimator_uncertainty_grows_without_range() -> None:
     est = Estimator(_params(sigma_grow_mm_s=1000))
     est.reset(100_000, 0, 100)
     for _ in range(50):
-        est.predict(0, 20)
+        est.predict(0, 20, True)
     assert est.sigma_mm == 1100
 
 

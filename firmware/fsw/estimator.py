@@ -19,6 +19,8 @@ _ALT_MAX = const(1000000000)
 _ALT_MIN = const(-1000000)
 _ACC_MAX = const(32000)
 _SIGMA_MAX = const(250000)
+_BIAS_MAX_Q8 = const(256000)  # accelerometer bias estimate limit: 1000 mm/s^2 (0.1 g)
+_INNOV_G_MAX = const(500)  # gamma term: only noise-sized innovations
 _INNOV_MAX = const(250000)  # clamp for the alpha term (alpha_q12 * innov < 2^30)
 _INNOV_V_MAX = const(2000)  # beta term: an altitude surprise says little about velocity
 _REACQ_N = const(25)  # consecutive rejections that agree with each other: accept new ground
@@ -39,6 +41,8 @@ class Estimator:
         self.flags = 0
         self.latching = False  # baseline "latching": exclude the sensor instead of re-basing
         self.excluded = False
+        self.bias_q8 = 0  # accelerometer bias estimate, mm/s^2 Q8
+        self.imu = False  # the last prediction used the accelerometer
 
     def reset(self, alt_mm, vel_mm_s, sigma_mm):
         self.alt_mm = alt_mm
@@ -49,6 +53,7 @@ class Estimator:
         self.rejects = 0
         self.flags = 0
         self.excluded = False
+        self.bias_q8 = 0
 
     def rebase(self, alt_mm):
         # take a measurement as the altitude outright
@@ -60,8 +65,12 @@ class Estimator:
     def vel_mm_s(self):
         return self.vel_q8 >> 8
 
-    def predict(self, acc_mm_s2, period_ms):
-        # one step of period_ms with vertical acceleration acc (up +, gravity included)
+    def predict(self, acc_mm_s2, period_ms, imu):
+        # one step of period_ms with vertical acceleration acc (up +, gravity included); an
+        # accelerometer-based acc is corrected by the bias estimate
+        self.imu = imu
+        if imu:
+            acc_mm_s2 -= self.bias_q8 >> 8
         a = clamp(acc_mm_s2, -_ACC_MAX, _ACC_MAX)
         pm = period_ms
         dalt_q8 = (self.vel_q8 * pm) // 1000 + (a * pm * pm) // 7812
@@ -115,6 +124,12 @@ class Estimator:
         self.alt_frac_q8 = frac & 0xFF
         ib = clamp(innov, -_INNOV_V_MAX, _INNOV_V_MAX)
         self.vel_q8 = clamp(self.vel_q8 + ((beta_q12 * ib) >> 4), -_VEL_MAX_Q8, _VEL_MAX_Q8)
+        if self.imu:
+            # alpha-beta-gamma: a persistent innovation is an accelerometer bias
+            # (transients, such as a navigation handover error, are clamped out)
+            ig = clamp(innov, -_INNOV_G_MAX, _INNOV_G_MAX)
+            gamma = self.p[P.EST_GAMMA_Q12]
+            self.bias_q8 = clamp(self.bias_q8 - ((gamma * ig) >> 4), -_BIAS_MAX_Q8, _BIAS_MAX_Q8)
         s = self.sigma_mm
         s -= (alpha_q12 * s) >> 12
         self.sigma_mm = max(s, self.p[P.SIGMA_RANGE_MM])

@@ -144,7 +144,7 @@ class Flight:
             acc = (ctrl.throttle_q15 * ctrl.a_max_mm_s2) // 32767 - p[P.GRAVITY_MM_S2]
         for _ in range(steps):
             ctrl.burn()
-            est.predict(acc, p[P.PERIOD_MS])
+            est.predict(acc, p[P.PERIOD_MS], acc_ok)
         if acc_ok and not self.land.contact:
             ctrl.learn(acc_mm_s2, self._check_ms > 0)
         # 2. range update

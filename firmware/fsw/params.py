@@ -39,7 +39,8 @@ RF_SOURCE = const(26)  # 0: range in the TICK frame, 1: LIDAR-Lite on I2C, 2: lo
 BASELINE = const(27)  # 0: softland; 1: naive (brake only on a valid range, as Mission 2);
 # 2: latching (exclude the rangefinder for good after a run of rejections, as Mission 1)
 CAL_MS = const(28)  # engine-check burn at minimum throttle early in the coast (0: none)
-COUNT = const(29)
+EST_GAMMA_Q12 = const(29)  # accelerometer-bias correction per range update, (mm/s^2)/mm Q8
+COUNT = const(30)
 
 # (default, min, max) per id
 _SPEC = (
@@ -56,7 +57,7 @@ _SPEC = (
     (4096, 0, 8192),  # KP_Q12
     (614, 0, 4096),  # KI_Q12
     (205, 1, 4096),  # EST_ALPHA_Q12
-    (8, 0, 409),  # EST_BETA_Q12
+    (8, 0, 4096),  # EST_BETA_Q12
     (20000, 0, 1000000),  # GATE_MM
     (50000, 0, 250000),  # SIGMA0_MM
     (500, 0, 100000),  # SIGMA_GROW_MM_S
@@ -72,6 +73,7 @@ _SPEC = (
     (0, 0, 2),  # RF_SOURCE
     (0, 0, 2),  # BASELINE
     (1000, 0, 5000),  # CAL_MS
+    (2, 0, 2048),  # EST_GAMMA_Q12
 )
 
 # ACK result codes for SET_PARAM / ARM
