@@ -201,12 +201,17 @@ def test_terrain_elevations_scale(nominal: Scenario) -> None:
 
 
 def test_a_scenario_without_dispersions_flies_unchanged(nominal: Scenario) -> None:
-    assert dispersed_run(nominal, 123) is nominal
+    import dataclasses
+
+    from softland.scenario import Dispersions
+
+    plain = dataclasses.replace(nominal, dispersions=Dispersions())
+    assert dispersed_run(plain, 123) is plain
     # and applying zero dispersions changes nothing the sim sees
-    zero = apply_dispersions(nominal, dispersion_rng(123))
-    assert firmware_parameters(zero) == firmware_parameters(nominal)
-    assert zero.vehicle == nominal.vehicle and zero.initial == nominal.initial
-    assert zero.lrf_config() == nominal.lrf_config()
+    zero = apply_dispersions(plain, dispersion_rng(123))
+    assert firmware_parameters(zero) == firmware_parameters(plain)
+    assert zero.vehicle == plain.vehicle and zero.initial == plain.initial
+    assert zero.lrf_config() == plain.lrf_config()
 
 
 # ------------------------------------------------------------------ campaigns
