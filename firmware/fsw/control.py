@@ -26,18 +26,8 @@ _STEADY_Q15 = const(328)  # "held": changes below 1 % per tick
 class Controller:
     def __init__(self, params):
         self.p = params.v
-        self.throttle_q15 = 0
-        self.integ_q8 = 0
-        self.a_cmd_mm_s2 = 0
-        self.mass_q24 = _MASS_ONE_Q24
-        self._burn_q24 = 0
-        self._burn_carry = 0
-        self.a_max_mm_s2 = 0
-        self.engine_on = False
         self.flags = 0
-        self.perf_q12 = _PERF_ONE
-        self._steady = 0
-        self._last_thr = 0
+        self.reset()
 
     def reset(self):
         p = self.p
