@@ -18,6 +18,7 @@ guidance = fsw_module("guidance")
 Controller = fsw_module("control").Controller
 LandDetector = fsw_module("landdet").LandDetector
 flight = fsw_module("flight")
+rangefinder = fsw_module("rangefinder")
 
 
 def _params(**overrides: int):
@@ -225,9 +226,9 @@ def test_flight_counts_a_late_tick_as_an_overrun() -> None:
     f = flight.Flight(_params(), _Events())
     f.arm()
     f.start()
-    f.tick(0, 0, flight.RF_NO_DATA, 1620, 1)
-    f.tick(20_000, 0, flight.RF_NO_DATA, 1620, 1)
-    f.tick(80_000, 0, flight.RF_NO_DATA, 1620, 1)
+    f.tick(0, 0, rangefinder.RF_NO_DATA, 1620, 1)
+    f.tick(20_000, 0, rangefinder.RF_NO_DATA, 1620, 1)
+    f.tick(80_000, 0, rangefinder.RF_NO_DATA, 1620, 1)
     assert f.overruns == 1
     assert f.flags & flags.OVERRUN
 
@@ -236,7 +237,7 @@ def test_flight_uses_the_thrust_model_when_the_imu_is_bad() -> None:
     f = flight.Flight(_params(), _Events())
     f.arm()
     f.start()
-    f.tick(0, 0, flight.RF_NO_DATA, 0, 0)
+    f.tick(0, 0, rangefinder.RF_NO_DATA, 0, 0)
     assert not f.flags & flags.IMU_USED
 
 

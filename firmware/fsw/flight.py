@@ -15,7 +15,7 @@ from fsw.estimator import Estimator
 from fsw.fixmath import ticks_diff
 from fsw.guidance import CHECK, TOUCHDOWN, Guidance
 from fsw.landdet import LandDetector
-from fsw.rangefinder import RF_GOOD, RF_NO_DATA, RF_NOT_CONNECTED  # noqa: F401
+from fsw.rangefinder import RF_GOOD
 
 # modes
 SAFE = const(0)
