@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 from softland.bench import MPSIDE_DIR
-from softland.firmware import firmware_dir
+from softland.runtimes import micropython_env
 
 # A flying App, every tick frame encoded beforehand, then fed with the heap locked.
 _SCRIPT = """
@@ -41,7 +40,7 @@ def _run(micropython_bin: str, n: int, alloc: str = "") -> str:
         [micropython_bin, "-X", "heapsize=512K", "-c", script],
         capture_output=True,
         text=True,
-        env={**os.environ, "MICROPYPATH": f"{firmware_dir()}:{MPSIDE_DIR}:.frozen"},
+        env=micropython_env(MPSIDE_DIR),
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

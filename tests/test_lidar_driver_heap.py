@@ -4,13 +4,12 @@ NACKs raised as preallocated OSError instances); and it compiles for a 32-bit bo
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from softland.firmware import firmware_dir
+from softland.runtimes import micropython_env
 
 N_STEPS = 10_000
 
@@ -135,7 +134,7 @@ def _run(binary: str, n: int, codes: bytes = b"", nack_every: int = 499, extra: 
         [binary, "-X", "heapsize=256K", "-c", script],
         capture_output=True,
         text=True,
-        env={**os.environ, "MICROPYPATH": str(firmware_dir())},
+        env=micropython_env(),
         timeout=60,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -3,10 +3,9 @@ micropython.heap_lock() on the unix port, and the file compiles for a 32-bit boa
 
 from __future__ import annotations
 
-import os
 import subprocess
 
-from softland.firmware import firmware_dir
+from softland.runtimes import micropython_env
 
 N_FRAMES = 1024  # a multiple of 256: the stream wraps without a sequence jump
 N_STEPS = 10_000
@@ -115,7 +114,7 @@ def _run(micropython_bin: str, alloc: str = "pass") -> dict[str, int]:
         [micropython_bin, "-X", "heapsize=256K", "-c", _script(alloc)],
         capture_output=True,
         text=True,
-        env={**os.environ, "MICROPYPATH": f"{firmware_dir()}:.frozen"},
+        env=micropython_env(),
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

