@@ -38,7 +38,6 @@ class Estimator:
         self.rejects = 0
         self._rej_lo = 0
         self._rej_hi = 0
-        self.flags = 0
         self.latching = False  # baseline "latching": exclude the sensor instead of re-basing
         self.excluded = False
         self.bias_q8 = 0  # accelerometer bias estimate, mm/s^2 Q8
@@ -51,7 +50,6 @@ class Estimator:
         self.sigma_mm = sigma_mm
         self._sigma_acc = 0
         self.rejects = 0
-        self.flags = 0
         self.excluded = False
         self.bias_q8 = 0
 

@@ -179,9 +179,6 @@ class Decoder:
             return 1
         return 1
 
-    def resync_seq(self):
-        self._seq_next = -1
-
     def replaying(self):
         # True while bytes of a dropped frame are still being parsed again
         return self._rp < self._rn
