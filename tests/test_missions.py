@@ -1,4 +1,5 @@
-"""The two ispace failures, flown with the flawed logic that lost them and with softland's."""
+"""The two ispace failures and Beresheet, flown with the flawed logic that lost them and with
+softland's."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ def m2() -> dict[str, SimResult]:
 def m1() -> dict[str, SimResult]:
     s = load_scenario("ispace-m1")
     return {c: run_scenario(s, "cpython", controller=c) for c in ("firmware", "latching")}
+
+
+@pytest.fixture(scope="module")
+def beresheet() -> dict[str, SimResult]:
+    s = load_scenario("beresheet")
+    return {c: run_scenario(s, "cpython", controller=c) for c in ("firmware", "volatile")}
 
 
 def test_mission2_naive_logic_crashes_at_tens_of_metres_per_second(m2) -> None:
@@ -60,3 +67,37 @@ def test_the_optimum_is_measured_to_the_ground_actually_landed_on(m1) -> None:
     # 2 km above the rim plateau + the 3 km drop to the crater floor
     s = m1["firmware"].summary
     assert 1.0 < s["delta_v_ratio"] < 1.3
+
+
+def test_beresheet_without_persisted_state_boots_into_safe_and_crashes(beresheet) -> None:
+    s = beresheet["volatile"].summary
+    assert s["computer_resets"] == 1
+    assert s["resume_ticks"] is None
+    assert s["outcome"] == "crashed"
+    assert s["touchdown_vertical_speed_mps"] > 30.0
+    assert s["final_mode"] == "SAFE"
+
+
+def test_beresheet_firmware_flies_on_from_the_first_tick_after_the_boot(beresheet) -> None:
+    result = beresheet["firmware"]
+    assert result.summary["resume_ticks"] == 1
+    assert result.summary["outcome"] == "landed"
+    assert result.summary["passed"]
+    resumed = [e for e in result.events if e["name"] == "resumed"]
+    assert len(resumed) == 1
+    rows = result.telemetry
+    down = [i for i, r in enumerate(rows) if not r["computer_up"]]
+    first = rows[down[-1] + 1]
+    # the outage measured on the virtual clock, and the estimate carried across it
+    assert resumed[0]["arg"] == pytest.approx((len(down) + 1) * 20, abs=20)
+    assert first["alt_mm"] / 1000 == pytest.approx(first["true_alt_m"], abs=5.0)
+    assert first["throttle_q15"] > 0
+
+
+@pytest.mark.micropython
+def test_beresheet_resumes_identically_in_a_restarted_micropython_process(
+    beresheet, micropython_bin: str
+) -> None:
+    mp = run_scenario(load_scenario("beresheet"), "micropython", micropython=micropython_bin)
+    assert mp.summary["telemetry_sha256"] == beresheet["firmware"].summary["telemetry_sha256"]
+    assert mp.summary["faults"] == 0

@@ -144,3 +144,27 @@ def test_lrf_faults_load(tmp_path: Path) -> None:
     )
     s = load_scenario_file(_write(tmp_path, text))
     assert s.faults[0].params == {"latency_ms": 40.0}
+
+
+def test_a_computer_reset_needs_the_time_it_boots_again(tmp_path: Path) -> None:
+    text = GOOD + '[[faults]]\nsensor = "computer"\nname = "reset"\nstart_s = 20.0\n'
+    with pytest.raises(UserError, match=r"faults\[0\]\.end_s"):
+        load_scenario_file(_write(tmp_path, text))
+
+
+def test_a_computer_fault_other_than_reset_is_named(tmp_path: Path) -> None:
+    text = GOOD + '[[faults]]\nsensor = "computer"\nname = "melt"\nstart_s = 1.0\nend_s = 2.0\n'
+    with pytest.raises(UserError, match=r"faults\[0\]\.name.*melt"):
+        load_scenario_file(_write(tmp_path, text))
+
+
+def test_a_reset_outage_beyond_ten_seconds_is_refused(tmp_path: Path) -> None:
+    text = GOOD + '[[faults]]\nsensor = "computer"\nname = "reset"\nstart_s = 1.0\nend_s = 20.0\n'
+    with pytest.raises(UserError, match=r"faults\[0\]\.end_s.*10 s"):
+        load_scenario_file(_write(tmp_path, text))
+
+
+def test_a_negative_resume_bound_is_named(tmp_path: Path) -> None:
+    text = GOOD.replace("max_touchdown_speed_mps = 1.0", "max_resume_ticks = -1")
+    with pytest.raises(UserError, match=r"criteria\.max_resume_ticks"):
+        load_scenario_file(_write(tmp_path, text))

@@ -33,6 +33,7 @@ from fsw.link import (
 from fsw.linkdev import SER_DATA, LinkI2C, LinkUart
 from fsw.lidarlite import LidarLite
 from fsw.lrf import Lrf
+from fsw.persist import Persist
 from fsw.telemetry import LENGTH as TELEM_LEN
 from fsw.telemetry import Telemetry
 
@@ -97,10 +98,12 @@ class RangeInput:
 
 
 class App:
-    def __init__(self, out, read_into=None):
+    def __init__(self, out, read_into=None, backup=None):
         # out: a stream with write(buf) (stdout, UART, or the host's in-memory sink);
         # read_into(buf, n): the input stream, read while a tick waits for the host's answer
-        # to an I2C transaction (None: no link devices, every transaction fails)
+        # to an I2C transaction (None: no link devices, every transaction fails);
+        # backup: where the flight state survives a reset (readinto(buf) -> n, write(buf);
+        # hal/backup.py), None: no persistence
         self._write = out.write
         self.params = P.Params()
         self.flight = Flight(self.params, self.event)
@@ -122,6 +125,37 @@ class App:
         self.feed = self.dec.feed
         self.feed_into = self.dec.feed_into
         self.needed = self.dec.needed
+        self.backup = backup
+        self.persist = Persist(self.flight)
+        self.resumed = False
+        if backup is not None:
+            self._boot_resume()
+
+    def _boot_resume(self):
+        # a record of a descent in progress: the flight goes on from it (else SAFE as usual)
+        pe = self.persist
+        try:
+            n = self.backup.readinto(pe.record)
+        except Exception:
+            n = 0
+        base = pe.newest(n)
+        if base >= 0:
+            pe.restore(self.flight, base)
+            self.flight.resuming = True
+            self.resumed = True
+
+    def _save(self):
+        # the state after this tick or command, for a reset to resume from; the baseline
+        # "volatile" (BASELINE 3) keeps nothing, like a flight computer without it
+        if self.backup is None or self.params.v[P.BASELINE] == 3:
+            return
+        try:
+            self.persist.save(self.flight)
+            self.backup.write(self.persist.record)
+        except Exception:
+            # a failing store costs the persistence, not this tick's answer
+            self.faults += 1
+            self.event(EV_FAULT, self.faults)
 
     def event(self, code, arg):
         b = self._ev
@@ -196,6 +230,7 @@ class App:
             self.flight.tick(now_us, rf.distance_mm, rf.status, acc, acc_ok, age_ms)
         finally:
             self._in_tick = False
+        self._save()  # before the answer: a reset after it finds this tick's state
         self._send_telemetry()
 
     def link_errors(self):
@@ -260,5 +295,6 @@ class App:
         put_u8(b, o + ACK_RESULT, result)
         put_u8(b, o + ACK_MODE, fl.mode)
         put_i32(b, o + ACK_VALUE, value)
+        self._save()
         self.enc.finish(b, T_ACK, ACK_LEN)
         self._write(b)

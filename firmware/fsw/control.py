@@ -24,6 +24,11 @@ _STEADY_Q15 = const(328)  # "held": changes below 1 % per tick
 
 
 class Controller:
+    STATE = (
+        "flags", "throttle_q15", "integ_q8", "a_cmd_mm_s2", "mass_q24", "_burn_carry",
+        "engine_on", "perf_q12", "_steady", "_last_thr", "_burn_q24", "a_max_mm_s2",
+    )
+
     def __init__(self, params):
         self.p = params.v
         self.flags = 0

@@ -28,6 +28,11 @@ _REACQ_SPREAD_MM = const(1000)  # ... whose innovations stay within this band + 
 
 
 class Estimator:
+    STATE = (
+        "alt_mm", "alt_frac_q8", "vel_q8", "sigma_mm", "_sigma_acc", "rejects", "_rej_lo",
+        "_rej_hi", "latching", "excluded", "bias_q8", "imu",
+    )
+
     def __init__(self, params):
         self.p = params.v
         self.alt_mm = 0

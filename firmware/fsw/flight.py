@@ -36,12 +36,20 @@ EV_REBASE = const(6)  # arg: new altitude, mm
 EV_EXCLUDE = const(7)  # baseline latching: rangefinder excluded for good; arg: altitude, mm
 EV_TRUST = const(8)  # baseline naive: first valid range taken as the altitude; arg: mm
 EV_CHECKED = const(9)  # engine-check burn done; arg: engine performance, Q12 (4096 = as told)
+EV_RESUMED = const(10)  # first tick after a reset restored the state; arg: gap, ms (-1: unknown)
 
 _MAX_STEPS = const(4)  # prediction steps per tick when ticks arrive late
 _MAX_AGE_MS = const(1000)  # latency compensation limit
+_RESUME_STEPS = const(100)  # prediction steps allowed once, across a reset's outage
 
 
 class Flight:
+    # what a reset must not lose (fsw.persist); the mode first
+    STATE = (
+        "mode", "ticks", "now_us", "_last_us", "_started", "overruns", "arm_reason",
+        "_trusted", "_check_ms", "phase",
+    )
+
     def __init__(self, params, events):
         # events: callable(code, arg) that reports an event on the link
         self.params = params
@@ -63,6 +71,7 @@ class Flight:
         self._trusted = True  # baseline naive: a valid range has been seen
         self._check_ms = 0
         self.phase = 4  # phase as reported: fsw.guidance phases plus CHECK and TOUCHDOWN
+        self.resuming = False  # state restored after a reset; the next tick bridges the gap
 
     def set_mode(self, mode):
         if mode != self.mode:
@@ -107,6 +116,19 @@ class Flight:
             return P.OK
         return P.E_MODE
 
+    def _resume(self, dt_us, steps):
+        # the first tick after a reset: propagate across the outage (its length from the
+        # clock when the clock ran on, bounded; one step and a wider sigma when it did not)
+        self.resuming = False
+        self.ctrl._steady = 0  # the reset cut the engine: no steady throttle to learn from
+        if 0 < steps <= _RESUME_STEPS:
+            self._event(EV_RESUMED, dt_us // 1000)
+            return steps
+        self._event(EV_RESUMED, -1)
+        est = self.est
+        est.sigma_mm = min(est.sigma_mm + self.p[P.SIGMA_GROW_MM_S] * 2, 250000)
+        return 1
+
     def tick(self, now_us, range_mm, range_status, acc_mm_s2, acc_ok, range_age_ms=0):
         # range_age_ms: how old the range is (-1: not a new reading since the last tick, so
         # not used again); the altitude it gives is carried forward by that age
@@ -123,7 +145,9 @@ class Flight:
                 self.overruns += 1
                 fl |= F.OVERRUN
             steps = (dt + (period_us >> 1)) // period_us
-            if steps < 0:
+            if self.resuming:
+                steps = self._resume(dt, steps)
+            elif steps < 0:
                 steps = 0
             elif steps > _MAX_STEPS:
                 steps = _MAX_STEPS

@@ -30,6 +30,8 @@ _LEAD_MS = const(300)  # ignition lead: thrust build-up time (lag + slew) in ms
 
 
 class Guidance:
+    STATE = ("phase", "vref_mm_s", "h_low_mm", "ka_mm_s2", "ff_mm_s2")
+
     def __init__(self, params):
         self.p = params.v
         self.phase = IDLE

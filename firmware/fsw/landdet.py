@@ -4,6 +4,8 @@ from fsw import params as P
 
 
 class LandDetector:
+    STATE = ("held_ms", "flags", "contact")
+
     def __init__(self, params):
         self.p = params.v
         self.held_ms = 0

@@ -37,7 +37,8 @@ INIT_VEL_MM_S = const(24)  # navigation handover: vertical velocity at START (up
 MAX_RANGE_MM = const(25)  # ranges above this are not used
 RF_SOURCE = const(26)  # 0: range in the TICK frame, 1: LIDAR-Lite on I2C, 2: long-range serial
 BASELINE = const(27)  # 0: softland; 1: naive (brake only on a valid range, as Mission 2);
-# 2: latching (exclude the rangefinder for good after a run of rejections, as Mission 1)
+# 2: latching (exclude the rangefinder for good after a run of rejections, as Mission 1);
+# 3: volatile (no state persistence: a reset mid-burn boots into SAFE, as Beresheet)
 CAL_MS = const(28)  # engine-check burn at minimum throttle early in the coast (0: none)
 EST_GAMMA_Q12 = const(29)  # accelerometer-bias correction per range update, (mm/s^2)/mm Q8
 COUNT = const(30)
@@ -71,7 +72,7 @@ _SPEC = (
     (-60000, -150000, 150000),  # INIT_VEL_MM_S
     (5000000, 1000, 100000000),  # MAX_RANGE_MM
     (0, 0, 2),  # RF_SOURCE
-    (0, 0, 2),  # BASELINE
+    (0, 0, 3),  # BASELINE
     (1000, 0, 5000),  # CAL_MS
     (2, 0, 2048),  # EST_GAMMA_Q12
 )

@@ -9,6 +9,7 @@ except ImportError:
     micropython = None
 
 from fsw.app import App
+from hal.backup import open_backup
 
 
 def _lock(lock):
@@ -23,15 +24,18 @@ def _unlock(locked):
         micropython.heap_unlock()
 
 
-def serve(inp=None, out=None, heap_lock=False):
+def serve(inp=None, out=None, heap_lock=False, backup=None):
     # Runs until the input ends. With heap_lock, the loop runs with the heap locked: any
     # allocation per tick raises MemoryError, is caught by the app and reported as a fault.
+    # backup: the store the flight state survives a reset in (default: hal.backup's choice).
     if inp is None:
         inp = sys.stdin.buffer
     if out is None:
         out = sys.stdout.buffer
     readinto = inp.readinto
-    app = App(out, readinto)
+    if backup is None:
+        backup = open_backup()
+    app = App(out, readinto, backup)
     buf = bytearray(128)
     needed = app.needed
     feed_into = app.feed_into

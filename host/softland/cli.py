@@ -55,11 +55,12 @@ def cli() -> None:
 )
 @click.option(
     "--controller",
-    type=click.Choice(["firmware", "naive", "latching"]),
+    type=click.Choice(["firmware", "naive", "latching", "volatile"]),
     default="firmware",
     show_default=True,
     help="softland's flight logic, or a baseline with a mission's flawed logic: naive brakes "
-    "only on a valid range (Mission 2), latching excludes the rangefinder for good (Mission 1).",
+    "only on a valid range (Mission 2), latching excludes the rangefinder for good (Mission 1), "
+    "volatile keeps no state across a reset (Beresheet).",
 )
 @click.option(
     "--nominal",

@@ -20,7 +20,7 @@ from rich.table import Table
 from softland.errors import UserError
 from softland.scenario import load_scenario
 
-CONTROLLER_NAMES = ("firmware", "naive", "latching")
+CONTROLLER_NAMES = ("firmware", "naive", "latching", "volatile")
 RUNTIME_NAMES = ("cpython", "micropython")
 
 
@@ -64,8 +64,9 @@ def _choice(name: str, value: str | None, choices: tuple[str, ...]) -> str | Non
 @click.option(
     "--controller",
     default=None,
-    metavar="[firmware|naive|latching]",
-    help="firmware (default), or a baseline with a mission's flawed logic: naive, latching.",
+    metavar="[firmware|naive|latching|volatile]",
+    help="firmware (default), or a baseline with a mission's flawed logic: naive, latching, "
+    "volatile.",
 )
 @click.option(
     "--runtime",

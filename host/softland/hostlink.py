@@ -48,6 +48,7 @@ EVENTS = {
     7: "exclude",
     8: "trust",
     9: "engine_checked",
+    10: "resumed",
 }
 
 
@@ -83,6 +84,7 @@ class HostLink:
         self._enc = self.link.Encoder()
         self._received: list[Frame] = []
         self._dec = self.link.Decoder(self._on_frame)
+        self._errors_before = 0
 
     # ---- host -> firmware
     def _frame(self, ftype: int, payload: bytearray) -> bytes:
@@ -152,7 +154,13 @@ class HostLink:
         return out
 
     def decoder_errors(self) -> int:
-        return int(self._dec.errors())
+        return self._errors_before + int(self._dec.errors())
+
+    def reconnect(self) -> None:
+        """The firmware rebooted (its sequence numbers start again): a fresh decoder."""
+        self._errors_before += int(self._dec.errors())
+        self._received = []
+        self._dec = self.link.Decoder(self._on_frame)
 
     def decode_telemetry(self, payload: bytes) -> dict[str, int]:
         lk = self.link

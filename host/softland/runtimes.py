@@ -34,7 +34,26 @@ class Runtime(Protocol):
 
     def receive(self, timeout_s: float) -> bytes: ...
 
+    def restart(self) -> None:
+        """Reset the flight computer: the firmware boots again, its backup store kept."""
+        ...
+
     def close(self) -> None: ...
+
+
+class MemoryBackup:
+    """Battery-backed RAM for the in-process runtime: the bytes survive a new App."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def readinto(self, buf: bytearray) -> int:
+        n = min(len(self.data), len(buf))
+        buf[:n] = self.data[:n]
+        return n
+
+    def write(self, buf: bytearray) -> None:
+        self.data[:] = buf
 
 
 class CPythonRuntime:
@@ -50,7 +69,8 @@ class CPythonRuntime:
         self._input = bytearray()
         self._buffered = bytearray()
         self._on_output: Callable[[bytes], None] | None = None
-        self.app = fsw_module("app").App(self, self._read_into)
+        self.backup = MemoryBackup()
+        self.app = fsw_module("app").App(self, self._read_into, self.backup)
 
     # the firmware's output stream
     def write(self, buf: bytearray) -> int:
@@ -70,9 +90,16 @@ class CPythonRuntime:
 
     def attach(self, on_output: Callable[[bytes], None]) -> None:
         self._on_output = on_output
+        if self._buffered:
+            on_output(bytes(self._buffered))
+            self._buffered.clear()
 
     def send(self, data: bytes) -> None:
         self.app.feed_into(data, len(data))
+
+    def restart(self) -> None:
+        self._input.clear()
+        self.app = fsw_module("app").App(self, self._read_into, self.backup)
 
     def reply(self, data: bytes) -> None:
         self._input += data
@@ -117,25 +144,44 @@ class MicroPythonRuntime:
         heap_bytes: int = DEFAULT_HEAP_BYTES,
         heap_lock: bool = True,
     ) -> None:
-        fw = firmware_dir()
-        env = micropython_env()
-        env["SOFTLAND_HEAP_LOCK"] = "1" if heap_lock else "0"
+        self._binary = binary
+        self._heap_bytes = heap_bytes
+        # the board's battery-backed RAM (hal/backup.py FileBackup): survives restart()
+        backup_fd, self._backup_path = tempfile.mkstemp(prefix="softland-backup-")
+        os.close(backup_fd)
+        self._env = micropython_env()
+        self._env["SOFTLAND_HEAP_LOCK"] = "1" if heap_lock else "0"
+        self._env["SOFTLAND_BACKUP"] = self._backup_path
         self._stderr = tempfile.TemporaryFile()
+        self._start()
+
+    def _start(self) -> None:
+        fw = firmware_dir()
         try:
             self.proc = subprocess.Popen(
-                [binary, "-X", f"heapsize={heap_bytes}", str(fw / "main.py")],
+                [self._binary, "-X", f"heapsize={self._heap_bytes}", str(fw / "main.py")],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 cwd=str(fw),
-                env=env,
+                env=self._env,
                 bufsize=0,
             )
         except OSError as exc:
-            raise UserError(f"cannot start MicroPython binary {binary}: {exc}") from None
+            os.unlink(self._backup_path)
+            raise UserError(f"cannot start MicroPython binary {self._binary}: {exc}") from None
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._in = self.proc.stdin
         self._out_fd = self.proc.stdout.fileno()
+
+    def restart(self) -> None:
+        # a hard reset: the process dies wherever it is, its unread output is lost
+        self.proc.kill()
+        self.proc.wait()
+        self._in.close()
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        self._start()
 
     def _died(self) -> RuntimeError:
         self.proc.wait(timeout=5)
@@ -178,7 +224,13 @@ class MicroPythonRuntime:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         self._stderr.close()
+        try:
+            os.unlink(self._backup_path)
+        except OSError:
+            pass
 
 
 def resolve_runtime(name: str | None, micropython: str | None = None) -> tuple[str, str | None]:

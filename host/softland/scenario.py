@@ -58,7 +58,11 @@ class Initial:
 
 
 RANGEFINDER_MODELS = ("simple", "lidarlite", "lrf")
-FAULT_SENSORS = ("lidarlite", "lrf")
+FAULT_SENSORS = ("lidarlite", "lrf", "computer")
+# the flight computer's faults: "reset" reboots it at start_s, booting again at end_s (the
+# engine gets no command in between, so it is off)
+COMPUTER_FAULTS = ("reset",)
+MAX_RESET_OUTAGE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,9 @@ class Criteria:
     outcome: str = "landed"
     max_touchdown_speed_mps: float = 1.0
     max_delta_v_ratio: float = 0.0  # 0: not checked
+    # after a flight-computer reset, ticks until the firmware flies again (1: the first tick
+    # after the reboot); 0: not checked
+    max_resume_ticks: int = 0
 
 
 @dataclass(frozen=True)
@@ -281,6 +288,7 @@ def _validate(where: str, s: Scenario) -> None:
             f"got {s.criteria.outcome!r}"
         )
     _positive(where, "criteria.max_touchdown_speed_mps", s.criteria.max_touchdown_speed_mps)
+    _positive(where, "criteria.max_resume_ticks", s.criteria.max_resume_ticks, allow_zero=True)
     if s.seed < 0:
         raise UserError(f"{where}: field 'seed' must not be negative")
     for f in dataclasses.fields(Dispersions):
@@ -343,6 +351,8 @@ def _faults(where: str, raw: Any) -> tuple[Fault, ...]:
         params = entry.get("params", {})
         if not isinstance(params, dict):
             raise UserError(f"{where}: field '{at}.params' must be a table")
+        if sensor == "computer":
+            _computer_fault(where, at, entry)
         faults.append(
             Fault(
                 sensor=sensor,
@@ -353,6 +363,24 @@ def _faults(where: str, raw: Any) -> tuple[Fault, ...]:
             )
         )
     return tuple(faults)
+
+
+def _computer_fault(where: str, at: str, entry: dict[str, Any]) -> None:
+    name = entry["name"]
+    if name not in COMPUTER_FAULTS:
+        raise UserError(
+            f"{where}: field '{at}.name' must be one of {', '.join(COMPUTER_FAULTS)} for "
+            f"sensor 'computer', got {name!r}"
+        )
+    if "end_s" not in entry:
+        raise UserError(f"{where}: missing field '{at}.end_s' (when the computer boots again)")
+    start = _check_value(where, f"{at}.start_s", entry["start_s"], float)
+    end = _check_value(where, f"{at}.end_s", entry["end_s"], float)
+    if not start < end <= start + MAX_RESET_OUTAGE_S:
+        raise UserError(
+            f"{where}: field '{at}.end_s' must be after start_s and at most "
+            f"{MAX_RESET_OUTAGE_S:.0f} s later, got {end} (start_s {start})"
+        )
 
 
 LIDARLITE_FIELDS = {"variant": str, "reflectance": float, "bus_hz": int}
@@ -426,7 +454,7 @@ def _validate_sensors(where: str, s: Scenario) -> None:
         try:
             if fault.sensor == "lrf":
                 lrf.inject(fault.name, fault.start_s, fault.end_s, **fault.params)
-            else:
+            elif fault.sensor == "lidarlite":
                 parse_fault(fault.name, fault.start_s, fault.end_s, **fault.params)
         except (ValueError, TypeError) as exc:
             raise UserError(f"{where}: faults[{i}]: {exc}") from None

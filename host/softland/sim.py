@@ -35,7 +35,8 @@ class SimResult:
 
 RF_SOURCES = {"simple": 0, "lidarlite": 1, "lrf": 2}
 # --controller: the firmware's own logic, or the flawed logic of a real mission (fsw.params)
-CONTROLLERS = {"firmware": 0, "naive": 1, "latching": 2}
+CONTROLLERS = {"firmware": 0, "naive": 1, "latching": 2, "volatile": 3}
+FLYING_MODES = tuple(MODES.index(m) for m in ("DESCENT", "TERMINAL", "ABORT"))
 
 
 def firmware_parameters(s: Scenario) -> dict[str, int]:
@@ -106,6 +107,12 @@ class _Session:
     def send(self, frame: bytes) -> None:
         """A frame that gets no reply (serial sensor bytes)."""
         self.runtime.send(frame)
+
+    def reboot(self) -> None:
+        """Reset the flight computer: the firmware starts again; the link starts over."""
+        self._pending = []
+        self.link.reconnect()
+        self.runtime.restart()
 
     def exchange(self, frame: bytes, reply_type: int) -> list[Frame]:
         self.runtime.send(frame)
@@ -221,6 +228,7 @@ def _fly(
     aborted_at: float | None = None
     ticks = 0
     last: dict[str, int] = {}
+    resets = _ResetTracker(s)
     while True:
         st = dyn.state
         t_us = ticks * period_us
@@ -229,23 +237,32 @@ def _fly(
         sample = rangefinder.sample(true_range_m)
         if lidar is not None:
             lidar.clock.advance_to_us(t_us)
+        computer_up = resets.up(st.t_s, ticks, session)
         tx_before = session.i2c_transactions
         if lrf is not None:
-            # what the serial sensor sent during the interval that just ended
+            # what the serial sensor sent during the interval that just ended (lost while the
+            # computer is down)
             serial = lrf.advance(st.t_s, true_range_m, st.velocity_mps)
-            for k in range(0, len(serial), SERIAL_CHUNK):
+            for k in range(0, len(serial) if computer_up else 0, SERIAL_CHUNK):
                 session.send(link.serial_frame(serial[k : k + SERIAL_CHUNK]))
         # the IMU reports the mean specific force over the interval that just ended
         acc = imu.sample(dyn.mean_specific_force_mps2 if ticks else dyn.specific_force_mps2())
-        frames = session.exchange(
-            link.tick_frame(t_us, sample.range_mm, sample.status, acc, True), link.link.T_TELEM
-        )
-        tel = [f for f in frames if f.ftype == link.link.T_TELEM][-1]
-        last = link.decode_telemetry(tel.payload)
+        if computer_up:
+            frames = session.exchange(
+                link.tick_frame(t_us, sample.range_mm, sample.status, acc, True),
+                link.link.T_TELEM,
+            )
+            tel = [f for f in frames if f.ftype == link.link.T_TELEM][-1]
+            last = link.decode_telemetry(tel.payload)
+            resets.answered(ticks, last)
+        else:
+            # no flight computer: no command reaches the engine, which goes out
+            last = {**last, "throttle_q15": 0}
         rows.append(
             {
                 "t_s": round(st.t_s, 6),
                 **last,
+                "computer_up": int(computer_up),
                 "true_alt_m": agl_m,
                 "true_vel_mps": st.velocity_mps,
                 "true_thrust_n": st.thrust_n,
@@ -282,11 +299,53 @@ def _fly(
             break
         dyn.step(last["throttle_q15"] / 32767.0, dt)
 
+    summary = _summary(s, rt.name, seed, outcome, dyn, ticks, last, session, landed_at)
+    summary["computer_resets"] = resets.count
+    summary["resume_ticks"] = resets.resume_ticks
+    if s.criteria.max_resume_ticks > 0 and resets.count:
+        resumed = resets.resume_ticks is not None
+        summary["passed"] = bool(
+            summary["passed"] and resumed and resets.resume_ticks <= s.criteria.max_resume_ticks
+        )
     return SimResult(
-        summary=_summary(s, rt.name, seed, outcome, dyn, ticks, last, session, landed_at),
+        summary=summary,
         telemetry=rows,
         events=session.events,
     )
+
+
+class _ResetTracker:
+    """The scenario's flight-computer resets: when the computer is down, when it boots again,
+    and how many ticks after booting the firmware flies the vehicle again."""
+
+    def __init__(self, s: Scenario) -> None:
+        self.windows = [
+            (f.start_s, f.end_s if f.end_s is not None else f.start_s)
+            for f in s.faults
+            if f.sensor == "computer"
+        ]
+        self.count = 0
+        self.resume_ticks: int | None = None
+        self._down = False
+        self._booted_tick: int | None = None
+
+    def up(self, t_s: float, tick: int, session: _Session) -> bool:
+        down = any(start <= t_s < end for start, end in self.windows)
+        if down and not self._down:
+            self.count += 1
+            session.reboot()  # dies now; boots while the outage lasts
+        if self._down and not down:
+            self._booted_tick = tick
+        self._down = down
+        return not down
+
+    def answered(self, tick: int, telemetry: dict[str, int]) -> None:
+        if self._booted_tick is None or self.resume_ticks is not None:
+            return
+        if telemetry["mode"] in FLYING_MODES and telemetry["throttle_q15"] > 0:
+            self.resume_ticks = tick - self._booted_tick + 1
+        elif tick - self._booted_tick > 500:
+            self._booted_tick = None  # not flying 10 s after the boot: never resumed
 
 
 def _lidarlite_bus(
