@@ -61,7 +61,9 @@ def test_set_param_outside_its_range_is_refused() -> None:
 def test_parameters_cannot_change_in_flight() -> None:
     rt, host = CPythonRuntime(), HostLink()
     params = fsw_module("params")
+    _exchange(rt, host, host.tick_frame(0, 3_000_000, 3, 0, True))  # preflight: sensors read
     _exchange(rt, host, host.command_frame(app_mod.C_ARM))
+    assert rt.app.flight.mode == 1
     frames = _exchange(rt, host, host.command_frame(app_mod.C_SET_PARAM, params.KP_Q12, 100))
     assert host.decode_ack(frames[-1].payload)["result"] == params.E_MODE
 

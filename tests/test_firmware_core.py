@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -222,10 +223,72 @@ def test_flight_refuses_to_arm_with_inconsistent_parameters() -> None:
     assert events.seen[-1][0] == flight.EV_ARM_REFUSED
 
 
+def _sensed(rf_status: int, acc_ok: int, events: _Events | None = None) -> Any:
+    """A Flight in SAFE whose last tick carried these sensor healths."""
+    f = flight.Flight(_params(), events or _Events())
+    f.tick(0, 3_001_000, rf_status, 0, acc_ok)
+    return f
+
+
+def test_arm_is_refused_before_any_sensor_was_read() -> None:
+    events = _Events()
+    f = flight.Flight(_params(), events)
+    assert f.arm() == params_mod.E_PREFLIGHT
+    assert f.arm_reason == flight.AR_NO_SENSOR_DATA
+    assert events.seen[-1] == (flight.EV_ARM_REFUSED, flight.AR_NO_SENSOR_DATA)
+    assert f.mode == flight.SAFE
+
+
+def test_arm_is_refused_with_a_bad_accelerometer() -> None:
+    f = _sensed(rangefinder.RF_GOOD, 0)
+    assert f.arm() == params_mod.E_PREFLIGHT
+    assert f.arm_reason == flight.AR_IMU
+
+
+@pytest.mark.parametrize("status", [rangefinder.RF_NOT_CONNECTED, rangefinder.RF_NO_DATA])
+def test_arm_is_refused_with_a_rangefinder_that_does_not_answer(status: int) -> None:
+    f = _sensed(status, 1)
+    assert f.arm() == params_mod.E_PREFLIGHT
+    assert f.arm_reason == flight.AR_RANGEFINDER + status
+    assert f.mode == flight.SAFE
+
+
+@pytest.mark.parametrize(
+    "status",
+    [rangefinder.RF_GOOD, rangefinder.RF_OUT_OF_RANGE_HIGH, rangefinder.RF_OUT_OF_RANGE_LOW],
+)
+def test_arm_accepts_a_rangefinder_that_answers_even_out_of_range(status: int) -> None:
+    f = _sensed(status, 1)
+    assert f.arm() == params_mod.OK
+    assert f.mode == flight.ARMED
+
+
+def test_arm_override_arms_and_reports_the_failed_check() -> None:
+    events = _Events()
+    f = _sensed(rangefinder.RF_NO_DATA, 1, events)
+    assert f.arm(True) == params_mod.OK
+    assert f.mode == flight.ARMED
+    assert (flight.EV_ARM_OVERRIDE, flight.AR_RANGEFINDER + rangefinder.RF_NO_DATA) in events.seen
+
+
+def test_arm_override_does_not_bypass_the_parameter_check() -> None:
+    f = flight.Flight(_params(thr_min_q15=32767), _Events())
+    f.tick(0, 3_001_000, rangefinder.RF_GOOD, 0, 1)
+    assert f.arm(True) == params_mod.E_CROSS
+    assert f.mode == flight.SAFE
+
+
+def _descending(events: _Events | None = None) -> Any:
+    """A Flight that read its sensors once in SAFE, armed and started."""
+    f = flight.Flight(_params(), events or _Events())
+    f.tick((1 << 30) - 20_000, 3_001_000, rangefinder.RF_OUT_OF_RANGE_HIGH, 0, 1)
+    assert f.arm() == params_mod.OK
+    assert f.start() == params_mod.OK
+    return f
+
+
 def test_flight_counts_a_late_tick_as_an_overrun() -> None:
-    f = flight.Flight(_params(), _Events())
-    f.arm()
-    f.start()
+    f = _descending()
     f.tick(0, 0, rangefinder.RF_NO_DATA, 1620, 1)
     f.tick(20_000, 0, rangefinder.RF_NO_DATA, 1620, 1)
     f.tick(80_000, 0, rangefinder.RF_NO_DATA, 1620, 1)
@@ -234,9 +297,7 @@ def test_flight_counts_a_late_tick_as_an_overrun() -> None:
 
 
 def test_flight_uses_the_thrust_model_when_the_imu_is_bad() -> None:
-    f = flight.Flight(_params(), _Events())
-    f.arm()
-    f.start()
+    f = _descending()
     f.tick(0, 0, rangefinder.RF_NO_DATA, 0, 0)
     assert not f.flags & flags.IMU_USED
 

@@ -3,6 +3,8 @@ softland's."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from softland.scenario import load_scenario
@@ -101,3 +103,22 @@ def test_beresheet_resumes_identically_in_a_restarted_micropython_process(
     mp = run_scenario(load_scenario("beresheet"), "micropython", micropython=micropython_bin)
     assert mp.summary["telemetry_sha256"] == beresheet["firmware"].summary["telemetry_sha256"]
     assert mp.summary["faults"] == 0
+
+
+def test_the_preflight_check_refuses_to_arm_with_im1s_silent_rangefinder() -> None:
+    s = load_scenario("im1")
+    enforced = s.__class__(
+        **{**s.__dict__, "sim": dataclasses.replace(s.sim, preflight="enforce")}
+    )
+    result = run_scenario(enforced, "cpython")
+    assert result.summary["outcome"] == "arm_refused"
+    assert result.summary["preflight"] == "rangefinder NoData"
+    assert result.telemetry == []
+    assert "arm_refused" in [e["name"] for e in result.events]
+
+
+def test_im1_flies_on_an_override_that_is_reported() -> None:
+    result = run_scenario(load_scenario("im1"), "cpython")
+    assert result.summary["preflight"] == "rangefinder NoData"
+    assert "arm_override" in [e["name"] for e in result.events]
+    assert result.summary["outcome"] == "landed"

@@ -74,6 +74,7 @@ C_PING = const(7)
 
 E_BAD_FRAME = const(5)  # ACK result: payload length wrong for its type
 E_UNKNOWN = const(6)  # ACK result: unknown command
+ARM_OVERRIDE = const(1)  # ARM value bit: arm despite failed preflight sensor checks
 
 
 class RangeInput:
@@ -277,7 +278,7 @@ class App:
             else:
                 result = P.E_ID
         elif code == C_ARM:
-            result = fl.arm()
+            result = fl.arm(value & ARM_OVERRIDE)
             value = fl.arm_reason
         elif code == C_DISARM:
             result = fl.disarm()

@@ -15,7 +15,7 @@ from fsw.estimator import Estimator
 from fsw.fixmath import ticks_diff
 from fsw.guidance import CHECK, TOUCHDOWN, Guidance
 from fsw.landdet import LandDetector
-from fsw.rangefinder import RF_GOOD
+from fsw.rangefinder import RF_GOOD, RF_NO_DATA, RF_NOT_CONNECTED
 
 # modes
 SAFE = const(0)
@@ -37,6 +37,13 @@ EV_EXCLUDE = const(7)  # baseline latching: rangefinder excluded for good; arg: 
 EV_TRUST = const(8)  # baseline naive: first valid range taken as the altitude; arg: mm
 EV_CHECKED = const(9)  # engine-check burn done; arg: engine performance, Q12 (4096 = as told)
 EV_RESUMED = const(10)  # first tick after a reset restored the state; arg: gap, ms (-1: unknown)
+EV_ARM_OVERRIDE = const(11)  # armed by override despite a failed preflight check; arg: reason
+
+# ARM refusal reasons (ACK value and EV_ARM_REFUSED arg): parameter id * 8 + fsw.params E_*
+# (below 0x100), or a preflight sensor check
+AR_NO_SENSOR_DATA = const(0x100)  # no tick since boot: the sensors were never read
+AR_IMU = const(0x101)  # the accelerometer sample of the last tick was not good
+AR_RANGEFINDER = const(0x110)  # + rangefinder status (RF_NOT_CONNECTED / RF_NO_DATA)
 
 _MAX_STEPS = const(4)  # prediction steps per tick when ticks arrive late
 _MAX_AGE_MS = const(1000)  # latency compensation limit
@@ -47,7 +54,7 @@ class Flight:
     # what a reset must not lose (fsw.persist); the mode first
     STATE = (
         "mode", "ticks", "now_us", "_last_us", "_started", "overruns", "arm_reason",
-        "_trusted", "_check_ms", "phase",
+        "_trusted", "_check_ms", "phase", "sensor_ticks",
     )
 
     def __init__(self, params, events):
@@ -72,20 +79,44 @@ class Flight:
         self._check_ms = 0
         self.phase = 4  # phase as reported: fsw.guidance phases plus CHECK and TOUCHDOWN
         self.resuming = False  # state restored after a reset; the next tick bridges the gap
+        self.sensor_ticks = 0  # ticks seen since boot (capped): the sensors have been read
+        self.acc_ok_in = 0  # the last tick's accelerometer health
+        self.rf_status_in = RF_NOT_CONNECTED  # the last tick's rangefinder status
 
     def set_mode(self, mode):
         if mode != self.mode:
             self.mode = mode
             self._event(EV_MODE, mode)
 
-    def arm(self):
+    def preflight(self):
+        # sensor checks on the last tick: 0 when healthy, else an AR_* reason
+        if self.sensor_ticks == 0:
+            return AR_NO_SENSOR_DATA
+        if not self.acc_ok_in:
+            return AR_IMU
+        rf = self.rf_status_in
+        if rf == RF_NOT_CONNECTED or rf == RF_NO_DATA:
+            # a rangefinder that answers (even out of range, far above the ground) is healthy
+            return AR_RANGEFINDER + rf
+        return 0
+
+    def arm(self, override=False):
+        # parameters must be valid; the sensors must be healthy unless the operator overrides
+        # (a handover with a known-bad sensor: the reason is still reported, as an event)
         if self.mode != SAFE:
             return P.E_MODE
         bad = self.params.check()
+        code = P.E_CROSS
+        if not bad:
+            bad = self.preflight()
+            code = P.E_PREFLIGHT
+            if bad and override:
+                self._event(EV_ARM_OVERRIDE, bad)
+                bad = 0
         self.arm_reason = bad
         if bad:
             self._event(EV_ARM_REFUSED, bad)
-            return P.E_CROSS
+            return code
         self.set_mode(ARMED)
         return P.OK
 
@@ -136,6 +167,9 @@ class Flight:
         self.ticks += 1
         self.now_us = now_us
         self.range_mm = range_mm
+        self.sensor_ticks = min(self.sensor_ticks + 1, 1000)
+        self.acc_ok_in = acc_ok
+        self.rf_status_in = range_status
         period_us = p[P.PERIOD_MS] * 1000
         steps = 1
         fl = 0

@@ -83,6 +83,8 @@ E_ID = const(1)  # unknown parameter id
 E_RANGE = const(2)  # value outside its range
 E_MODE = const(3)  # not allowed in this mode
 E_CROSS = const(4)  # parameters inconsistent with each other
+E_PREFLIGHT = const(7)  # ARM: a preflight sensor check failed (the ACK value says which;
+# 5 and 6 are the app's E_BAD_FRAME and E_UNKNOWN)
 
 
 class Params:

@@ -49,6 +49,7 @@ EVENTS = {
     8: "trust",
     9: "engine_checked",
     10: "resumed",
+    11: "arm_override",
 }
 
 

@@ -22,7 +22,8 @@ from softland.errors import UserError
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "scenarios"
 BODIES = {"moon": 1.62, "earth": 9.81}
-OUTCOMES = ("landed", "crashed", "aborted", "fuel_exhausted", "timeout")
+OUTCOMES = ("landed", "crashed", "aborted", "fuel_exhausted", "timeout", "arm_refused")
+PREFLIGHT = ("enforce", "override")
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,9 @@ class Sim:
     max_time_s: float = 300.0
     after_touchdown_s: float = 5.0  # keep flying after contact until the firmware cuts off
     crash_speed_mps: float = 3.0  # contact faster than this is a crash
+    # "enforce": the firmware's preflight sensor checks can refuse ARM (outcome arm_refused);
+    # "override": ARM with the override bit (a handover with a known-bad sensor, reported)
+    preflight: str = "enforce"
 
 
 @dataclass(frozen=True)
@@ -282,6 +286,11 @@ def _validate(where: str, s: Scenario) -> None:
         raise UserError(f"{where}: field 'sim.substeps' must be in [1, 1000]")
     for key in ("max_time_s", "crash_speed_mps"):
         _positive(where, f"sim.{key}", getattr(s.sim, key))
+    if s.sim.preflight not in PREFLIGHT:
+        raise UserError(
+            f"{where}: field 'sim.preflight' must be one of {', '.join(PREFLIGHT)}, "
+            f"got {s.sim.preflight!r}"
+        )
     if s.criteria.outcome not in OUTCOMES:
         raise UserError(
             f"{where}: field 'criteria.outcome' must be one of {', '.join(OUTCOMES)}, "

@@ -13,7 +13,7 @@ import numpy as np
 
 from softland.dynamics import Dynamics
 from softland.errors import UserError
-from softland.firmware import param_ids
+from softland.firmware import fsw_module, param_ids
 from softland.hostlink import MODES, Frame, HostLink
 from softland.optimal import closed_form_delta_v, variable_mass_delta_v
 from softland.runtimes import DEFAULT_HEAP_BYTES, Runtime, open_runtime
@@ -21,6 +21,9 @@ from softland.scenario import Scenario
 from softland.sensors import ImuModel, RangefinderModel
 
 REPLY_TIMEOUT_S = 10.0
+# ticks the firmware runs in SAFE before ARM, reading its sensors for the preflight checks;
+# the rig holds the vehicle at its handover state meanwhile (the flight clock starts at ARM)
+PREFLIGHT_TICKS = 10
 SERIAL_CHUNK = 100  # bytes per SERIAL frame (payload limit 119)
 MODE_LANDED = MODES.index("LANDED")
 MODE_ABORT = MODES.index("ABORT")
@@ -139,24 +142,47 @@ class _Session:
         return self.link.decode_ack(ack.payload)
 
 
-def _upload_and_start(session: _Session, params: dict[str, int]) -> None:
+def _upload(session: _Session, params: dict[str, int]) -> None:
     app = session.link.app
     ids = param_ids()
     for name, value in params.items():
         ack = session.command(app.C_SET_PARAM, ids[name], value)
         if ack["result"] != 0:
             raise UserError(f"firmware refused parameter {name} = {value} (code {ack['result']})")
-    ack = session.command(app.C_ARM)
+
+
+RF_STATUS_NAMES = ("NotConnected", "NoData", "OutOfRangeLow", "OutOfRangeHigh", "Good")
+
+
+def arm_reason_text(reason: int) -> str:
+    """What an ARM refusal reason (ACK value, arm_refused event) means."""
+    flight = fsw_module("flight")
+    if reason == flight.AR_NO_SENSOR_DATA:
+        return "no sensor data (no tick since boot)"
+    if reason == flight.AR_IMU:
+        return "accelerometer not good"
+    status = reason - flight.AR_RANGEFINDER
+    if 0 <= status < len(RF_STATUS_NAMES):
+        return f"rangefinder {RF_STATUS_NAMES[status]}"
+    names = {v: k for k, v in param_ids().items()}
+    return f"parameter {names.get(reason >> 3, reason >> 3)} (reason {reason & 7})"
+
+
+def _arm_and_start(session: _Session, override: bool) -> tuple[bool, str]:
+    """ARM (with the override bit when the scenario flies a known-bad sensor) and START.
+    Returns (armed, reason text of the failed preflight check, or "")."""
+    app = session.link.app
+    ack = session.command(app.C_ARM, 0, app.ARM_OVERRIDE if override else 0)
+    reason = ack["value"]
+    if ack["result"] == fsw_module("params").E_PREFLIGHT:
+        return False, arm_reason_text(reason)
     if ack["result"] != 0:
-        names = {v: k for k, v in ids.items()}
-        reason = ack["value"]
-        raise UserError(
-            f"firmware refused to arm: parameter {names.get(reason >> 3, reason >> 3)} "
-            f"(reason {reason & 7})"
-        )
+        raise UserError(f"firmware refused to arm: {arm_reason_text(reason)}")
     ack = session.command(app.C_START)
     if ack["result"] != 0:
         raise RuntimeError(f"firmware refused to start the descent (code {ack['result']})")
+    overridden = [e for e in session.events if e["name"] == "arm_override"]
+    return True, arm_reason_text(overridden[-1]["arg"]) if overridden else ""
 
 
 def run_scenario(
@@ -196,7 +222,6 @@ def _fly(
     rng_range, rng_imu, rng_lrf, rng_lidar = np.random.default_rng(seed).spawn(4)
     rangefinder = RangefinderModel(s.rangefinder, rng_range)
     imu = ImuModel(s.imu, rng_imu)
-    lrf = _lrf_model(s, rng_lrf) if s.rangefinder.model == "lrf" else None
     dyn = Dynamics(
         gravity_mps2=g,
         dry_mass_kg=v.mass_kg - v.propellant_kg,
@@ -212,16 +237,52 @@ def _fly(
         ground_m=s.ground_m,
     )
     link = HostLink()
+    period_us = 1_000_000 // s.sim.tick_hz
+    dt = period_us / 1e6
+    # the sensors' and the firmware's clock run from power-on, PREFLIGHT_TICKS before ARM
+    pre_us = PREFLIGHT_TICKS * period_us
     lidar = None
     if s.rangefinder.model == "lidarlite":
         lidar = _lidarlite_bus(
-            s, rng_lidar, lambda: dyn.height_above_ground_m() + v.sensor_height_m
+            s, rng_lidar, lambda: dyn.height_above_ground_m() + v.sensor_height_m, pre_us / 1e6
         )
+    lrf = _lrf_model(s, rng_lrf, pre_us / 1e6) if s.rangefinder.model == "lrf" else None
     session = _Session(rt, link, lidar)
-    _upload_and_start(session, firmware_parameters(s))
+    _upload(session, firmware_parameters(s))
 
-    period_us = 1_000_000 // s.sim.tick_hz
-    dt = period_us / 1e6
+    def sensors_and_tick(t_us: int, send: bool, flying: bool) -> tuple[Any, float, int, Any]:
+        """Sample the sensors at the vehicle's state, give the firmware the tick at time t_us
+        (unless its computer is down: send False) and return its telemetry frames."""
+        st = dyn.state
+        agl_m = dyn.height_above_ground_m()
+        true_range_m = agl_m + v.sensor_height_m
+        sample = rangefinder.sample(true_range_m)
+        if lidar is not None:
+            lidar.clock.advance_to_us(t_us)
+        if lrf is not None:
+            # what the serial sensor sent during the interval that just ended (lost while the
+            # computer is down)
+            serial = lrf.advance(t_us / 1e6, true_range_m, st.velocity_mps)
+            for k in range(0, len(serial) if send else 0, SERIAL_CHUNK):
+                session.send(link.serial_frame(serial[k : k + SERIAL_CHUNK]))
+        # the IMU reports the mean specific force over the interval that just ended
+        acc = imu.sample(dyn.mean_specific_force_mps2 if flying else dyn.specific_force_mps2())
+        frames = None
+        if send:
+            frames = session.exchange(
+                link.tick_frame(t_us, sample.range_mm, sample.status, acc, True),
+                link.link.T_TELEM,
+            )
+        return sample, agl_m, acc, frames
+
+    for k in range(PREFLIGHT_TICKS):
+        sensors_and_tick(k * period_us, True, False)
+    armed, preflight_failure = _arm_and_start(session, s.sim.preflight == "override")
+    if not armed:
+        summary = _summary(s, rt.name, seed, "arm_refused", dyn, 0, {}, session, None)
+        summary["preflight"] = preflight_failure
+        return SimResult(summary=summary, telemetry=[], events=session.events)
+
     rows: list[dict[str, Any]] = []
     outcome = ""
     landed_at: float | None = None
@@ -231,27 +292,11 @@ def _fly(
     resets = _ResetTracker(s)
     while True:
         st = dyn.state
-        t_us = ticks * period_us
-        agl_m = dyn.height_above_ground_m()
-        true_range_m = agl_m + v.sensor_height_m
-        sample = rangefinder.sample(true_range_m)
-        if lidar is not None:
-            lidar.clock.advance_to_us(t_us)
-        computer_up = resets.up(st.t_s, ticks, session)
+        t_us = pre_us + ticks * period_us
         tx_before = session.i2c_transactions
-        if lrf is not None:
-            # what the serial sensor sent during the interval that just ended (lost while the
-            # computer is down)
-            serial = lrf.advance(st.t_s, true_range_m, st.velocity_mps)
-            for k in range(0, len(serial) if computer_up else 0, SERIAL_CHUNK):
-                session.send(link.serial_frame(serial[k : k + SERIAL_CHUNK]))
-        # the IMU reports the mean specific force over the interval that just ended
-        acc = imu.sample(dyn.mean_specific_force_mps2 if ticks else dyn.specific_force_mps2())
+        computer_up = resets.up(st.t_s, ticks, session)
+        sample, agl_m, acc, frames = sensors_and_tick(t_us, computer_up, ticks > 0)
         if computer_up:
-            frames = session.exchange(
-                link.tick_frame(t_us, sample.range_mm, sample.status, acc, True),
-                link.link.T_TELEM,
-            )
             tel = [f for f in frames if f.ftype == link.link.T_TELEM][-1]
             last = link.decode_telemetry(tel.payload)
             resets.answered(ticks, last)
@@ -300,6 +345,7 @@ def _fly(
         dyn.step(last["throttle_q15"] / 32767.0, dt)
 
     summary = _summary(s, rt.name, seed, outcome, dyn, ticks, last, session, landed_at)
+    summary["preflight"] = preflight_failure or "passed"
     summary["computer_resets"] = resets.count
     summary["resume_ticks"] = resets.resume_ticks
     if s.criteria.max_resume_ticks > 0 and resets.count:
@@ -348,8 +394,15 @@ class _ResetTracker:
             self._booted_tick = None  # not flying 10 s after the boot: never resumed
 
 
+def _on_sensor_clock(start_s: float, end_s: float | None, offset_s: float) -> tuple:
+    """A fault window in flight time on the sensors' clock, which started offset_s earlier;
+    a fault present from the start (start_s <= 0) is there from power-on."""
+    start = start_s + offset_s if start_s > 0 else 0.0
+    return start, None if end_s is None else end_s + offset_s
+
+
 def _lidarlite_bus(
-    s: Scenario, rng: np.random.Generator, true_range_m: Callable[[], float]
+    s: Scenario, rng: np.random.Generator, true_range_m: Callable[[], float], offset_s: float
 ) -> Any:
     """The register-level LIDAR-Lite emulator on an I2C bus, on the sim's virtual clock."""
     from softland.lidarlite_emu import EmulatedI2C, LidarLiteEmulator, VirtualClock
@@ -365,7 +418,8 @@ def _lidarlite_bus(
     )
     for fault in s.faults:
         if fault.sensor == "lidarlite":
-            sensor.inject(fault.name, fault.start_s, fault.end_s, **fault.params)
+            start, end = _on_sensor_clock(fault.start_s, fault.end_s, offset_s)
+            sensor.inject(fault.name, start, end, **fault.params)
     # a flight board sets a short bus timeout (1 ms) so that a locked-up bus cannot stretch
     # a tick; machine.I2C's 50 ms default would be longer than the 20 ms tick
     return EmulatedI2C(
@@ -373,13 +427,14 @@ def _lidarlite_bus(
     )
 
 
-def _lrf_model(s: Scenario, rng: np.random.Generator) -> Any:
+def _lrf_model(s: Scenario, rng: np.random.Generator, offset_s: float) -> Any:
     from softland.lrf import LrfModel
 
     model = LrfModel(s.lrf_config(), rng)
     for fault in s.faults:
         if fault.sensor == "lrf":
-            model.inject(fault.name, fault.start_s, fault.end_s, **fault.params)
+            start, end = _on_sensor_clock(fault.start_s, fault.end_s, offset_s)
+            model.inject(fault.name, start, end, **fault.params)
     return model
 
 

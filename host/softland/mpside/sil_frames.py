@@ -54,7 +54,8 @@ def flying_app(sink):
     # an App armed and descending, and the encoder whose sequence numbers it expects next
     app = App(sink, None, PackOnlyBackup())
     enc = link.Encoder()
-    for f in (command(enc, C_ARM), command(enc, C_START)):
+    preflight = tick(enc, -1, 3001000, 0)  # the sensors read once before ARM
+    for f in (preflight, command(enc, C_ARM), command(enc, C_START)):
         app.feed_into(f, len(f))
     return app, enc
 
