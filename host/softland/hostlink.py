@@ -37,7 +37,9 @@ TELEMETRY_FIELDS: tuple[tuple[str, str], ...] = (
     ("rf_errors", "u16"),
 )
 MODES = ("SAFE", "ARMED", "DESCENT", "TERMINAL", "LANDED", "ABORT")
-PHASES = ("COAST", "BRAKE", "TERMINAL", "HOVER", "IDLE", "TOUCHDOWN", "HOLD", "CHECK")
+PHASES = (
+    "COAST", "BRAKE", "TERMINAL", "HOVER", "IDLE", "TOUCHDOWN", "HOLD", "CHECK", "BLIND",
+)
 EVENTS = {
     1: "mode",
     2: "ignition",
@@ -48,6 +50,10 @@ EVENTS = {
     7: "exclude",
     8: "trust",
     9: "engine_checked",
+    10: "blind",
+    11: "band_short",
+    12: "reserve",
+    13: "acc_calibrated",
 }
 
 
