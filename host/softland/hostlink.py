@@ -38,7 +38,15 @@ TELEMETRY_FIELDS: tuple[tuple[str, str], ...] = (
 )
 MODES = ("SAFE", "ARMED", "DESCENT", "TERMINAL", "LANDED", "ABORT")
 PHASES = (
-    "COAST", "BRAKE", "TERMINAL", "HOVER", "IDLE", "TOUCHDOWN", "HOLD", "CHECK", "BLIND",
+    "COAST",
+    "BRAKE",
+    "TERMINAL",
+    "HOVER",
+    "IDLE",
+    "TOUCHDOWN",
+    "HOLD",
+    "CHECK",
+    "BLIND",
 )
 EVENTS = {
     1: "mode",
