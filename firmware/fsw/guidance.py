@@ -77,12 +77,15 @@ class Guidance:
         p = self.p
         g = p[P.GRAVITY_MM_S2]
         a_n = max(a_max_mm_s2 - g, 100)
-        self.ka_mm_s2 = max((p[P.GUID_K_Q12] * a_n) >> 12, 10)
         h_low = alt_mm - ((p[P.NSIGMA_Q4] * sigma_mm) >> 4)
         self.h_low_mm = h_low
         # once below the gate blind, blind to the ground (a rangefinder's scatter that dips under
         # the gate now and then does not make its altitude good to the land detector's 0.3 m)
         self.blind = sigma_mm > p[P.TERM_ALT_MM] or (terminal and self.blind)
+        # the k margin: an altitude known to the terminal gate needs little of it (the schedule
+        # only has to cover tracking); a loose one keeps GUID_K for what lies beyond n sigma
+        k = p[P.GUID_K_Q12] if sigma_mm > p[P.TERM_ALT_MM] else p[P.GUID_KHI_Q12]
+        self.ka_mm_s2 = max((k * a_n) >> 12, 10)
         if hover:
             self.phase = HOVER
             self.vref_mm_s = 0

@@ -45,7 +45,8 @@ DRY_Q15 = const(31)  # dry mass / start mass (0: unknown, no propellant budget o
 RESERVE_S = const(32)  # propellant reserve, in seconds of hover
 BLIND_RAMP_MM_S2 = const(33)  # blind sink rate increase per second spent in the band
 BLIND_MAX_MM_S = const(34)  # blind sink rate limit (the touchdown speed the vehicle survives)
-COUNT = const(35)
+GUID_KHI_Q12 = const(35)  # GUID_K_Q12 while the altitude is trusted (sigma <= TERM_ALT_MM)
+COUNT = const(36)
 
 # (default, min, max) per id
 _SPEC = (
@@ -84,6 +85,7 @@ _SPEC = (
     (10, 0, 1000),  # RESERVE_S
     (8, 0, 1000),  # BLIND_RAMP_MM_S2
     (2000, 50, 10000),  # BLIND_MAX_MM_S
+    (3891, 410, 4096),  # GUID_KHI_Q12
 )
 
 # ACK result codes for SET_PARAM / ARM
