@@ -214,3 +214,35 @@ def test_im1_lands_blind_and_the_ground_reaction_ends_the_descent() -> None:
     assert s["final_mode"] == "LANDED"  # recognised, not a timeout
     assert "blind" in names
     assert "acc_calibrated" in names
+
+
+def test_guidance_plans_on_more_deceleration_once_the_altitude_is_trusted() -> None:
+    g = guidance.Guidance(_params(guid_k_q12=3686, guid_khi_q12=3891, term_alt_mm=2000))
+    g.reset()
+    a_n = A_MAX - G
+    g.step(1_000_000, -40_000, 200, A_MAX, False, False)
+    assert g.ka_mm_s2 == (3891 * a_n) >> 12
+    g.step(1_000_000, -40_000, 80_000, A_MAX, False, False)
+    assert g.ka_mm_s2 == (3686 * a_n) >> 12
+
+
+def test_range_scatter_above_the_gate_withdraws_the_trust_in_the_altitude() -> None:
+    # a filter whose sigma sits at its floor, fed ranges scattered by +/- 5 m: the scatter,
+    # not the filter's sigma, says how well the altitude is known
+    events = _Events()
+    f = _flying(events, init_alt_mm=500_000, init_vel_mm_s=0, sigma0_mm=200, cal_ms=0)
+    for k in range(200):
+        scatter = 5_000 if k % 2 else -5_000
+        f.tick(k * 20_000, 500_000 + 1_000 + scatter, rangefinder.RF_GOOD, G, 1)
+    assert f.est.sigma_mm < 2_000
+    assert f.flags & flags.SIGMA_HIGH
+    assert f.guid.blind
+
+
+def test_steady_ranges_keep_the_altitude_trusted() -> None:
+    events = _Events()
+    f = _flying(events, init_alt_mm=500_000, init_vel_mm_s=0, sigma0_mm=200, cal_ms=0)
+    for k in range(200):
+        f.tick(k * 20_000, 500_000 + 1_000 + (k % 3) * 100, rangefinder.RF_GOOD, G, 1)
+    assert not f.flags & flags.SIGMA_HIGH
+    assert not f.guid.blind
