@@ -246,3 +246,8 @@ def test_steady_ranges_keep_the_altitude_trusted() -> None:
         f.tick(k * 20_000, 500_000 + 1_000 + (k % 3) * 100, rangefinder.RF_GOOD, G, 1)
     assert not f.flags & flags.SIGMA_HIGH
     assert not f.guid.blind
+
+
+def test_arm_refuses_a_blind_rate_above_its_limit() -> None:
+    p = _params(blind_sink_mm_s=2500, blind_max_mm_s=2000)
+    assert p.check() == params_mod.BLIND_SINK_MM_S * 8 + params_mod.E_CROSS

@@ -125,6 +125,8 @@ class Params:
             return AMAX0_MM_S2 * 8 + E_CROSS
         if v[LAND_ALT_MM] >= v[TERM_ALT_MM] and v[TERM_ALT_MM] > 0:
             return LAND_ALT_MM * 8 + E_CROSS
+        if v[BLIND_SINK_MM_S] > v[BLIND_MAX_MM_S]:
+            return BLIND_SINK_MM_S * 8 + E_CROSS
         return OK
 
 
