@@ -251,3 +251,13 @@ def test_steady_ranges_keep_the_altitude_trusted() -> None:
 def test_arm_refuses_a_blind_rate_above_its_limit() -> None:
     p = _params(blind_sink_mm_s=2500, blind_max_mm_s=2000)
     assert p.check() == params_mod.BLIND_SINK_MM_S * 8 + params_mod.E_CROSS
+
+
+def test_an_engine_found_stronger_has_burnt_more_propellant() -> None:
+    # the mass model burns at the told thrust; the engine performance learnt from the
+    # accelerometer scales the propellant used in the hover time left
+    f = _flying(_Events(), dry_q15=26214)
+    f.ctrl.mass_q24 = 29491 << 9  # 10 % of the start mass used
+    told = f.hover_s()
+    f.ctrl.perf_q12 = 4096 * 11 // 10  # the engine gives 10 % more than told
+    assert f.hover_s() < told

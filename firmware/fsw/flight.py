@@ -295,12 +295,16 @@ class Flight:
 
     def hover_s(self):
         # seconds of hover the propellant above the dry mass still gives (rocket equation,
-        # ln(m / m_dry) >= 1 - m_dry / m: on the safe side); -1 when the dry mass is not known
+        # ln(m / m_dry) >= 1 - m_dry / m: on the safe side); -1 when the dry mass is not known.
+        # The mass model burns at the thrust the engine was said to give; an engine found
+        # stronger by the accelerometer has burnt that much more (same Isp): scaled here
         p = self.p
         dry = p[P.DRY_Q15]
         if dry == 0:
             return -1
-        m = self.ctrl.mass_q24 >> 9
+        ctrl = self.ctrl
+        used = ((32768 - (ctrl.mass_q24 >> 9)) * max(ctrl.perf_q12, 4096)) >> 12
+        m = 32768 - used
         k = min(p[P.ISP_S] * _G0_MM_S2 // max(p[P.GRAVITY_MM_S2], 1), 30000)
         return k * max(m - dry, 0) // max(m, 1)
 
@@ -315,7 +319,10 @@ class Flight:
             self._event(EV_SHORT, avail - p[P.RESERVE_S])
 
     def _check_reserve(self, alt):
-        if not self._reserve and self.hover_s() >= 0 and self.hover_s() <= self.p[P.RESERVE_S]:
+        if self._reserve:
+            return
+        left = self.hover_s()
+        if 0 <= left <= self.p[P.RESERVE_S]:
             self._reserve = True
             self._event(EV_RESERVE, alt)
 
