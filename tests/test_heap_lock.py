@@ -14,7 +14,7 @@ from sil_frames import Sink, descent_ticks, flying_app
 
 def main():
     app, enc = flying_app(Sink())
-    frames = descent_ticks(enc, N_TICKS)
+    frames = descent_ticks(enc, N_TICKS, SCATTER)
     bad = bytearray(frames[0])
     bad[10] ^= 0xFF
     ALLOC
@@ -28,16 +28,19 @@ def main():
     finally:
         micropython.heap_unlock()
     print("ticks", app.flight.ticks, "faults", app.faults, "mode", app.flight.mode,
-          "link_errors", app.dec.errors())
+          "link_errors", app.dec.errors(), "phase", app.flight.phase)
 
 main()
 """
 
 
-def _run(micropython_bin: str, n: int, alloc: str = "") -> str:
+def _run(
+    micropython_bin: str, n: int, alloc: str = "", scatter: int = 0, heap: str = "512K"
+) -> str:
     script = _SCRIPT.replace("ALLOC", alloc or "pass").replace("N_TICKS", str(n))
+    script = script.replace("SCATTER", str(scatter))
     proc = subprocess.run(
-        [micropython_bin, "-X", "heapsize=512K", "-c", script],
+        [micropython_bin, "-X", f"heapsize={heap}", "-c", script],
         capture_output=True,
         text=True,
         env=micropython_env(MPSIDE_DIR),
@@ -57,6 +60,16 @@ def test_firmware_ticks_do_not_allocate(micropython_bin: str) -> None:
     assert _field(out, "ticks") == 3000 + 1  # and the preflight tick before ARM
     assert _field(out, "faults") == 0
     assert _field(out, "link_errors") > 0  # the corrupted frames were counted, not acted on
+
+
+def test_blind_descent_ticks_do_not_allocate(micropython_bin: str) -> None:
+    # ranges scattered by +/- 5 m: the terminal descent is blind (ramp, inertial velocity,
+    # ground reaction, propellant budget events)
+    out = _run(micropython_bin, 5500, scatter=5000, heap="2M")
+    assert _field(out, "ticks") == 5500 + 1  # and the preflight tick before ARM
+    assert _field(out, "faults") == 0
+    assert _field(out, "mode") in (3, 4)  # TERMINAL or LANDED
+    assert _field(out, "phase") in (5, 8)  # TOUCHDOWN or BLIND
 
 
 def test_an_allocating_tick_is_caught_as_a_fault(micropython_bin: str) -> None:

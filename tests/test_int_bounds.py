@@ -22,3 +22,15 @@ def test_the_checker_sees_the_loop_arithmetic(nominal: Scenario) -> None:
     with instrumented_firmware(firmware_dir(), lo=-(2**20), hi=2**20 - 1) as tracker:
         run_scenario(nominal, "cpython")
     assert tracker.violation_count > 0
+
+
+def test_no_integer_leaves_the_small_int_range_over_a_blind_descent() -> None:
+    # IM-2: ranges scattered by metres make the terminal descent blind (ramp, inertial
+    # velocity, ground reaction, propellant budget), after a coast bias calibration
+    from softland.scenario import load_scenario
+
+    with instrumented_firmware(firmware_dir()) as tracker:
+        result = run_scenario(load_scenario("im2"), "cpython")
+    assert "blind" in [e["name"] for e in result.events]
+    assert result.summary["outcome"] == "landed"
+    assert tracker.violations == [], tracker.violations[:5]

@@ -13,7 +13,7 @@ from fsw import params as P
 from fsw.control import Controller
 from fsw.estimator import Estimator
 from fsw.fixmath import ticks_diff
-from fsw.guidance import CHECK, TOUCHDOWN, Guidance
+from fsw.guidance import CHECK, COAST, TOUCHDOWN, Guidance
 from fsw.landdet import LandDetector
 from fsw.rangefinder import RF_GOOD, RF_NO_DATA, RF_NOT_CONNECTED
 
@@ -36,8 +36,16 @@ EV_REBASE = const(6)  # arg: new altitude, mm
 EV_EXCLUDE = const(7)  # baseline latching: rangefinder excluded for good; arg: altitude, mm
 EV_TRUST = const(8)  # baseline naive: first valid range taken as the altitude; arg: mm
 EV_CHECKED = const(9)  # engine-check burn done; arg: engine performance, Q12 (4096 = as told)
-EV_RESUMED = const(10)  # first tick after a reset restored the state; arg: gap, ms (-1: unknown)
-EV_ARM_OVERRIDE = const(11)  # armed by override despite a failed preflight check; arg: reason
+EV_BLIND = const(10)  # terminal gate reached with no trusted altitude (sigma > TERM_ALT_MM): the
+# blind descent begins; arg: seconds the band h_est +/- n sigma takes at the blind rate
+EV_SHORT = const(11)  # that band cannot be covered with the propellant above the reserve;
+# arg: seconds of hover the propellant above the reserve gives
+EV_RESERVE = const(12)  # propellant down to the reserve (RESERVE_S of hover) before touchdown
+# was recognised: the declared outcome of a descent that found no ground; arg: altitude, mm
+EV_ACC_CAL = const(13)  # accelerometer bias measured in the engine-off coast (free fall reads
+# zero); arg: bias, mm/s^2 Q8, subtracted from every later reading
+EV_RESUMED = const(14)  # first tick after a reset restored the state; arg: gap, ms (-1: unknown)
+EV_ARM_OVERRIDE = const(15)  # armed by override despite a failed preflight check; arg: reason
 
 # ARM refusal reasons (ACK value and EV_ARM_REFUSED arg): parameter id * 8 + fsw.params E_*
 # (below 0x100), or a preflight sensor check
@@ -47,6 +55,13 @@ AR_RANGEFINDER = const(0x110)  # + rangefinder status (RF_NOT_CONNECTED / RF_NO_
 
 _MAX_STEPS = const(4)  # prediction steps per tick when ticks arrive late
 _MAX_AGE_MS = const(1000)  # latency compensation limit
+_CAL_SETTLE = const(25)  # coast ticks after the engine went off before calibrating (5 lags)
+_CAL_MIN = const(50)  # coast ticks needed for a bias measurement
+_CAL_MAX = const(4096)  # ... and used at most
+_CAL_LIM = const(1000)  # readings clamped to +/- 0.1 g (the sum * 256 stays within 2^30)
+_G0_MM_S2 = const(9807)
+_SCATTER_MAX = const(50000)  # innovations counted in the range scatter up to this
+_VIN_MAX_Q8 = const(38400000)  # inertial velocity limit: 150 m/s
 _RESUME_STEPS = const(100)  # prediction steps allowed once, across a reset's outage
 
 
@@ -54,7 +69,8 @@ class Flight:
     # what a reset must not lose (fsw.persist); the mode first
     STATE = (
         "mode", "ticks", "now_us", "_last_us", "_started", "overruns", "arm_reason",
-        "_trusted", "_check_ms", "phase", "sensor_ticks",
+        "_trusted", "_check_ms", "phase", "sensor_ticks", "_reserve", "_off", "_cal_sum",
+        "_cal_n", "acc_bias_q8", "_bias_carry", "scatter_q4", "_vin_q8", "_thr_lag",
     )
 
     def __init__(self, params, events):
@@ -82,6 +98,15 @@ class Flight:
         self.sensor_ticks = 0  # ticks seen since boot (capped): the sensors have been read
         self.acc_ok_in = 0  # the last tick's accelerometer health
         self.rf_status_in = RF_NOT_CONNECTED  # the last tick's rangefinder status
+        self._reserve = False  # propellant reserve reached and declared
+        self._off = 0  # coast ticks with the engine off
+        self._cal_sum = 0  # accelerometer readings summed over the engine-off coast
+        self._cal_n = 0
+        self.acc_bias_q8 = 0  # accelerometer bias measured in the coast (mm/s^2 Q8)
+        self._bias_carry = 0
+        self.scatter_q4 = 0  # mean |innovation| of the ranges used, mm Q4
+        self._vin_q8 = 0  # inertial-only velocity below the gate when blind, mm/s Q8
+        self._thr_lag = 0  # throttle through a model of the engine lag, Q15
 
     def set_mode(self, mode):
         if mode != self.mode:
@@ -138,6 +163,15 @@ class Flight:
         self._trusted = p[P.BASELINE] != 1
         self._check_ms = p[P.CAL_MS]  # engine-check burn still to do
         self._started = False
+        self._reserve = False
+        self._off = 0
+        self._cal_sum = 0
+        self._cal_n = 0
+        self.acc_bias_q8 = 0
+        self._bias_carry = 0
+        self.scatter_q4 = 0
+        self._vin_q8 = 0
+        self._thr_lag = 0
         self.set_mode(DESCENT)
         return P.OK
 
@@ -194,17 +228,40 @@ class Flight:
             return
         est = self.est
         ctrl = self.ctrl
-        # 1. propagate: accelerometer when good, else the thrust model
+        # 1. propagate: accelerometer when good (less the bias measured in the coast), else
+        #    the thrust model
+        thrust = (ctrl.throttle_q15 * ctrl.a_max_mm_s2) // 32767  # what the engine should give
+        # ... through its lag (time constant ~4 ticks), for the ground reaction: the specific
+        # force the thrust does not explain, the ground holding the vehicle up
+        self._thr_lag += (ctrl.throttle_q15 - self._thr_lag) >> 2
+        reaction = 0
         if acc_ok:
-            acc = acc_mm_s2 - p[P.GRAVITY_MM_S2]
+            self._calibrate(acc_mm_s2, mode)
+            b = self.acc_bias_q8 + self._bias_carry
+            self._bias_carry = b & 0xFF
+            f = acc_mm_s2 - (b >> 8)
+            acc = f - p[P.GRAVITY_MM_S2]
+            reaction = f - (self._thr_lag * ctrl.a_max_mm_s2) // 32767
             fl |= F.IMU_USED
         else:
-            acc = (ctrl.throttle_q15 * ctrl.a_max_mm_s2) // 32767 - p[P.GRAVITY_MM_S2]
+            f = 0
+            acc = thrust - p[P.GRAVITY_MM_S2]
         for _ in range(steps):
             ctrl.burn()
             est.predict(acc, p[P.PERIOD_MS], acc_ok)
+        if mode == TERMINAL and self.guid.blind:
+            # below the gate blind: the velocity from the accelerometer alone, corrected by the
+            # coast's bias measurement only (ranges whose scatter is metres would hide the
+            # ground's signature, the velocity stopping, and bias the filter's own estimate)
+            v = self._vin_q8 + (acc * p[P.PERIOD_MS] * steps * 32) // 125
+            # ... pulled towards the filter's velocity over ~10 s (its noise averages out,
+            # the ground's sudden stop does not)
+            v += (est.vel_q8 - v) >> 9
+            self._vin_q8 = max(min(v, _VIN_MAX_Q8), -_VIN_MAX_Q8)
+        else:
+            self._vin_q8 = est.vel_q8
         if acc_ok and not self.land.contact:
-            ctrl.learn(acc_mm_s2, self._check_ms > 0)
+            ctrl.learn(f, self._check_ms > 0)
         # 2. range update
         if range_status == RF_GOOD and 0 < range_mm <= p[P.MAX_RANGE_MM] and range_age_ms >= 0:
             fl |= F.RANGE_GOOD
@@ -218,27 +275,41 @@ class Flight:
                 r = F.RANGE_USED
             else:
                 excluded = est.excluded
+                innov = meas - est.alt_mm
                 r = est.update(meas)
                 if est.excluded and not excluded:
                     self._event(EV_EXCLUDE, est.alt_mm)
+                if r == F.RANGE_USED:
+                    # range scatter: mean |innovation| of the ranges used (Q4, ~1 s memory)
+                    a = min(abs(innov), _SCATTER_MAX) << 4
+                    self.scatter_q4 += (a - self.scatter_q4) >> 4
             fl |= r
             if r == F.RANGE_REBASED:
                 self._event(EV_REBASE, est.alt_mm)
         alt = est.alt_mm
         vel = est.vel_mm_s()
-        if est.sigma_mm > p[P.TERM_ALT_MM]:
+        if mode == TERMINAL and self.guid.blind:
+            vel = self._vin_q8 >> 8
+        # the altitude is no better than the ranges' scatter: a noisy rangefinder leaves the
+        # estimate (and the velocity the filter derives from it) that uncertain, whatever sigma
+        # the filter's gains give; guidance plans on the larger of the two
+        sigma = max(est.sigma_mm, self.scatter_q4 >> 4)
+        if sigma > p[P.TERM_ALT_MM]:
             fl |= F.SIGMA_HIGH
         # 3. guidance, and the switch to terminal descent once the conservative altitude
         #    bound reaches the terminal gate (the schedule is then at the terminal rate)
         guid = self.guid
         if self._trusted:
-            guid.step(alt, vel, est.sigma_mm, ctrl.a_max_mm_s2, mode == TERMINAL, mode == ABORT)
+            guid.step(alt, vel, sigma, ctrl.a_max_mm_s2, mode == TERMINAL, mode == ABORT)
         else:
             guid.hold(p[P.INIT_VEL_MM_S], p[P.GRAVITY_MM_S2])
         if mode == DESCENT and guid.phase == 1 and guid.at_gate():
             self.set_mode(TERMINAL)
             mode = TERMINAL
-            guid.step(alt, vel, est.sigma_mm, ctrl.a_max_mm_s2, True, False)
+            guid.step(alt, vel, sigma, ctrl.a_max_mm_s2, True, False)
+            if guid.blind:
+                self._blind_budget(sigma)
+        self._check_reserve(alt)
         # 4. control
         self.phase = guid.phase
         checking = False
@@ -270,12 +341,65 @@ class Flight:
         fl |= ctrl.flags
         # 5. land detector (its verdict acts on the next tick's control)
         if mode == TERMINAL:
-            # with no trusted altitude (sigma above the terminal gate) "low" cannot be known:
-            # commanding a descent yet not moving is the ground holding the vehicle up
-            land_alt = 0 if fl & F.SIGMA_HIGH else alt
-            if land.step(land_alt, vel, ctrl.throttle_q15, ctrl.engine_on):
+            # with no trusted altitude (sigma above the terminal gate) neither "low" nor "slow"
+            # can be known: the ground is what holds the vehicle up against a thrust below its
+            # weight (specific force the thrust does not explain)
+            blind = guid.blind and acc_ok
+            if land.step(alt, vel, ctrl.throttle_q15, ctrl.engine_on, blind, reaction):
                 ctrl.cutoff()
                 self._event(EV_CUTOFF, alt)
                 self.set_mode(LANDED)
             fl |= land.flags
         self.flags = fl
+
+    def hover_s(self):
+        # seconds of hover the propellant above the dry mass still gives (rocket equation,
+        # ln(m / m_dry) >= 1 - m_dry / m: on the safe side); -1 when the dry mass is not known.
+        # The mass model burns at the thrust the engine was said to give; an engine found
+        # stronger by the accelerometer has burnt that much more (same Isp): scaled here
+        p = self.p
+        dry = p[P.DRY_Q15]
+        if dry == 0:
+            return -1
+        ctrl = self.ctrl
+        used = ((32768 - (ctrl.mass_q24 >> 9)) * max(ctrl.perf_q12, 4096)) >> 12
+        m = 32768 - used
+        k = min(p[P.ISP_S] * _G0_MM_S2 // max(p[P.GRAVITY_MM_S2], 1), 30000)
+        return k * max(m - dry, 0) // max(m, 1)
+
+    def _blind_budget(self, sigma_mm):
+        # the band h_est +/- n sigma at the blind rate, against the propellant above the reserve
+        p = self.p
+        band = 2 * ((p[P.NSIGMA_Q4] * sigma_mm) >> 4)
+        need = self.guid.band_s(min(band, 10000000))
+        self._event(EV_BLIND, need)
+        avail = self.hover_s()
+        if avail >= 0 and need > avail - p[P.RESERVE_S]:
+            self._event(EV_SHORT, avail - p[P.RESERVE_S])
+
+    def _check_reserve(self, alt):
+        if self._reserve:
+            return
+        left = self.hover_s()
+        if 0 <= left <= self.p[P.RESERVE_S]:
+            self._reserve = True
+            self._event(EV_RESERVE, alt)
+
+    def _calibrate(self, f_mm_s2, mode):
+        # free fall reads zero: in the coast, engine off and its thrust decayed, the mean
+        # reading is the accelerometer bias; measured until the engine lights to brake
+        if mode != DESCENT:
+            return
+        ctrl = self.ctrl
+        if self.guid.phase == COAST and not ctrl.engine_on:
+            self._off += 1
+            if self._off > _CAL_SETTLE and self._cal_n < _CAL_MAX:
+                self._cal_sum += max(min(f_mm_s2, _CAL_LIM), -_CAL_LIM)
+                self._cal_n += 1
+            return
+        if self._cal_n >= _CAL_MIN and ctrl.engine_on:
+            self.acc_bias_q8 = (self._cal_sum << 8) // self._cal_n
+            self._event(EV_ACC_CAL, self.acc_bias_q8)
+        self._off = 0
+        self._cal_n = 0
+        self._cal_sum = 0

@@ -4,6 +4,15 @@
 # so a true altitude lower than believed can still be stopped at full thrust. Before ignition
 # the engine stays off (coast, the fuel-optimal start); it lights when the sink rate reaches the
 # schedule minus the distance the thrust build-up needs.
+# Uncertainty too large to land (sigma above the terminal altitude: no trusted altitude, e.g.
+# no rangefinder at all): the schedule ends at the blind sink rate instead of v_td, and below
+# the gate (h_low at the terminal altitude) the vehicle sinks at that constant rate across the
+# whole band h_est +/- n sigma (BLIND), touching down at a rate the vehicle survives wherever
+# the ground turns out to be; the land detector then recognises the ground by its reaction.
+# The velocity has drifted as much as the altitude, so the true sink is the blind rate plus an
+# unknown error: a vehicle truly slower than it believes may never get down at a constant rate.
+# The rate therefore rises by BLIND_RAMP_MM_S2 each second in the band, up to BLIND_MAX_MM_S:
+# early contact (a truly fast vehicle) comes at the slow rate, late contact faster.
 try:
     from micropython import const
 except ImportError:
@@ -23,6 +32,7 @@ IDLE = const(4)
 TOUCHDOWN = const(5)  # ground contact suspected: engine spooling down
 HOLD = const(6)  # baseline "naive": hold the entry sink rate until the rangefinder is valid
 CHECK = const(7)  # engine-check burn at minimum throttle during the coast
+BLIND = const(8)  # constant blind sink rate across the uncertainty band (no trusted altitude)
 
 _LIM = const(1000000000)  # bound for the squared speed inside isqrt
 _VREF_MAX = const(150000)
@@ -30,7 +40,7 @@ _LEAD_MS = const(300)  # ignition lead: thrust build-up time (lag + slew) in ms
 
 
 class Guidance:
-    STATE = ("phase", "vref_mm_s", "h_low_mm", "ka_mm_s2", "ff_mm_s2")
+    STATE = ("phase", "vref_mm_s", "h_low_mm", "ka_mm_s2", "ff_mm_s2", "blind", "blind_ms")
 
     def __init__(self, params):
         self.p = params.v
@@ -39,14 +49,22 @@ class Guidance:
         self.h_low_mm = 0
         self.ka_mm_s2 = 0  # planned net deceleration k (a_max - g)
         self.ff_mm_s2 = 0  # feedforward acceleration the reference needs (up +)
+        self.blind = False  # sigma above the terminal gate: no trusted altitude
+        self.blind_ms = 0  # time spent in the blind band
 
     def reset(self):
         self.phase = COAST
         self.vref_mm_s = 0
+        self.blind = False
+        self.blind_ms = 0
+
+    def end_rate(self):
+        # the sink rate the schedule ends at: v_td, or the blind rate without a trusted altitude
+        return self.p[P.BLIND_SINK_MM_S] if self.blind else self.p[P.VTD_MM_S]
 
     def schedule(self, h_mm):
-        # sink speed (mm/s, >= v_td) allowed at height h_mm above the terminal gate
-        vtd = self.p[P.VTD_MM_S]
+        # sink speed (mm/s, >= the end rate) allowed at height h_mm above the terminal gate
+        vtd = self.end_rate()
         ka = self.ka_mm_s2
         h = max(h_mm, 0)
         lim = (_LIM - vtd * vtd) // (2 * ka)
@@ -61,17 +79,34 @@ class Guidance:
         p = self.p
         g = p[P.GRAVITY_MM_S2]
         a_n = max(a_max_mm_s2 - g, 100)
-        self.ka_mm_s2 = max((p[P.GUID_K_Q12] * a_n) >> 12, 10)
         h_low = alt_mm - ((p[P.NSIGMA_Q4] * sigma_mm) >> 4)
         self.h_low_mm = h_low
+        # once below the gate blind, blind to the ground (a rangefinder's scatter that dips under
+        # the gate now and then does not make its altitude good to the land detector's 0.3 m)
+        self.blind = sigma_mm > p[P.TERM_ALT_MM] or (terminal and self.blind)
+        # the k margin: an altitude known to the terminal gate needs little of it (the schedule
+        # only has to cover tracking); a loose one keeps GUID_K for what lies beyond n sigma
+        k = p[P.GUID_K_Q12] if sigma_mm > p[P.TERM_ALT_MM] else p[P.GUID_KHI_Q12]
+        self.ka_mm_s2 = max((k * a_n) >> 12, 10)
         if hover:
             self.phase = HOVER
             self.vref_mm_s = 0
             self.ff_mm_s2 = g
             return
         if terminal:
-            self.phase = TERMINAL
-            self.vref_mm_s = -p[P.VTD_MM_S]
+            if self.blind:
+                self.phase = BLIND
+                self.blind_ms = min(self.blind_ms + p[P.PERIOD_MS], 1000000)
+                ramp = (p[P.BLIND_RAMP_MM_S2] * self.blind_ms) // 1000
+                sink = min(p[P.BLIND_SINK_MM_S] + ramp, p[P.BLIND_MAX_MM_S])
+                h_sched = h_low - p[P.TERM_ALT_MM]
+                if h_sched > 0:
+                    # back above the band (a drifted velocity carried it up): the schedule
+                    sink = max(sink, self.schedule(h_sched))
+                self.vref_mm_s = -sink
+            else:
+                self.phase = TERMINAL
+                self.vref_mm_s = -p[P.VTD_MM_S]
             self.ff_mm_s2 = g
             return
         h_sched = h_low - p[P.TERM_ALT_MM]
@@ -92,6 +127,20 @@ class Guidance:
             self.ff_mm_s2 = g + ((self.ka_mm_s2 * ratio_q12) >> 12)
         else:
             self.ff_mm_s2 = g
+
+    def band_s(self, band_mm):
+        # seconds the blind descent takes to cover band_mm (ramp and limit included)
+        p = self.p
+        v0 = p[P.BLIND_SINK_MM_S]
+        vmax = max(p[P.BLIND_MAX_MM_S], v0)
+        a = p[P.BLIND_RAMP_MM_S2]
+        if a == 0:
+            return band_mm // v0
+        t1 = (vmax - v0) // a  # seconds to reach the limit
+        d1 = (v0 + vmax) * t1 // 2
+        if d1 >= band_mm:
+            return (isqrt(v0 * v0 + 2 * a * band_mm) - v0) // a
+        return t1 + (band_mm - d1) // vmax
 
     def hold(self, vref_mm_s, g):
         # keep the sink rate constant, engine lit (what a lander waiting for its altimeter does)

@@ -41,7 +41,13 @@ BASELINE = const(27)  # 0: softland; 1: naive (brake only on a valid range, as M
 # 3: volatile (no state persistence: a reset mid-burn boots into SAFE, as Beresheet)
 CAL_MS = const(28)  # engine-check burn at minimum throttle early in the coast (0: none)
 EST_GAMMA_Q12 = const(29)  # accelerometer-bias correction per range update, (mm/s^2)/mm Q8
-COUNT = const(30)
+BLIND_SINK_MM_S = const(30)  # sink rate over the uncertainty band when sigma > TERM_ALT_MM
+DRY_Q15 = const(31)  # dry mass / start mass (0: unknown, no propellant budget or reserve)
+RESERVE_S = const(32)  # propellant reserve, in seconds of hover
+BLIND_RAMP_MM_S2 = const(33)  # blind sink rate increase per second spent in the band
+BLIND_MAX_MM_S = const(34)  # blind sink rate limit (the touchdown speed the vehicle survives)
+GUID_KHI_Q12 = const(35)  # GUID_K_Q12 while the altitude is trusted (sigma <= TERM_ALT_MM)
+COUNT = const(36)
 
 # (default, min, max) per id
 _SPEC = (
@@ -75,6 +81,12 @@ _SPEC = (
     (0, 0, 3),  # BASELINE
     (1000, 0, 5000),  # CAL_MS
     (2, 0, 2048),  # EST_GAMMA_Q12
+    (300, 50, 10000),  # BLIND_SINK_MM_S
+    (0, 0, 32767),  # DRY_Q15
+    (10, 0, 1000),  # RESERVE_S
+    (8, 0, 1000),  # BLIND_RAMP_MM_S2
+    (2000, 50, 10000),  # BLIND_MAX_MM_S
+    (3891, 410, 4096),  # GUID_KHI_Q12
 )
 
 # ACK result codes for SET_PARAM / ARM
@@ -116,6 +128,8 @@ class Params:
             return AMAX0_MM_S2 * 8 + E_CROSS
         if v[LAND_ALT_MM] >= v[TERM_ALT_MM] and v[TERM_ALT_MM] > 0:
             return LAND_ALT_MM * 8 + E_CROSS
+        if v[BLIND_SINK_MM_S] > v[BLIND_MAX_MM_S]:
+            return BLIND_SINK_MM_S * 8 + E_CROSS
         return OK
 
 

@@ -37,7 +37,17 @@ TELEMETRY_FIELDS: tuple[tuple[str, str], ...] = (
     ("rf_errors", "u16"),
 )
 MODES = ("SAFE", "ARMED", "DESCENT", "TERMINAL", "LANDED", "ABORT")
-PHASES = ("COAST", "BRAKE", "TERMINAL", "HOVER", "IDLE", "TOUCHDOWN", "HOLD", "CHECK")
+PHASES = (
+    "COAST",
+    "BRAKE",
+    "TERMINAL",
+    "HOVER",
+    "IDLE",
+    "TOUCHDOWN",
+    "HOLD",
+    "CHECK",
+    "BLIND",
+)
 EVENTS = {
     1: "mode",
     2: "ignition",
@@ -48,8 +58,12 @@ EVENTS = {
     7: "exclude",
     8: "trust",
     9: "engine_checked",
-    10: "resumed",
-    11: "arm_override",
+    10: "blind",
+    11: "band_short",
+    12: "reserve",
+    13: "acc_calibrated",
+    14: "resumed",
+    15: "arm_override",
 }
 
 

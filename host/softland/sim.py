@@ -61,6 +61,7 @@ def firmware_parameters(s: Scenario) -> dict[str, int]:
         "init_alt_mm": round((i.altitude_m + i.altitude_error_m) * 1000),
         "init_vel_mm_s": round((i.velocity_mps + i.velocity_error_mps) * 1000),
         "max_range_mm": round(max_range_m * 1000),
+        "dry_q15": round((v.mass_kg - v.propellant_kg) / v.mass_kg * 32768),
     }
     values.update(s.firmware)
     return values

@@ -60,11 +60,12 @@ def flying_app(sink):
     return app, enc
 
 
-def descent_ticks(enc, n):
-    # n tick frames of a descent at 60 m/s from 3 km, then 1 m/s
+def descent_ticks(enc, n, scatter=0):
+    # n tick frames of a descent at 60 m/s from 3 km, then 1 m/s; ranges +/- scatter mm
     frames = []
     alt = 3000000
     for k in range(n):
         alt = alt - 60 * 20 if alt > 60000 else alt - 20
-        frames.append(tick(enc, k, alt + 1000, 1620 + (k % 7) * 300))
+        r = alt + 1000 + (scatter if k % 2 else -scatter)
+        frames.append(tick(enc, k, max(r, 1), 1620 + (k % 7) * 300))
     return frames
