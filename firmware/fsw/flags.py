@@ -29,3 +29,10 @@ NAMES = (
     "thr_sat_hi", "thr_sat_lo", "thr_slew", "integ_held", "land_alt", "land_speed",
     "land_thr", "overrun", "sigma_high", "link_err",
 )
+
+# FLAGS2: the second decision word. Bits 0-7: estimator (range checks); bits 8-15 are free.
+RANGE_INCONSISTENT = const(0x0001)  # the range failed the kinematic consistency test: not used
+RANGE_STALE = const(0x0002)  # the reading was older than the age bound: not used
+RANGE_UNCHECKED = const(0x0004)  # too few ranges yet to judge consistency: gated only
+
+NAMES2 = ("range_inconsistent", "range_stale", "range_unchecked")

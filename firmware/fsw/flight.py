@@ -38,7 +38,7 @@ EV_TRUST = const(8)  # baseline naive: first valid range taken as the altitude; 
 EV_CHECKED = const(9)  # engine-check burn done; arg: engine performance, Q12 (4096 = as told)
 
 _MAX_STEPS = const(4)  # prediction steps per tick when ticks arrive late
-_MAX_AGE_MS = const(1000)  # latency compensation limit
+_MAX_AGE_MS = const(500)  # an older reading is stale: not used (flagged RANGE_STALE)
 
 
 class Flight:
@@ -58,6 +58,7 @@ class Flight:
         self._started = False
         self.overruns = 0
         self.flags = 0
+        self.flags2 = 0  # second decision word (fsw.flags FLAGS2 bits)
         self.range_mm = 0
         self.arm_reason = 0  # param id * 8 + reason of the last refused ARM
         self._trusted = True  # baseline naive: a valid range has been seen
@@ -130,6 +131,7 @@ class Flight:
         self._started = True
         self._last_us = now_us
         mode = self.mode
+        self.flags2 = 0
         if mode < DESCENT or mode == LANDED:
             self.ctrl.cutoff()
             self.flags = fl
@@ -150,8 +152,10 @@ class Flight:
         # 2. range update
         if range_status == RF_GOOD and 0 < range_mm <= p[P.MAX_RANGE_MM] and range_age_ms >= 0:
             fl |= F.RANGE_GOOD
-            age = min(range_age_ms, _MAX_AGE_MS)
-            meas = range_mm - p[P.CLEARANCE_MM] + (est.vel_mm_s() * age) // 1000
+        if fl & F.RANGE_GOOD and range_age_ms > _MAX_AGE_MS:
+            self.flags2 = F.RANGE_STALE  # too old to carry forward by the velocity: not used
+        elif fl & F.RANGE_GOOD:
+            meas = range_mm - p[P.CLEARANCE_MM] + (est.vel_mm_s() * range_age_ms) // 1000
             if not self._trusted:
                 # baseline naive: the first valid range is the altitude, no questions asked
                 self._trusted = True
@@ -161,6 +165,7 @@ class Flight:
             else:
                 excluded = est.excluded
                 r = est.update(meas)
+                self.flags2 = est.flags2
                 if est.excluded and not excluded:
                     self._event(EV_EXCLUDE, est.alt_mm)
             fl |= r
