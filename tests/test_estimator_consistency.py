@@ -179,3 +179,17 @@ def test_reading_within_the_age_bound_is_used() -> None:
     f.tick(0, 31_000, rangefinder.RF_GOOD, 1620, 1, range_age_ms=500)
     assert not f.flags2 & flags.RANGE_STALE
     assert f.flags & flags.RANGE_USED
+
+
+def test_consistency_holds_across_the_motion_integral_re_zero() -> None:
+    # 100 km down at 150 m/s: the motion integral passes 2^26 mm and is re-zeroed; ranges that
+    # move with the vehicle stay consistent and a frozen one is still rejected after it
+    rng = random.Random(9)
+    d = Descent(100_000_000, -150_000, max_range_mm=100_000_000)
+    results = _fly_truth(d, 25_000, 1000.0, rng)
+    assert d.est._kin_mm > -(2**26)  # re-zeroed on the way
+    inconsistent = sum(1 for _, f2 in results if f2 & flags.RANGE_INCONSISTENT)
+    assert inconsistent <= 0.001 * len(results)  # a 4-sigma tail, not the re-zero
+    frozen = d.true_mm()
+    results = [d.step(frozen) for _ in range(10)]
+    assert results[-1][1] & flags.RANGE_INCONSISTENT
