@@ -1,7 +1,8 @@
 # Vertical altitude/velocity estimator: alpha-beta filter in fixed point.
 # State: altitude above the ground in mm (+ a Q8 fraction), vertical velocity in mm/s Q8
 # (up positive), altitude uncertainty sigma in mm. Prediction integrates the accelerometer's
-# vertical specific force minus gravity (or the thrust model when the IMU is not good).
+# vertical specific force minus gravity (or the thrust model when the IMU is not good). A Good
+# range must pass the kinematic consistency test (consistent) before the innovation gate.
 try:
     from micropython import const
 except ImportError:
