@@ -331,3 +331,10 @@ def test_ticks_diff_stays_within_small_ints() -> None:
         for a, b in ((2**30 - 1, 0), (0, 2**30 - 1), (2**29, 0), (0, 2**29), (123, 2**29 + 123)):
             fix.ticks_diff(a, b)
     assert tracker.violations == []
+
+
+def test_safe_ticks_show_a_failing_preflight_check_before_arm() -> None:
+    f = _sensed(rangefinder.RF_NOT_CONNECTED, 1)
+    assert f.flags2 & flags.PREFLIGHT_BAD
+    f.tick(20_000, 3_001_000, rangefinder.RF_OUT_OF_RANGE_HIGH, 0, 1)
+    assert not f.flags2 & flags.PREFLIGHT_BAD

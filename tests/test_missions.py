@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from softland.firmware import fsw_module
 from softland.scenario import load_scenario
 from softland.sim import SimResult, run_scenario
 
@@ -122,3 +123,11 @@ def test_im1_flies_on_an_override_that_is_reported() -> None:
     assert result.summary["preflight"] == "rangefinder NoData"
     assert "arm_override" in [e["name"] for e in result.events]
     assert result.summary["outcome"] == "landed"
+
+
+def test_im1s_blind_descent_is_visible_in_telemetry() -> None:
+    blind = fsw_module("flags").BLIND
+    result = run_scenario(load_scenario("im1"), "cpython")
+    phases = {r["phase"] for r in result.telemetry if r["flags2"] & blind}
+    assert phases  # the blind descent was flown, and said so on every tick of it
+    assert all(r["flags2"] & blind for r in result.telemetry if r["phase"] == 8)

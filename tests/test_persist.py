@@ -17,7 +17,7 @@ flight_mod = fsw_module("flight")
 params_mod = fsw_module("params")
 
 # per-tick outputs, recomputed by every tick; everything else a component holds is state
-PER_TICK = {"flags", "range_mm", "acc_ok_in", "rf_status_in"}
+PER_TICK = {"flags", "flags2", "range_mm", "acc_ok_in", "rf_status_in"}
 REFERENCES = {"params", "p", "est", "guid", "ctrl", "land", "_event", "resuming"}
 
 
@@ -186,3 +186,14 @@ def test_a_failing_store_costs_a_fault_not_the_answer() -> None:
     frames = _exchange(rt, host, host.command_frame(app_mod.C_ARM))
     assert any(f.ftype == host.link.T_ACK for f in frames)
     assert rt.app.faults == 1
+
+
+def test_the_resume_tick_sets_the_resumed_decision_bit() -> None:
+    flags = fsw_module("flags")
+    rt, host = _started()
+    _fly(rt, host, 100)
+    _reboot(rt)
+    host = HostLink()
+    frames = _fly(rt, host, 2, start_tick=110)
+    telemetry = [host.decode_telemetry(f.payload) for f in frames if f.ftype == host.link.T_TELEM]
+    assert [bool(t["flags2"] & flags.RESUMED) for t in telemetry] == [True, False]

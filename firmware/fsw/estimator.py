@@ -1,7 +1,8 @@
 # Vertical altitude/velocity estimator: alpha-beta filter in fixed point.
 # State: altitude above the ground in mm (+ a Q8 fraction), vertical velocity in mm/s Q8
 # (up positive), altitude uncertainty sigma in mm. Prediction integrates the accelerometer's
-# vertical specific force minus gravity (or the thrust model when the IMU is not good).
+# vertical specific force minus gravity (or the thrust model when the IMU is not good). A Good
+# range must pass the kinematic consistency test (consistent) before the innovation gate.
 try:
     from micropython import const
 except ImportError:
@@ -12,7 +13,7 @@ except ImportError:
 
 from fsw import flags as F
 from fsw import params as P
-from fsw.fixmath import clamp
+from fsw.fixmath import TICKS_MASK, clamp, ticks_diff
 
 _VEL_MAX_Q8 = const(38400000)  # 150 m/s
 _ALT_MAX = const(1000000000)
@@ -25,12 +26,26 @@ _INNOV_MAX = const(250000)  # clamp for the alpha term (alpha_q12 * innov < 2^30
 _INNOV_V_MAX = const(2000)  # beta term: an altitude surprise says little about velocity
 _REACQ_N = const(25)  # consecutive rejections that agree with each other: accept new ground
 _REACQ_SPREAD_MM = const(1000)  # ... whose innovations stay within this band + range / 256
+# kinematic consistency test (docs/architecture.md, "Range consistency")
+_RING_N = const(8)  # recent Good ranges a new one is compared with ...
+_RING_DT_MS = const(60)  # ... kept at least this far apart (the ring spans ~0.5 s)
+_TRAIN_N = const(8)  # range pairs that set the first noise estimate (ranges unchecked meanwhile)
+_NOISE_MIN_MM = const(10)  # noise estimate floor (a LIDAR-Lite counts in cm)
+_NOISE_MAX_MM = const(200000)  # ... and ceiling
+_TOL_K = const(4)  # tolerance: 4 noise estimates (mean |jump| between ranges: 1.13 sigma)
+_TOL_FLOOR_MM = const(20)  # ... plus a floor, plus SIGMA_GROW_MM_S (the velocity uncertainty)
+_LAG_MAX_MS = const(2000)  # ... times the lag; an older ring entry does not vote
+_KIN_MAX = const(67108864)  # 2^26: the motion integral is re-zeroed beyond this
+_MEAS_MAX = const(268435456)  # 2^28: ranges for the test (MAX_RANGE_MM is at most 10^8) ...
+_D_MAX = const(335544320)  # ... so |d| < 2^28 + 2^26 and a difference of two stays < 2^30
 
 
 class Estimator:
     STATE = (
         "alt_mm", "alt_frac_q8", "vel_q8", "sigma_mm", "_sigma_acc", "rejects", "_rej_lo",
-        "_rej_hi", "latching", "excluded", "bias_q8", "imu",
+        "_rej_hi", "latching", "excluded", "bias_q8", "imu", "_kin_mm", "_kin_frac_q8",
+        "_clk_ms", "_ring_d", "_ring_t", "_ring_n", "_ring_i", "_ring_newest", "_last_d",
+        "_have_last", "noise_mm", "_trained",
     )
 
     def __init__(self, params):
@@ -47,6 +62,23 @@ class Estimator:
         self.excluded = False
         self.bias_q8 = 0  # accelerometer bias estimate, mm/s^2 Q8
         self.imu = False  # the last prediction used the accelerometer
+        self.flags2 = 0  # FLAGS2 decision bits of the last update
+        # consistency test: the vehicle's own motion integrated from the velocity estimate
+        # (kin, mm + Q8 fraction; alt without the range corrections), a clock (ms, wraps at
+        # 2^30), and a ring of recent Good ranges as d = altitude from the range - kin (constant
+        # while range and motion agree) with the clock at each
+        self._kin_mm = 0
+        self._kin_frac_q8 = 0
+        self._clk_ms = 0
+        self._ring_d = [0] * _RING_N
+        self._ring_t = [0] * _RING_N
+        self._ring_n = 0  # entries filled
+        self._ring_i = 0  # next entry to write
+        self._ring_newest = 0  # clock of the newest entry
+        self._last_d = 0  # d of the last Good range (the noise estimate follows its jumps)
+        self._have_last = False
+        self.noise_mm = 0  # mean |jump of d| between successive Good ranges
+        self._trained = 0  # pairs seen while training the noise estimate
 
     def reset(self, alt_mm, vel_mm_s, sigma_mm):
         self.alt_mm = alt_mm
@@ -57,6 +89,14 @@ class Estimator:
         self.rejects = 0
         self.excluded = False
         self.bias_q8 = 0
+        self.flags2 = 0
+        self._kin_mm = 0
+        self._kin_frac_q8 = 0
+        self._ring_n = 0
+        self._ring_i = 0
+        self._have_last = False
+        self.noise_mm = self.p[P.SIGMA_RANGE_MM]
+        self._trained = 0
 
     def rebase(self, alt_mm):
         # take a measurement as the altitude outright
@@ -81,15 +121,95 @@ class Estimator:
         frac = self.alt_frac_q8 + dalt_q8
         self.alt_mm = clamp(self.alt_mm + (frac >> 8), _ALT_MIN, _ALT_MAX)
         self.alt_frac_q8 = frac & 0xFF
+        kin = self._kin_frac_q8 + dalt_q8
+        self._kin_mm += kin >> 8
+        self._kin_frac_q8 = kin & 0xFF
+        if self._kin_mm > _KIN_MAX or self._kin_mm < -_KIN_MAX:
+            self._rezero()
+        self._clk_ms = (self._clk_ms + pm) & TICKS_MASK
         acc = self._sigma_acc + self.p[P.SIGMA_GROW_MM_S] * pm
         self.sigma_mm = min(self.sigma_mm + acc // 1000, _SIGMA_MAX)
         self._sigma_acc = acc % 1000
 
+    def _rezero(self):
+        # keep kin and d small: move the motion integral's origin to here
+        k = self._kin_mm
+        ring = self._ring_d
+        for j in range(_RING_N):
+            ring[j] = clamp(ring[j] + k, -_D_MAX, _D_MAX)
+        self._last_d = clamp(self._last_d + k, -_D_MAX, _D_MAX)
+        self._kin_mm = 0
+
+    def consistent(self, alt_meas_mm):
+        # kinematic consistency test of a Good range (converted to altitude): its change since
+        # each recent Good range in the ring must match the motion the estimate integrated over
+        # the same time, within 4 noise estimates + the velocity uncertainty over the lag.
+        # Consistent with the majority of the ring: True; else False (a frozen value under a
+        # moving vehicle, an outlier, the first ranges after a terrain step). Sets the FLAGS2
+        # bits, learns the noise, records the range in the ring.
+        d = clamp(alt_meas_mm, -_MEAS_MAX, _MEAS_MAX) - self._kin_mm
+        now = self._clk_ms
+        ring_d = self._ring_d
+        ring_t = self._ring_t
+        n = self._ring_n
+        ok = True
+        checked = False
+        if self._have_last:
+            jump = clamp(d - self._last_d, -_NOISE_MAX_MM, _NOISE_MAX_MM)
+            if jump < 0:
+                jump = -jump
+            noise = self.noise_mm
+            if self._trained < _TRAIN_N:
+                # first pairs: the mean jump, unchecked (nothing yet says what noise is)
+                self._trained += 1
+                noise += (jump - noise) // self._trained
+            else:
+                base = _TOL_K * noise + _TOL_FLOOR_MM
+                v_tol = self.p[P.SIGMA_GROW_MM_S]
+                votes = 0
+                voters = 0
+                for j in range(n):
+                    lag = ticks_diff(now, ring_t[j])
+                    if lag > _LAG_MAX_MS:
+                        continue
+                    voters += 1
+                    diff = d - ring_d[j]
+                    if diff < 0:
+                        diff = -diff
+                    if diff <= base + (v_tol * lag) // 1000:
+                        votes += 1
+                if voters > 0:
+                    checked = True
+                    ok = 2 * votes > voters
+                # the noise estimate follows the jumps; one jump moves it at most 3/16 up,
+                # so an outlier or a step barely moves it yet a noisier sensor is learnt
+                noise += (min(jump, 4 * noise) - noise) >> 4
+            self.noise_mm = clamp(noise, _NOISE_MIN_MM, _NOISE_MAX_MM)
+        self._have_last = True
+        self._last_d = d
+        if n == 0 or ticks_diff(now, self._ring_newest) >= _RING_DT_MS:
+            i = self._ring_i
+            ring_d[i] = d
+            ring_t[i] = now
+            self._ring_newest = now
+            self._ring_i = i + 1 if i + 1 < _RING_N else 0
+            if n < _RING_N:
+                self._ring_n = n + 1
+        if not checked:
+            self.flags2 |= F.RANGE_UNCHECKED
+        elif not ok:
+            self.flags2 |= F.RANGE_INCONSISTENT
+        return ok
+
     def update(self, alt_meas_mm):
-        # a Good range converted to altitude; returns the flags it set
+        # a Good range converted to altitude; returns the flags it set (FLAGS2 bits: flags2)
         p = self.p
+        self.flags2 = 0
         if self.excluded:
             return F.RANGE_REJECTED
+        if not self.consistent(alt_meas_mm):
+            self.rejects = 0  # not used; re-basing needs a run of consistent rejected ranges
+            return 0
         innov = clamp(alt_meas_mm - self.alt_mm, -_ALT_MAX, _ALT_MAX)
         gate = p[P.GATE_MM] + 3 * self.sigma_mm
         if -gate <= innov <= gate:

@@ -29,3 +29,18 @@ NAMES = (
     "thr_sat_hi", "thr_sat_lo", "thr_slew", "integ_held", "land_alt", "land_speed",
     "land_thr", "overrun", "sigma_high", "link_err",
 )
+
+# FLAGS2: the second decision word. Bits 0-7: estimator (range checks); 8-15: flight.
+RANGE_INCONSISTENT = const(0x0001)  # the range failed the kinematic consistency test: not used
+RANGE_STALE = const(0x0002)  # the reading was older than the age bound: not used
+RANGE_UNCHECKED = const(0x0004)  # too few ranges yet to judge consistency: gated only
+BLIND = const(0x0100)  # guidance flies the blind descent: no trusted altitude below the gate
+SCATTER_SIGMA = const(0x0200)  # the ranges' scatter, above the filter's sigma, sets the bound
+RESERVE = const(0x0400)  # propellant down to the reserve (declared once by EV_RESERVE)
+RESUMED = const(0x0800)  # this tick resumed the flight from the state persisted before a reset
+PREFLIGHT_BAD = const(0x1000)  # SAFE/ARMED: a preflight sensor check fails (ARM would refuse)
+
+NAMES2 = (
+    "range_inconsistent", "range_stale", "range_unchecked", "", "", "", "", "",
+    "blind", "scatter_sigma", "reserve", "resumed", "preflight_bad",
+)

@@ -54,7 +54,7 @@ AR_IMU = const(0x101)  # the accelerometer sample of the last tick was not good
 AR_RANGEFINDER = const(0x110)  # + rangefinder status (RF_NOT_CONNECTED / RF_NO_DATA)
 
 _MAX_STEPS = const(4)  # prediction steps per tick when ticks arrive late
-_MAX_AGE_MS = const(1000)  # latency compensation limit
+_MAX_AGE_MS = const(500)  # an older reading is stale: not used (flagged RANGE_STALE)
 _CAL_SETTLE = const(25)  # coast ticks after the engine went off before calibrating (5 lags)
 _CAL_MIN = const(50)  # coast ticks needed for a bias measurement
 _CAL_MAX = const(4096)  # ... and used at most
@@ -89,6 +89,7 @@ class Flight:
         self._started = False
         self.overruns = 0
         self.flags = 0
+        self.flags2 = 0  # second decision word (fsw.flags FLAGS2 bits)
         self.range_mm = 0
         self.arm_reason = 0  # param id * 8 + reason of the last refused ARM
         self._trusted = True  # baseline naive: a valid range has been seen
@@ -207,6 +208,7 @@ class Flight:
         period_us = p[P.PERIOD_MS] * 1000
         steps = 1
         fl = 0
+        f2 = F.RESUMED if self.resuming else 0
         if self._started:
             dt = ticks_diff(now_us, self._last_us)
             if dt > period_us + (period_us >> 1):
@@ -222,9 +224,13 @@ class Flight:
         self._started = True
         self._last_us = now_us
         mode = self.mode
+        self.flags2 = 0
         if mode < DESCENT or mode == LANDED:
             self.ctrl.cutoff()
             self.flags = fl
+            if mode < DESCENT and self.preflight():
+                f2 |= F.PREFLIGHT_BAD
+            self.flags2 = f2
             return
         est = self.est
         ctrl = self.ctrl
@@ -265,8 +271,10 @@ class Flight:
         # 2. range update
         if range_status == RF_GOOD and 0 < range_mm <= p[P.MAX_RANGE_MM] and range_age_ms >= 0:
             fl |= F.RANGE_GOOD
-            age = min(range_age_ms, _MAX_AGE_MS)
-            meas = range_mm - p[P.CLEARANCE_MM] + (est.vel_mm_s() * age) // 1000
+        if fl & F.RANGE_GOOD and range_age_ms > _MAX_AGE_MS:
+            f2 |= F.RANGE_STALE  # too old to carry forward by the velocity: not used
+        elif fl & F.RANGE_GOOD:
+            meas = range_mm - p[P.CLEARANCE_MM] + (est.vel_mm_s() * range_age_ms) // 1000
             if not self._trusted:
                 # baseline naive: the first valid range is the altitude, no questions asked
                 self._trusted = True
@@ -277,6 +285,7 @@ class Flight:
                 excluded = est.excluded
                 innov = meas - est.alt_mm
                 r = est.update(meas)
+                f2 |= est.flags2
                 if est.excluded and not excluded:
                     self._event(EV_EXCLUDE, est.alt_mm)
                 if r == F.RANGE_USED:
@@ -351,6 +360,13 @@ class Flight:
                 self.set_mode(LANDED)
             fl |= land.flags
         self.flags = fl
+        if guid.blind:
+            f2 |= F.BLIND
+        if sigma > est.sigma_mm:
+            f2 |= F.SCATTER_SIGMA
+        if self._reserve:
+            f2 |= F.RESERVE
+        self.flags2 = f2
 
     def hover_s(self):
         # seconds of hover the propellant above the dry mass still gives (rocket equation,

@@ -38,7 +38,9 @@ class Persist:
         self.parts = (flight, flight.est, flight.guid, flight.ctrl, flight.land)
         n = 0
         for part in self.parts:
-            n += len(part.STATE)
+            for name in part.STATE:
+                x = getattr(part, name)
+                n += len(x) if type(x) is list else 1  # a list: its elements, in order
         self.state_count = n
         self.slot_size = _HEADER + 4 * (P.COUNT + n) + 4
         self.record = bytearray(2 * self.slot_size)
@@ -69,7 +71,15 @@ class Persist:
             o += 4
         for part in self.parts:
             for name in part.STATE:
-                x = int(getattr(part, name))
+                x = getattr(part, name)
+                if type(x) is list:
+                    for e in x:
+                        put_i32(b, o, e)
+                        s1 = (s1 + (e & 0xFFFF) + ((e >> 16) & 0xFFFF)) % _MOD
+                        s2 = (s2 + s1) % _MOD
+                        o += 4
+                    continue
+                x = int(x)
                 put_i32(b, o, x)
                 s1 = (s1 + (x & 0xFFFF) + ((x >> 16) & 0xFFFF)) % _MOD
                 s2 = (s2 + s1) % _MOD
@@ -126,8 +136,14 @@ class Persist:
             o += 4
         for part in self.parts:
             for name in part.STATE:
+                cur = getattr(part, name)
+                if type(cur) is list:
+                    for i in range(len(cur)):
+                        cur[i] = get_i32(b, o)
+                        o += 4
+                    continue
                 x = get_i32(b, o)
-                if type(getattr(part, name)) is bool:
+                if type(cur) is bool:
                     x = x != 0
                 setattr(part, name, x)
                 o += 4

@@ -34,7 +34,8 @@ RF_VALID = const(61)  # u8 rangefinder valid count 0..10
 RF_SIGNAL = const(62)  # u8 rangefinder signal strength
 RF_TX = const(63)  # u8 bus transactions the rangefinder driver made this tick
 RF_ERRORS = const(64)  # u16 rangefinder driver errors so far (wraps)
-LENGTH = const(66)
+FLAGS2 = const(66)  # u16 second decision word (fsw.flags FLAGS2 bits)
+LENGTH = const(68)
 
 
 class Telemetry:
@@ -73,3 +74,4 @@ class Telemetry:
         put_u8(b, o + RF_SIGNAL, rf.signal)
         put_u8(b, o + RF_TX, min(rf.tx_last, 255))
         put_u16(b, o + RF_ERRORS, rf.errors & 0xFFFF)
+        put_u16(b, o + FLAGS2, fl.flags2)

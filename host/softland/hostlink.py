@@ -35,6 +35,7 @@ TELEMETRY_FIELDS: tuple[tuple[str, str], ...] = (
     ("rf_signal", "u8"),
     ("rf_tx", "u8"),
     ("rf_errors", "u16"),
+    ("flags2", "u16"),
 )
 MODES = ("SAFE", "ARMED", "DESCENT", "TERMINAL", "LANDED", "ABORT")
 PHASES = (

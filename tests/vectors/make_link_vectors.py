@@ -66,7 +66,7 @@ LAYOUTS: dict[str, dict] = {
     },
     "telem": {
         "type": TYPES["TELEM"],
-        "length": 66,
+        "length": 68,
         "fields": [
             ("tick", 0, "i32"),
             ("time_us", 4, "i32"),
@@ -93,6 +93,7 @@ LAYOUTS: dict[str, dict] = {
             ("rf_signal", 62, "u8"),
             ("rf_tx", 63, "u8"),
             ("rf_errors", 64, "u16"),
+            ("flags2", 66, "u16"),
         ],
     },
 }
@@ -217,6 +218,7 @@ TELEM_DESCENT = {
     "rf_signal": 87,
     "rf_tx": 3,
     "rf_errors": 1,
+    "flags2": 0x0004,  # RANGE_UNCHECKED
 }
 
 
