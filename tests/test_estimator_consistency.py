@@ -102,6 +102,30 @@ def test_frozen_range_is_never_taken_as_new_ground() -> None:
     assert not any(r == flags.RANGE_REBASED for r, _ in results)
 
 
+def test_frozen_range_never_rebases_the_velocity() -> None:
+    rng = random.Random(4)
+    d = Descent(30_000, -3000)
+    _fly_truth(d, 50, 50.0, rng)
+    frozen = d.true_mm()
+    results = [d.step(frozen) for _ in range(300)]
+    assert not any(f2 & flags.RANGE_VEL_REBASED for _, f2 in results)
+    assert d.est.vel_mm_s() < -2500
+
+
+def test_a_wrong_velocity_does_not_latch_a_good_sensor_off() -> None:
+    # ranges reappear (a long gap) while the velocity estimate is 2 m/s off: they disagree
+    # with the motion integral, yet move together; the velocity is what gets corrected
+    rng = random.Random(5)
+    d = Descent(30_000, -3000)
+    d.est.reset(30_000, -1000, 1000)
+    results = _fly_truth(d, 300, 20.0, rng)
+    rebased = [k for k, (_, f2) in enumerate(results) if f2 & flags.RANGE_VEL_REBASED]
+    assert rebased and rebased[0] < 60
+    assert all(r & flags.RANGE_USED for r, _ in results[-100:])
+    assert abs(d.est.vel_mm_s() + 3000) < 100
+    assert abs(d.est.alt_mm - d.true_mm()) < 100
+
+
 def test_sensor_is_used_again_once_the_frozen_value_clears() -> None:
     rng = random.Random(5)
     d = Descent(30_000, -3000)

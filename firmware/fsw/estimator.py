@@ -38,6 +38,8 @@ _LAG_MAX_MS = const(2000)  # ... times the lag; an older ring entry does not vot
 _KIN_MAX = const(67108864)  # 2^26: the motion integral is re-zeroed beyond this
 _MEAS_MAX = const(268435456)  # 2^28: ranges for the test (MAX_RANGE_MM is at most 10^8) ...
 _D_MAX = const(335544320)  # ... so |d| < 2^28 + 2^26 and a difference of two stays < 2^30
+_INC_N = const(25)  # consecutive inconsistent ranges that moved together: the velocity is wrong
+_INC_MOVED_MAX = const(1000000)  # their movement counted up to 1 km (x 1000 stays < 2^30)
 
 
 class Estimator:
@@ -45,7 +47,8 @@ class Estimator:
         "alt_mm", "alt_frac_q8", "vel_q8", "sigma_mm", "_sigma_acc", "rejects", "_rej_lo",
         "_rej_hi", "latching", "excluded", "bias_q8", "imu", "_kin_mm", "_kin_frac_q8",
         "_clk_ms", "_ring_d", "_ring_t", "_ring_n", "_ring_i", "_ring_newest", "_last_d",
-        "_have_last", "noise_mm", "_trained",
+        "_have_last", "noise_mm", "_trained", "_inc_n", "_inc_meas0", "_inc_t0",
+        "_inc_mid", "_inc_tmid",
     )
 
     def __init__(self, params):
@@ -79,6 +82,12 @@ class Estimator:
         self._have_last = False
         self.noise_mm = 0  # mean |jump of d| between successive Good ranges
         self._trained = 0  # pairs seen while training the noise estimate
+        # a run of inconsistent ranges: how many, the first one's altitude and clock
+        self._inc_n = 0
+        self._inc_meas0 = 0
+        self._inc_t0 = 0
+        self._inc_mid = 0  # ... and the altitude and clock half-way through the run
+        self._inc_tmid = 0
 
     def reset(self, alt_mm, vel_mm_s, sigma_mm):
         self.alt_mm = alt_mm
@@ -97,6 +106,7 @@ class Estimator:
         self._have_last = False
         self.noise_mm = self.p[P.SIGMA_RANGE_MM]
         self._trained = 0
+        self._inc_n = 0
 
     def rebase(self, alt_mm):
         # take a measurement as the altitude outright
@@ -201,6 +211,41 @@ class Estimator:
             self.flags2 |= F.RANGE_INCONSISTENT
         return ok
 
+    def _inconsistent_run(self, alt_meas_mm):
+        # never latch the sensor off through a wrong velocity: ranges that all disagree with
+        # the motion integral yet moved steadily together (a frozen sensor does not move; one
+        # that froze or thawed during the run did not move steadily) say the velocity estimate
+        # is what is wrong, e.g. after a long gap without ranges. After _INC_N of them the
+        # velocity becomes their rate and the test starts again from it.
+        now = self._clk_ms
+        meas = clamp(alt_meas_mm, -_MEAS_MAX, _MEAS_MAX)
+        if self._inc_n == 0:
+            self._inc_meas0 = meas
+            self._inc_t0 = now
+        self._inc_n += 1
+        if self._inc_n == _INC_N // 2:
+            self._inc_mid = meas
+            self._inc_tmid = now
+        if self._inc_n < _INC_N:
+            return
+        self._inc_n = 0
+        moved = clamp(meas - self._inc_meas0, -_INC_MOVED_MAX, _INC_MOVED_MAX)
+        dt = ticks_diff(now, self._inc_t0)
+        tol = _TOL_K * self.noise_mm + _TOL_FLOOR_MM
+        if dt <= 0 or -tol <= moved <= tol:
+            return  # stood still: a frozen reading (or a hover), keep rejecting
+        rate = clamp(moved * 1000 // dt, -150000, 150000)
+        t_mid = clamp(ticks_diff(self._inc_tmid, self._inc_t0), 0, 5000)
+        bend = clamp(self._inc_mid - self._inc_meas0 - (rate * t_mid) // 1000, -_D_MAX, _D_MAX)
+        if bend > tol or bend < -tol:
+            return  # did not move steadily (froze or thawed during the run): no one rate
+        self.vel_q8 = rate << 8
+        self._ring_n = 0
+        self._ring_i = 0
+        self._have_last = False
+        self._trained = 0
+        self.flags2 |= F.RANGE_VEL_REBASED
+
     def update(self, alt_meas_mm):
         # a Good range converted to altitude; returns the flags it set (FLAGS2 bits: flags2)
         p = self.p
@@ -209,7 +254,9 @@ class Estimator:
             return F.RANGE_REJECTED
         if not self.consistent(alt_meas_mm):
             self.rejects = 0  # not used; re-basing needs a run of consistent rejected ranges
+            self._inconsistent_run(alt_meas_mm)
             return 0
+        self._inc_n = 0
         innov = clamp(alt_meas_mm - self.alt_mm, -_ALT_MAX, _ALT_MAX)
         gate = p[P.GATE_MM] + 3 * self.sigma_mm
         if -gate <= innov <= gate:

@@ -34,6 +34,8 @@ NAMES = (
 RANGE_INCONSISTENT = const(0x0001)  # the range failed the kinematic consistency test: not used
 RANGE_STALE = const(0x0002)  # the reading was older than the age bound: not used
 RANGE_UNCHECKED = const(0x0004)  # too few ranges yet to judge consistency: gated only
+RANGE_VEL_REBASED = const(0x0008)  # a run of inconsistent ranges that moved together: the
+# velocity estimate was wrong, not the sensor; velocity set from their rate, test restarted
 BLIND = const(0x0100)  # guidance flies the blind descent: no trusted altitude below the gate
 SCATTER_SIGMA = const(0x0200)  # the ranges' scatter, above the filter's sigma, sets the bound
 RESERVE = const(0x0400)  # propellant down to the reserve (declared once by EV_RESERVE)
@@ -41,6 +43,6 @@ RESUMED = const(0x0800)  # this tick resumed the flight from the state persisted
 PREFLIGHT_BAD = const(0x1000)  # SAFE/ARMED: a preflight sensor check fails (ARM would refuse)
 
 NAMES2 = (
-    "range_inconsistent", "range_stale", "range_unchecked", "", "", "", "", "",
+    "range_inconsistent", "range_stale", "range_unchecked", "range_vel_rebased", "", "", "", "",
     "blind", "scatter_sigma", "reserve", "resumed", "preflight_bad",
 )
