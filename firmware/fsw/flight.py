@@ -63,13 +63,14 @@ _G0_MM_S2 = const(9807)
 _SCATTER_MAX = const(50000)  # innovations counted in the range scatter up to this
 _VIN_MAX_Q8 = const(38400000)  # inertial velocity limit: 150 m/s
 _RESUME_STEPS = const(100)  # prediction steps allowed once, across a reset's outage
+_RF_QUIET_MAX = const(25)  # preflight: the rangefinder answered within this many ticks
 
 
 class Flight:
     # what a reset must not lose (fsw.persist); the mode first
     STATE = (
         "mode", "ticks", "now_us", "_last_us", "_started", "overruns", "arm_reason",
-        "_trusted", "_check_ms", "phase", "sensor_ticks", "_reserve", "_off", "_cal_sum",
+        "_trusted", "_check_ms", "phase", "sensor_ticks", "rf_quiet", "_reserve", "_off", "_cal_sum",
         "_cal_n", "acc_bias_q8", "_bias_carry", "scatter_q4", "_vin_q8", "_thr_lag",
     )
 
@@ -99,6 +100,7 @@ class Flight:
         self.sensor_ticks = 0  # ticks seen since boot (capped): the sensors have been read
         self.acc_ok_in = 0  # the last tick's accelerometer health
         self.rf_status_in = RF_NOT_CONNECTED  # the last tick's rangefinder status
+        self.rf_quiet = 1000  # ticks since the rangefinder last answered (capped)
         self._reserve = False  # propellant reserve reached and declared
         self._off = 0  # coast ticks with the engine off
         self._cal_sum = 0  # accelerometer readings summed over the engine-off coast
@@ -120,10 +122,11 @@ class Flight:
             return AR_NO_SENSOR_DATA
         if not self.acc_ok_in:
             return AR_IMU
-        rf = self.rf_status_in
-        if rf == RF_NOT_CONNECTED or rf == RF_NO_DATA:
-            # a rangefinder that answers (even out of range, far above the ground) is healthy
-            return AR_RANGEFINDER + rf
+        if self.rf_quiet >= _RF_QUIET_MAX:
+            # a rangefinder that answers (even out of range, far above the ground) is healthy;
+            # one that has not answered for half a second is not (a lossy link that drops
+            # frames now and then still answers)
+            return AR_RANGEFINDER + self.rf_status_in
         return 0
 
     def arm(self, override=False):
@@ -205,6 +208,10 @@ class Flight:
         self.sensor_ticks = min(self.sensor_ticks + 1, 1000)
         self.acc_ok_in = acc_ok
         self.rf_status_in = range_status
+        if range_status == RF_NOT_CONNECTED or range_status == RF_NO_DATA:
+            self.rf_quiet = min(self.rf_quiet + 1, 1000)
+        else:
+            self.rf_quiet = 0
         period_us = p[P.PERIOD_MS] * 1000
         steps = 1
         fl = 0

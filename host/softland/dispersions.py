@@ -248,7 +248,9 @@ def _shifted_faults(s: Scenario, shift_s: float) -> tuple[Any, ...]:
     never happens and is dropped."""
     out = []
     for fault in s.faults:
-        start = 0.0 if fault.start_s <= 0.0 else max(fault.start_s + shift_s, 0.0)
+        # a window shifted to before the flight starts with it (not from power-on, which is
+        # what a start at 0 declares: see softland.sim's preflight)
+        start = 0.0 if fault.start_s <= 0.0 else max(fault.start_s + shift_s, 1e-6)
         if fault.end_s is None:
             out.append(dataclasses.replace(fault, start_s=start))
             continue

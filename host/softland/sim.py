@@ -22,8 +22,10 @@ from softland.sensors import ImuModel, RangefinderModel
 
 REPLY_TIMEOUT_S = 10.0
 # ticks the firmware runs in SAFE before ARM, reading its sensors for the preflight checks;
-# the rig holds the vehicle at its handover state meanwhile (the flight clock starts at ARM)
+# the rig holds the vehicle at its handover state meanwhile (the flight clock starts at ARM).
+# A refused ARM is tried again every tick, as an operator would, for up to PREFLIGHT_MAX_TICKS
 PREFLIGHT_TICKS = 10
+PREFLIGHT_MAX_TICKS = 50
 SERIAL_CHUNK = 100  # bytes per SERIAL frame (payload limit 119)
 MODE_LANDED = MODES.index("LANDED")
 MODE_ABORT = MODES.index("ABORT")
@@ -169,21 +171,24 @@ def arm_reason_text(reason: int) -> str:
     return f"parameter {names.get(reason >> 3, reason >> 3)} (reason {reason & 7})"
 
 
-def _arm_and_start(session: _Session, override: bool) -> tuple[bool, str]:
-    """ARM (with the override bit when the scenario flies a known-bad sensor) and START.
-    Returns (armed, reason text of the failed preflight check, or "")."""
+def _arm(session: _Session, override: bool) -> str:
+    """ARM (with the override bit when the scenario flies a known-bad sensor). Returns "" when
+    armed on a clean preflight, else the reason of the failed check (armed when overridden)."""
     app = session.link.app
     ack = session.command(app.C_ARM, 0, app.ARM_OVERRIDE if override else 0)
     reason = ack["value"]
     if ack["result"] == fsw_module("params").E_PREFLIGHT:
-        return False, arm_reason_text(reason)
+        return arm_reason_text(reason)
     if ack["result"] != 0:
         raise UserError(f"firmware refused to arm: {arm_reason_text(reason)}")
-    ack = session.command(app.C_START)
+    overridden = [e for e in session.events if e["name"] == "arm_override"]
+    return arm_reason_text(overridden[-1]["arg"]) if override and overridden else ""
+
+
+def _start(session: _Session) -> None:
+    ack = session.command(session.link.app.C_START)
     if ack["result"] != 0:
         raise RuntimeError(f"firmware refused to start the descent (code {ack['result']})")
-    overridden = [e for e in session.events if e["name"] == "arm_override"]
-    return True, arm_reason_text(overridden[-1]["arg"]) if overridden else ""
 
 
 def run_scenario(
@@ -240,14 +245,17 @@ def _fly(
     link = HostLink()
     period_us = 1_000_000 // s.sim.tick_hz
     dt = period_us / 1e6
-    # the sensors' and the firmware's clock run from power-on, PREFLIGHT_TICKS before ARM
-    pre_us = PREFLIGHT_TICKS * period_us
-    lidar = None
+    # the sensors' and the firmware's clock run from power-on, PREFLIGHT_TICKS (or more, when
+    # ARM was refused at first) before the flight
+    lidar = lidar_sensor = None
     if s.rangefinder.model == "lidarlite":
-        lidar = _lidarlite_bus(
-            s, rng_lidar, lambda: dyn.height_above_ground_m() + v.sensor_height_m, pre_us / 1e6
+        lidar, lidar_sensor = _lidarlite_bus(
+            s, rng_lidar, lambda: dyn.height_above_ground_m() + v.sensor_height_m
         )
-    lrf = _lrf_model(s, rng_lrf, pre_us / 1e6) if s.rangefinder.model == "lrf" else None
+        _inject_faults(s, "lidarlite", lidar_sensor, True, 0.0)
+    lrf = _lrf_model(s, rng_lrf) if s.rangefinder.model == "lrf" else None
+    if lrf is not None:
+        _inject_faults(s, "lrf", lrf, True, 0.0)
     session = _Session(rt, link, lidar)
     _upload(session, firmware_parameters(s))
 
@@ -276,13 +284,29 @@ def _fly(
             )
         return sample, agl_m, acc, frames
 
-    for k in range(PREFLIGHT_TICKS):
+    # preflight: SAFE ticks, then ARM; a refusal is retried every tick up to
+    # PREFLIGHT_MAX_TICKS, or overridden at once where the scenario says so
+    preflight_failure = ""
+    for k in range(PREFLIGHT_MAX_TICKS):
         sensors_and_tick(k * period_us, True, False)
-    armed, preflight_failure = _arm_and_start(session, s.sim.preflight == "override")
-    if not armed:
+        if k + 1 < PREFLIGHT_TICKS:
+            continue
+        preflight_failure = _arm(session, False)
+        if preflight_failure and s.sim.preflight == "override":
+            _arm(session, True)
+            break
+        if not preflight_failure:
+            break
+    else:
         summary = _summary(s, rt.name, seed, "arm_refused", dyn, 0, {}, session, None)
         summary["preflight"] = preflight_failure
         return SimResult(summary=summary, telemetry=[], events=session.events)
+    _start(session)
+    pre_us = (k + 1) * period_us  # the flight starts on the tick after the last SAFE one
+    if lidar_sensor is not None:
+        _inject_faults(s, "lidarlite", lidar_sensor, False, pre_us / 1e6)
+    if lrf is not None:
+        _inject_faults(s, "lrf", lrf, False, pre_us / 1e6)
 
     rows: list[dict[str, Any]] = []
     outcome = ""
@@ -395,17 +419,23 @@ class _ResetTracker:
             self._booted_tick = None  # not flying 10 s after the boot: never resumed
 
 
-def _on_sensor_clock(start_s: float, end_s: float | None, offset_s: float) -> tuple:
-    """A fault window in flight time on the sensors' clock, which started offset_s earlier;
-    a fault present from the start (start_s <= 0) is there from power-on."""
-    start = start_s + offset_s if start_s > 0 else 0.0
-    return start, None if end_s is None else end_s + offset_s
+def _inject_faults(s: Scenario, sensor: str, model: Any, power_on: bool, offset_s: float) -> None:
+    """Switch the scenario's faults of one sensor on in its model, on the sensors' clock: a
+    fault present from the start (start_s <= 0) from power-on (power_on True, before the
+    preflight), every other one once the flight clock is known to run offset_s behind."""
+    for fault in s.faults:
+        if fault.sensor != sensor or (fault.start_s <= 0) != power_on:
+            continue
+        start = 0.0 if power_on else fault.start_s + offset_s
+        end = None if fault.end_s is None else fault.end_s + offset_s
+        model.inject(fault.name, start, end, **fault.params)
 
 
 def _lidarlite_bus(
-    s: Scenario, rng: np.random.Generator, true_range_m: Callable[[], float], offset_s: float
-) -> Any:
-    """The register-level LIDAR-Lite emulator on an I2C bus, on the sim's virtual clock."""
+    s: Scenario, rng: np.random.Generator, true_range_m: Callable[[], float]
+) -> tuple[Any, Any]:
+    """The register-level LIDAR-Lite emulator on an I2C bus, on the sim's virtual clock: (bus,
+    sensor)."""
     from softland.lidarlite_emu import EmulatedI2C, LidarLiteEmulator, VirtualClock
 
     settings = s.lidarlite
@@ -417,26 +447,18 @@ def _lidarlite_bus(
         variant=str(settings.get("variant", "v3")),
         target=lambda _t_s: (true_range_m(), reflectance),
     )
-    for fault in s.faults:
-        if fault.sensor == "lidarlite":
-            start, end = _on_sensor_clock(fault.start_s, fault.end_s, offset_s)
-            sensor.inject(fault.name, start, end, **fault.params)
     # a flight board sets a short bus timeout (1 ms) so that a locked-up bus cannot stretch
     # a tick; machine.I2C's 50 ms default would be longer than the 20 ms tick
-    return EmulatedI2C(
+    bus = EmulatedI2C(
         clock, [sensor], frequency=int(settings.get("bus_hz", 100_000)), timeout_us=1000
     )
+    return bus, sensor
 
 
-def _lrf_model(s: Scenario, rng: np.random.Generator, offset_s: float) -> Any:
+def _lrf_model(s: Scenario, rng: np.random.Generator) -> Any:
     from softland.lrf import LrfModel
 
-    model = LrfModel(s.lrf_config(), rng)
-    for fault in s.faults:
-        if fault.sensor == "lrf":
-            start, end = _on_sensor_clock(fault.start_s, fault.end_s, offset_s)
-            model.inject(fault.name, start, end, **fault.params)
-    return model
+    return LrfModel(s.lrf_config(), rng)
 
 
 def _summary(
