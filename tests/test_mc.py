@@ -16,6 +16,7 @@ import pytest
 
 from softland.dispersions import (
     DRAW_NAMES,
+    FLIGHT_START_S,
     DispersionDraw,
     apply_dispersions,
     apply_draw,
@@ -159,7 +160,7 @@ def test_impossible_draws_are_clipped(dispersed: Scenario) -> None:
         assert s.lrf["noise_m"] >= 0 and s.lrf["noise_fraction"] >= 0
 
 
-def test_fault_windows_shift_together_and_clip_at_zero(nominal: Scenario) -> None:
+def test_fault_windows_shift_together_and_clip_at_the_flight_start(nominal: Scenario) -> None:
     s = dataclasses.replace(
         nominal,
         faults=(
@@ -171,9 +172,10 @@ def test_fault_windows_shift_together_and_clip_at_zero(nominal: Scenario) -> Non
     moved = apply_draw(s, DispersionDraw(fault_shift_s=2.5)).faults
     assert [(f.start_s, f.end_s) for f in moved] == [(12.5, 22.5), (32.5, None), (0.0, 7.5)]
     early = apply_draw(s, DispersionDraw(fault_shift_s=-15.0)).faults
-    # the first window clips at t = 0; the power-on one ends before t = 0: it never happens
+    # the first window clips to the flight's start (just after t = 0: not from power-on, which
+    # a start at 0 declares); the power-on one ends before t = 0: it never happens
     assert [(f.name, f.start_s, f.end_s) for f in early] == [
-        ("signal_loss", 0.0, 5.0),
+        ("signal_loss", FLIGHT_START_S, 5.0),
         ("stuck", 15.0, None),
     ]
     shifts = {

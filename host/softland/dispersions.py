@@ -242,6 +242,9 @@ def _dispersed_lrf(s: Scenario, noise_factor: float) -> dict[str, float]:
     return lrf
 
 
+FLIGHT_START_S = 1e-6  # where a fault window shifted before t = 0 starts: with the flight
+
+
 def _shifted_faults(s: Scenario, shift_s: float) -> tuple[Any, ...]:
     """Every fault window moved by shift_s, clipped at t = 0. A window that starts at t = 0
     (a fault present from power-on) keeps starting there; one that ends at or before t = 0
@@ -250,7 +253,7 @@ def _shifted_faults(s: Scenario, shift_s: float) -> tuple[Any, ...]:
     for fault in s.faults:
         # a window shifted to before the flight starts with it (not from power-on, which is
         # what a start at 0 declares: see softland.sim's preflight)
-        start = 0.0 if fault.start_s <= 0.0 else max(fault.start_s + shift_s, 1e-6)
+        start = 0.0 if fault.start_s <= 0.0 else max(fault.start_s + shift_s, FLIGHT_START_S)
         if fault.end_s is None:
             out.append(dataclasses.replace(fault, start_s=start))
             continue
