@@ -101,12 +101,16 @@ class Estimator:
         self.flags2 = 0
         self._kin_mm = 0
         self._kin_frac_q8 = 0
+        self.noise_mm = self.p[P.SIGMA_RANGE_MM]
+        self._restart_consistency()
+        self._inc_n = 0
+
+    def _restart_consistency(self):
+        # the consistency test starts again: empty ring, noise estimate trained anew
         self._ring_n = 0
         self._ring_i = 0
         self._have_last = False
-        self.noise_mm = self.p[P.SIGMA_RANGE_MM]
         self._trained = 0
-        self._inc_n = 0
 
     def rebase(self, alt_mm):
         # take a measurement as the altitude outright
@@ -240,10 +244,7 @@ class Estimator:
         if bend > tol or bend < -tol:
             return  # did not move steadily (froze or thawed during the run): no one rate
         self.vel_q8 = rate << 8
-        self._ring_n = 0
-        self._ring_i = 0
-        self._have_last = False
-        self._trained = 0
+        self._restart_consistency()
         self.flags2 |= F.RANGE_VEL_REBASED
 
     def update(self, alt_meas_mm):

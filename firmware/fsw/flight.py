@@ -101,6 +101,10 @@ class Flight:
         self.acc_ok_in = 0  # the last tick's accelerometer health
         self.rf_status_in = RF_NOT_CONNECTED  # the last tick's rangefinder status
         self.rf_quiet = 1000  # ticks since the rangefinder last answered (capped)
+        self._clear_descent()
+
+    def _clear_descent(self):
+        # what one descent builds up; start() clears it for the next
         self._reserve = False  # propellant reserve reached and declared
         self._off = 0  # coast ticks with the engine off
         self._cal_sum = 0  # accelerometer readings summed over the engine-off coast
@@ -167,15 +171,7 @@ class Flight:
         self._trusted = p[P.BASELINE] != 1
         self._check_ms = p[P.CAL_MS]  # engine-check burn still to do
         self._started = False
-        self._reserve = False
-        self._off = 0
-        self._cal_sum = 0
-        self._cal_n = 0
-        self.acc_bias_q8 = 0
-        self._bias_carry = 0
-        self.scatter_q4 = 0
-        self._vin_q8 = 0
-        self._thr_lag = 0
+        self._clear_descent()
         self.set_mode(DESCENT)
         return P.OK
 
