@@ -8,6 +8,9 @@ cannot do (a band the propellant cannot cover, the propellant reserve reached)."
 from __future__ import annotations
 
 import pytest
+from fsw_rig import Events as _Events
+from fsw_rig import descending
+from fsw_rig import params as _params
 
 from softland.firmware import fsw_module
 from softland.scenario import load_scenario
@@ -22,25 +25,6 @@ rangefinder = fsw_module("rangefinder")
 
 A_MAX = 3240
 G = 1620
-
-
-def _params(**overrides: int):
-    p = params_mod.Params()
-    ids = {n.lower(): getattr(params_mod, n) for n in dir(params_mod) if n.isupper()}
-    for name, value in overrides.items():
-        assert p.set(ids[name], value) == params_mod.OK, name
-    return p
-
-
-class _Events:
-    def __init__(self) -> None:
-        self.seen: list[tuple[int, int]] = []
-
-    def __call__(self, code: int, arg: int) -> None:
-        self.seen.append((code, arg))
-
-    def codes(self) -> list[int]:
-        return [c for c, _ in self.seen]
 
 
 def _terminal(g, sigma_mm: int, ticks: int = 1, alt_mm: int = 0) -> None:
@@ -140,22 +124,13 @@ def test_land_detector_blind_contact_holds_down_to_half_its_threshold() -> None:
     assert not d.contact
 
 
-def _flying(events: _Events, **overrides: int):
-    f = flight.Flight(_params(**overrides), events)
-    # preflight: the sensors read once in SAFE (the rangefinder answering, out of range)
-    f.tick((1 << 30) - 20_000, 0, rangefinder.RF_OUT_OF_RANGE_HIGH, 0, 1)
-    assert f.arm() == params_mod.OK
-    assert f.start() == params_mod.OK
-    return f
-
-
 def _tick(f, k: int, acc_mm_s2: int) -> None:
     f.tick(k * 20_000, 0, rangefinder.RF_NO_DATA, acc_mm_s2, 1)
 
 
 def test_flight_declares_the_reserve_once_when_propellant_reaches_it() -> None:
     events = _Events()
-    f = _flying(events, dry_q15=26214, reserve_s=10)  # 80 % dry
+    f = descending(_params(dry_q15=26214, reserve_s=10), events)  # 80 % dry
     _tick(f, 0, 0)
     assert flight.EV_RESERVE not in events.codes()
     f.ctrl.mass_q24 = (26214 + 100) << 9  # a few seconds of hover left
@@ -166,7 +141,7 @@ def test_flight_declares_the_reserve_once_when_propellant_reaches_it() -> None:
 
 def test_flight_without_a_dry_mass_declares_no_reserve() -> None:
     events = _Events()
-    f = _flying(events, dry_q15=0)
+    f = descending(_params(dry_q15=0), events)
     f.ctrl.mass_q24 = 1 << 20
     _tick(f, 0, 0)
     assert f.hover_s() == -1
@@ -176,13 +151,15 @@ def test_flight_without_a_dry_mass_declares_no_reserve() -> None:
 def test_flight_declares_the_blind_band_and_a_band_it_cannot_cover() -> None:
     events = _Events()
     # 100 m believed, sigma 80 m: the 2-sigma bound is already under the gate
-    f = _flying(
+    f = descending(
+        _params(
+            init_alt_mm=100_000,
+            init_vel_mm_s=-5_000,
+            sigma0_mm=80_000,
+            cal_ms=0,
+            dry_q15=32000,  # barely any propellant
+        ),
         events,
-        init_alt_mm=100_000,
-        init_vel_mm_s=-5_000,
-        sigma0_mm=80_000,
-        cal_ms=0,
-        dry_q15=32000,  # barely any propellant
     )
     for k in range(5):
         _tick(f, k, 0)
@@ -198,7 +175,7 @@ def test_flight_declares_the_blind_band_and_a_band_it_cannot_cover() -> None:
 
 def test_flight_measures_the_accelerometer_bias_in_the_coast() -> None:
     events = _Events()
-    f = _flying(events, cal_ms=0)
+    f = descending(_params(cal_ms=0), events)
     k = 0
     while flight.EV_ACC_CAL not in events.codes() and k < 3000:
         _tick(f, k, 5)  # free fall reads the bias: 5 mm/s^2
@@ -232,7 +209,7 @@ def test_range_scatter_above_the_gate_withdraws_the_trust_in_the_altitude() -> N
     # a filter whose sigma sits at its floor, fed ranges scattered by +/- 5 m: the scatter,
     # not the filter's sigma, says how well the altitude is known
     events = _Events()
-    f = _flying(events, init_alt_mm=500_000, init_vel_mm_s=0, sigma0_mm=200, cal_ms=0)
+    f = descending(_params(init_alt_mm=500_000, init_vel_mm_s=0, sigma0_mm=200, cal_ms=0), events)
     for k in range(200):
         scatter = 5_000 if k % 2 else -5_000
         f.tick(k * 20_000, 500_000 + 1_000 + scatter, rangefinder.RF_GOOD, G, 1)
@@ -243,7 +220,7 @@ def test_range_scatter_above_the_gate_withdraws_the_trust_in_the_altitude() -> N
 
 def test_steady_ranges_keep_the_altitude_trusted() -> None:
     events = _Events()
-    f = _flying(events, init_alt_mm=500_000, init_vel_mm_s=0, sigma0_mm=200, cal_ms=0)
+    f = descending(_params(init_alt_mm=500_000, init_vel_mm_s=0, sigma0_mm=200, cal_ms=0), events)
     for k in range(200):
         f.tick(k * 20_000, 500_000 + 1_000 + (k % 3) * 100, rangefinder.RF_GOOD, G, 1)
     assert not f.flags & flags.SIGMA_HIGH
@@ -258,7 +235,7 @@ def test_arm_refuses_a_blind_rate_above_its_limit() -> None:
 def test_an_engine_found_stronger_has_burnt_more_propellant() -> None:
     # the mass model burns at the told thrust; the engine performance learnt from the
     # accelerometer scales the propellant used in the hover time left
-    f = _flying(_Events(), dry_q15=26214)
+    f = descending(_params(dry_q15=26214))
     f.ctrl.mass_q24 = 29491 << 9  # 10 % of the start mass used
     told = f.hover_s()
     f.ctrl.perf_q12 = 4096 * 11 // 10  # the engine gives 10 % more than told

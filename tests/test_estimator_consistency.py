@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import random
 
+from fsw_rig import descending
+from fsw_rig import params as _params
+
 from softland.firmware import fsw_module
 
 params_mod = fsw_module("params")
@@ -17,14 +20,6 @@ flight = fsw_module("flight")
 rangefinder = fsw_module("rangefinder")
 
 PERIOD_MS = 20
-
-
-def _params(**overrides: int):
-    p = params_mod.Params()
-    ids = {n.lower(): getattr(params_mod, n) for n in dir(params_mod) if n.isupper()}
-    for name, value in overrides.items():
-        assert p.set(ids[name], value) == params_mod.OK, name
-    return p
 
 
 class Descent:
@@ -184,12 +179,7 @@ def test_noisy_range_with_dropouts_is_still_used() -> None:
 
 
 def _flight_in_descent():
-    f = flight.Flight(_params(cal_ms=0, init_alt_mm=30_000, init_vel_mm_s=-3000), lambda c, a: 0)
-    # preflight: the sensors read once in SAFE (the rangefinder answering, out of range)
-    f.tick((1 << 30) - 20_000, 0, rangefinder.RF_OUT_OF_RANGE_HIGH, 0, 1)
-    assert f.arm() == 0
-    assert f.start() == 0
-    return f
+    return descending(_params(cal_ms=0, init_alt_mm=30_000, init_vel_mm_s=-3000))
 
 
 def test_reading_older_than_the_age_bound_is_not_used_and_flagged_stale() -> None:

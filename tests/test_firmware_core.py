@@ -6,6 +6,9 @@ import math
 from typing import Any
 
 import pytest
+from fsw_rig import Events as _Events
+from fsw_rig import descending
+from fsw_rig import params as _params
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,14 +23,6 @@ Controller = fsw_module("control").Controller
 LandDetector = fsw_module("landdet").LandDetector
 flight = fsw_module("flight")
 rangefinder = fsw_module("rangefinder")
-
-
-def _params(**overrides: int):
-    p = params_mod.Params()
-    ids = {n.lower(): getattr(params_mod, n) for n in dir(params_mod) if n.isupper()}
-    for name, value in overrides.items():
-        assert p.set(ids[name], value) == params_mod.OK, name
-    return p
 
 
 @given(st.integers(min_value=0, max_value=2**30 - 1))
@@ -201,14 +196,6 @@ def test_land_detector_restarts_when_a_condition_breaks() -> None:
     assert d.held_ms == 0
 
 
-class _Events:
-    def __init__(self) -> None:
-        self.seen: list[tuple[int, int]] = []
-
-    def __call__(self, code: int, arg: int) -> None:
-        self.seen.append((code, arg))
-
-
 def test_flight_refuses_to_start_unless_armed() -> None:
     f = flight.Flight(_params(), _Events())
     assert f.start() == params_mod.E_MODE
@@ -278,17 +265,8 @@ def test_arm_override_does_not_bypass_the_parameter_check() -> None:
     assert f.mode == flight.SAFE
 
 
-def _descending(events: _Events | None = None) -> Any:
-    """A Flight that read its sensors once in SAFE, armed and started."""
-    f = flight.Flight(_params(), events or _Events())
-    f.tick((1 << 30) - 20_000, 3_001_000, rangefinder.RF_OUT_OF_RANGE_HIGH, 0, 1)
-    assert f.arm() == params_mod.OK
-    assert f.start() == params_mod.OK
-    return f
-
-
 def test_flight_counts_a_late_tick_as_an_overrun() -> None:
-    f = _descending()
+    f = descending()
     f.tick(0, 0, rangefinder.RF_NO_DATA, 1620, 1)
     f.tick(20_000, 0, rangefinder.RF_NO_DATA, 1620, 1)
     f.tick(80_000, 0, rangefinder.RF_NO_DATA, 1620, 1)
@@ -297,7 +275,7 @@ def test_flight_counts_a_late_tick_as_an_overrun() -> None:
 
 
 def test_flight_uses_the_thrust_model_when_the_imu_is_bad() -> None:
-    f = _descending()
+    f = descending()
     f.tick(0, 0, rangefinder.RF_NO_DATA, 0, 0)
     assert not f.flags & flags.IMU_USED
 

@@ -67,15 +67,11 @@ def _state(app: Any) -> dict[str, dict[str, Any]]:
     } | {"params": {"v": list(fl.params.v)}}
 
 
-def _reboot(rt: CPythonRuntime) -> None:
-    rt.restart()
-
-
 def test_every_state_attribute_of_the_flight_survives_a_reset() -> None:
     rt, host = _started()
     _fly(rt, host, 200)
     before = _state(rt.app)
-    _reboot(rt)
+    rt.restart()
     assert rt.app.resumed
     assert _state(rt.app) == before
 
@@ -84,7 +80,7 @@ def test_the_first_tick_after_the_boot_flies_with_the_engine_lit() -> None:
     rt, host = _started()
     _fly(rt, host, 700)  # past the engine check, braking
     assert rt.app.flight.ctrl.engine_on
-    _reboot(rt)
+    rt.restart()
     host = HostLink()  # the link starts over with the board
     frames = _fly(rt, host, 1, start_tick=760)  # 1.2 s later
     telemetry = [host.decode_telemetry(f.payload) for f in frames if f.ftype == host.link.T_TELEM]
@@ -97,7 +93,7 @@ def test_the_resume_tick_reports_the_outage_and_propagates_across_it() -> None:
     _fly(rt, host, 700)
     alt_before = rt.app.flight.est.alt_mm
     vel_before = rt.app.flight.est.vel_mm_s()
-    _reboot(rt)
+    rt.restart()
     host = HostLink()
     frames = _fly(rt, host, 1, start_tick=749)  # 50 periods after the last saved tick
     events = [host.decode_event(f.payload) for f in frames if f.ftype == host.link.T_EVENT]
@@ -115,7 +111,7 @@ def test_a_torn_write_resumes_from_the_previous_tick() -> None:
     record = rt.backup.data
     newest = rt.app.persist._slot * rt.app.persist.slot_size
     record[newest + 40] ^= 0xFF  # the reset hit while this slot was being written
-    _reboot(rt)
+    rt.restart()
     assert rt.app.resumed
     assert rt.app.flight.ticks == tick_before - 1
 
@@ -126,7 +122,7 @@ def test_a_record_with_both_slots_damaged_boots_into_safe() -> None:
     size = rt.app.persist.slot_size
     rt.backup.data[40] ^= 0x01
     rt.backup.data[size + 40] ^= 0x01
-    _reboot(rt)
+    rt.restart()
     assert not rt.app.resumed
     assert rt.app.flight.mode == flight_mod.SAFE
     assert rt.app.params.v == params_mod.Params().v
@@ -147,7 +143,7 @@ def test_a_finished_flight_is_not_resumed() -> None:
     _exchange(rt, host, host.command_frame(app_mod.C_ABORT))
     rt.app.flight.set_mode(flight_mod.LANDED)
     _fly(rt, host, 1, start_tick=10)  # the landed state is saved
-    _reboot(rt)
+    rt.restart()
     assert rt.app.flight.mode == flight_mod.SAFE
 
 
@@ -156,7 +152,7 @@ def test_a_record_of_another_firmware_layout_is_not_resumed() -> None:
     _fly(rt, host, 10)
     for base in (0, rt.app.persist.slot_size):
         rt.backup.data[base + 4] += 1  # a different state count
-    _reboot(rt)
+    rt.restart()
     assert not rt.app.resumed
 
 
@@ -170,7 +166,7 @@ def test_the_volatile_baseline_keeps_nothing_across_a_reset() -> None:
     assert rt.app.flight.mode == flight_mod.DESCENT
     _fly(rt, host, 100)
     assert rt.backup.data == bytearray()
-    _reboot(rt)
+    rt.restart()
     assert rt.app.flight.mode == flight_mod.SAFE
 
 
@@ -192,7 +188,7 @@ def test_the_resume_tick_sets_the_resumed_decision_bit() -> None:
     flags = fsw_module("flags")
     rt, host = _started()
     _fly(rt, host, 100)
-    _reboot(rt)
+    rt.restart()
     host = HostLink()
     frames = _fly(rt, host, 2, start_tick=110)
     telemetry = [host.decode_telemetry(f.payload) for f in frames if f.ftype == host.link.T_TELEM]
