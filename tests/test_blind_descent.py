@@ -8,9 +8,9 @@ cannot do (a band the propellant cannot cover, the propellant reserve reached)."
 from __future__ import annotations
 
 import pytest
-from fsw_rig import Events as _Events
-from fsw_rig import descending
-from fsw_rig import params as _params
+from core_rig import Events as _Events
+from core_rig import descending
+from core_rig import params as _params
 
 from softland.firmware import fsw_module
 from softland.scenario import load_scenario

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 
-from fsw_rig import descending
-from fsw_rig import params as _params
+from core_rig import descending
+from core_rig import params as _params
 
 from softland.firmware import fsw_module
 

@@ -6,9 +6,9 @@ import math
 from typing import Any
 
 import pytest
-from fsw_rig import Events as _Events
-from fsw_rig import descending
-from fsw_rig import params as _params
+from core_rig import Events as _Events
+from core_rig import descending
+from core_rig import params as _params
 from hypothesis import given
 from hypothesis import strategies as st
 
