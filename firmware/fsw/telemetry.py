@@ -7,7 +7,7 @@ except ImportError:
         return x
 
 
-from fsw.link import HEADER_LEN, OVERHEAD, put_i32, put_u8, put_u16
+from fsw.link import HEADER_LEN, OVERHEAD, crc_view, put_i32, put_u8, put_u16
 
 TICK = const(0)  # i32 tick counter
 TIME_US = const(4)  # i32 time of the tick input, us, wraps at 2^30
@@ -41,6 +41,7 @@ LENGTH = const(68)
 class Telemetry:
     def __init__(self):
         self.frame = bytearray(LENGTH + OVERHEAD)
+        self.crc = crc_view(self.frame, LENGTH)
 
     def pack(self, fl, link_errors, faults, rf):
         # rf: the range input of this tick (fsw.app.RangeInput or a driver, same fields)
