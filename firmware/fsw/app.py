@@ -129,6 +129,8 @@ class App:
         self.feed = self.dec.feed
         self.feed_into = self.dec.feed_into
         self.needed = self.dec.needed
+        self.rx_view = self.dec.rx_view
+        self.received = self.dec.received
         self.backup = backup
         self.persist = Persist(self.flight)
         self.resumed = False

@@ -61,7 +61,6 @@ class LinkI2C:
         self._read_into = read_into
         self._req = bytearray(REQ_LEN + OVERHEAD)
         self._req_crc = crc_view(self._req, REQ_LEN)
-        self._rx = bytearray(16)
         self._resp = bytearray(RESP_LEN)
         self._got = False
         self._waiting = False
@@ -102,15 +101,15 @@ class LinkI2C:
         self._got = False
         self._waiting = True
         self._write(req)
-        rx = self._rx
         waited = 0
         try:
             while not self._got and waited < _WAIT_BYTES:
-                n = self._read_into(rx, dec.needed())
+                # straight into the decoder's buffer (no copy)
+                n = self._read_into(dec.rx_view(), dec.needed())
                 if not n:
                     break
                 waited += n
-                dec.feed_into(rx, n)
+                dec.received(n)
         finally:
             self._waiting = False
         if not self._got:

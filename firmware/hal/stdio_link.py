@@ -36,17 +36,18 @@ def serve(inp=None, out=None, heap_lock=False, backup=None):
     if backup is None:
         backup = open_backup()
     app = App(out, readinto, backup)
-    buf = bytearray(128)
     needed = app.needed
-    feed_into = app.feed_into
+    rx_view = app.rx_view
+    received = app.received
     locked = _lock(heap_lock)
     try:
         while True:
-            n = readinto(buf, needed())
+            # read straight into the decoder's buffer: no copy of the frame
+            n = readinto(rx_view(), needed())
             if not n:
                 break
             try:
-                feed_into(buf, n)
+                received(n)
             except Exception:
                 # the app catches its own faults; this is the decoder's last line of defence:
                 # count it, drop the partial frame, keep serving

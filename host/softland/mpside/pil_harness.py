@@ -58,16 +58,18 @@ HEAP_IMPORT = heap_used()
 
 
 class Inputs:
-    # the recorded records, read from the file one frame at a time (the board's heap holds
-    # the firmware, not the recording). The answers that follow a frame stay in the file:
-    # the firmware reads them itself through the file's readinto (C code, like a UART's),
-    # and skip() passes what it did not read
+    # the recorded records, read from the file as the board's UART would deliver them (the
+    # board's heap holds the firmware, not the recording): next() leaves the file at the next
+    # frame the host sends, which the App reads in through its decoder like the serving loop
+    # does (hal/stdio_link.py), and the answers after it are what the firmware reads while it
+    # waits on the host; skip() goes to the record after them
     def __init__(self, path):
         self.f = open(path, "rb")
         self.hdr = bytearray(3)
-        self.frame = bytearray(160)
+        self.head = bytearray(4)
+        self.ftype = 0
         self.n = 0
-        self.answers_end = -1
+        self.end = 0
         self.next_kind = self._header()
 
     def _header(self):
@@ -79,23 +81,38 @@ class Inputs:
         return self.hdr[1] | (self.hdr[2] << 8)
 
     def next(self):
-        # the next frame the host sends; the file is left at its answers; False at the end
         if self.next_kind != SEND:
             self.f.close()
             return False
+        f = self.f
         self.n = self._length()
-        self.f.readinto(memoryview(self.frame)[: self.n])
-        self.answers_end = -1
+        start = f.tell()
+        f.readinto(self.head)
+        self.ftype = self.head[3]
+        self.end = start + self.n
+        f.seek(self.end)
         self.next_kind = self._header()
         if self.next_kind == REPLY:
-            self.answers_end = self.f.tell() + self._length()
+            self.end = f.tell() + self._length()
+        f.seek(start)
         return True
 
     def skip(self):
-        # past this frame's answers, to the next record
-        if self.answers_end >= 0:
-            self.f.seek(self.answers_end)
-            self.next_kind = self._header()
+        self.f.seek(self.end)
+        self.next_kind = self._header()
+
+
+def deliver(read_into, app, n):
+    # the serving loop's reads: needed() bytes at a time into the decoder's own buffer
+    while n > 0:
+        k = app.needed()
+        if k > n:
+            k = n
+        got = read_into(app.rx_view(), k)
+        if not got:
+            return
+        app.received(got)
+        n -= got
 
 
 def reader(f):
@@ -280,12 +297,18 @@ def run(path, passes):
         if pass_name == "outer":
             for name, path_, meth, arity in OUTER:
                 wrap(timer, COMPONENTS.index(name), owner(app, path_), meth, arity)
-            in_handler = [0]
+            in_handler = [0, 0]  # time in the handler, nesting depth
 
             def timed_handler(ftype, buf, length, handler=app.dec._handler, acc=in_handler):
+                # the frames the firmware reads while it handles one (I2C answers) are
+                # decoded inside it: only the outermost call counts
+                acc[1] += 1
                 t = now_us()
                 handler(ftype, buf, length)
-                acc[0] += elapsed_us(now_us(), t)
+                dt = elapsed_us(now_us(), t)
+                acc[1] -= 1
+                if acc[1] == 0:
+                    acc[0] += dt
 
             app.dec._handler = timed_handler
         elif pass_name == "inner":
@@ -300,19 +323,20 @@ def run(path, passes):
         ticks = 0
         heap_peak = 0
         gc.collect()
-        frame = inputs.frame
+        read_into = reader(inputs.f)
         while inputs.next():
             sink.n = 0
             if pass_name == "outer":
                 in_handler[0] = 0
             n = inputs.n
+            ftype = inputs.ftype
             _lock()
             t = now_us()
-            app.feed_into(frame, n)
+            deliver(read_into, app, n)
             dt = elapsed_us(now_us(), t)
             _unlock()
             inputs.skip()
-            if frame[3] == T_TICK or frame[3] == T_SERIAL:
+            if ftype == T_TICK or ftype == T_SERIAL:
                 tick_us += dt
             if pass_name == "outer":
                 timer.add(k_dec, dt - in_handler[0])
@@ -320,7 +344,7 @@ def run(path, passes):
             if used > heap_peak:
                 heap_peak = used
             d["output"] = crc32(memoryview(sink.out)[: sink.n], d["output"]) & 0xFFFFFFFF
-            if frame[3] == T_TICK:
+            if ftype == T_TICK:
                 # the App tick: this TICK and the SERIAL frames (sensor bytes) before it
                 timer.add(k_app, tick_us)
                 tick_us = 0
