@@ -23,6 +23,7 @@ _SIGMA_MAX = const(250000)
 _BIAS_MAX_Q8 = const(256000)  # accelerometer bias estimate limit: 1000 mm/s^2 (0.1 g)
 _INNOV_G_MAX = const(500)  # gamma term: only noise-sized innovations
 _INNOV_MAX = const(250000)  # clamp for the alpha term (alpha_q12 * innov < 2^30)
+_INNOV_LIM = const(500000000)  # innovation bound: the spread of two rejected ones stays < 2^30
 _INNOV_V_MAX = const(2000)  # beta term: an altitude surprise says little about velocity
 _REACQ_N = const(25)  # consecutive rejections that agree with each other: accept new ground
 _REACQ_SPREAD_MM = const(1000)  # ... whose innovations stay within this band + range / 256
@@ -258,7 +259,7 @@ class Estimator:
             self._inconsistent_run(alt_meas_mm)
             return 0
         self._inc_n = 0
-        innov = clamp(alt_meas_mm - self.alt_mm, -_ALT_MAX, _ALT_MAX)
+        innov = clamp(alt_meas_mm - self.alt_mm, -_INNOV_LIM, _INNOV_LIM)
         gate = p[P.GATE_MM] + 3 * self.sigma_mm
         if -gate <= innov <= gate:
             self.rejects = 0

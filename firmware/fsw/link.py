@@ -32,6 +32,7 @@ T_I2C_REQ = const(0x84)  # an I2C transaction for the host's device emulators
 
 I32_MAX = const(0x3FFFFFFF)
 I32_MIN = const(-0x3FFFFFFF - 1)
+COUNT_MASK = const(0x1FFFFFFF)  # frame and error counters wrap at 2^29: never a heap int
 
 # decoder states
 _HUNT = const(0)
@@ -121,7 +122,7 @@ class Encoder:
         frame[end] = crc >> 8
         frame[end + 1] = crc & 0xFF
         self.seq = (self.seq + 1) & 0xFF
-        self.frames += 1
+        self.frames = (self.frames + 1) & COUNT_MASK
         return end + 2
 
 
@@ -162,7 +163,10 @@ class Decoder:
         self._rn = 0  # replay end
 
     def errors(self):
-        return self.crc_errors + self.truncated + self.oversized + self.out_of_seq
+        # their sum modulo 2^29, as the counters themselves (each partial sum < 2^30)
+        e = (self.crc_errors + self.truncated) & COUNT_MASK
+        e = (e + self.oversized) & COUNT_MASK
+        return (e + self.out_of_seq) & COUNT_MASK
 
     def needed(self):
         # how many bytes the decoder can take without reading past the current frame
@@ -187,7 +191,7 @@ class Decoder:
         # the stream ended or went quiet: a frame in progress is truncated; a good frame that
         # began inside it is still delivered (its bytes are parsed again, as after a bad CRC)
         if self._state != _HUNT:
-            self.truncated += 1
+            self.truncated = (self.truncated + 1) & COUNT_MASK
         buf = self.buf
         while self._state != _HUNT:
             self._fail()
@@ -257,7 +261,7 @@ class Decoder:
             return
         if s == _LEN:
             if b > MAX_PAYLOAD:
-                self.oversized += 1
+                self.oversized = (self.oversized + 1) & COUNT_MASK
                 self._fail()
                 return
             self._len = b
@@ -278,9 +282,9 @@ class Decoder:
         got = (buf[end] << 8) | buf[end + 1]
         if got != self._crc:
             if self._has_inner_sync(end + 2):
-                self.truncated += 1
+                self.truncated = (self.truncated + 1) & COUNT_MASK
             else:
-                self.crc_errors += 1
+                self.crc_errors = (self.crc_errors + 1) & COUNT_MASK
             self._fail()
             return
         self._state = _HUNT
@@ -292,7 +296,7 @@ class Decoder:
             if gap >= 128:
                 # duplicate or stale: dropped, unless the peer restarted its numbering (a run
                 # of _RESYNC_AFTER such frames that follow each other re-synchronises)
-                self.out_of_seq += 1
+                self.out_of_seq = (self.out_of_seq + 1) & COUNT_MASK
                 if self._oos_run > 0 and seq == self._oos_next:
                     self._oos_run += 1
                 else:
@@ -301,10 +305,10 @@ class Decoder:
                 if self._oos_run < _RESYNC_AFTER:
                     return
             else:
-                self.lost += gap
+                self.lost = (self.lost + gap) & COUNT_MASK
         self._oos_run = 0
         self._seq_next = (seq + 1) & 0xFF
-        self.good += 1
+        self.good = (self.good + 1) & COUNT_MASK
         self._handler(buf[3], buf, self._len)
 
     def _has_inner_sync(self, n):
