@@ -13,7 +13,7 @@ except ImportError:
 
 from fsw import flags as F
 from fsw import params as P
-from fsw.fixmath import TICKS_MASK, clamp, ticks_diff
+from fsw.fixmath import clamp, ticks_add, ticks_diff
 
 _VEL_MAX_Q8 = const(38400000)  # 150 m/s
 _ALT_MAX = const(1000000000)
@@ -141,7 +141,7 @@ class Estimator:
         self._kin_frac_q8 = kin & 0xFF
         if self._kin_mm > _KIN_MAX or self._kin_mm < -_KIN_MAX:
             self._rezero()
-        self._clk_ms = (self._clk_ms + pm) & TICKS_MASK
+        self._clk_ms = ticks_add(self._clk_ms, pm)  # wraps at 2^30
         acc = self._sigma_acc + self.p[P.SIGMA_GROW_MM_S] * pm
         self.sigma_mm = min(self.sigma_mm + acc // 1000, _SIGMA_MAX)
         self._sigma_acc = acc % 1000

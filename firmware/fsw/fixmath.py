@@ -44,4 +44,10 @@ def ticks_diff(a, b):
 
 
 def ticks_add(a, delta):
-    return (a + delta) & TICKS_MASK
+    # (a + delta) modulo 2^30 with no intermediate beyond 2^30 (a + delta itself may pass it)
+    a &= TICKS_MASK
+    d = delta & TICKS_MASK
+    r = a - (TICKS_MASK - d) - 1  # a + d - 2^30
+    if r >= 0:
+        return r
+    return a + d

@@ -200,7 +200,8 @@ class Flight:
         # range_age_ms: how old the range is (-1: not a new reading since the last tick, so
         # not used again); the altitude it gives is carried forward by that age
         p = self.p
-        self.ticks = (self.ticks + 1) & TICKS_MASK  # wraps at 2^30, as its telemetry field
+        # wraps at 2^30, as its telemetry field (ticks + 1 would itself be 2^30: not formed)
+        self.ticks = self.ticks + 1 if self.ticks < TICKS_MASK else 0
         self.now_us = now_us
         self.range_mm = range_mm
         self.sensor_ticks = min(self.sensor_ticks + 1, 1000)
