@@ -23,6 +23,7 @@ from fsw.link import (
     T_SERIAL,
     T_TELEM,
     T_TICK,
+    COUNT_MASK,
     Decoder,
     Encoder,
     crc_view,
@@ -160,8 +161,7 @@ class App:
             self.backup.write(self.persist.record)
         except Exception:
             # a failing store costs the persistence, not this tick's answer
-            self.faults += 1
-            self.event(EV_FAULT, self.faults)
+            self._fault()
 
     def event(self, code, arg):
         b = self._ev
@@ -175,11 +175,11 @@ class App:
         if ftype == T_I2C_RESP:
             # the answer to the I2C transaction in progress; anything else is a stray
             if not self.i2c.on_response(buf, length):
-                self.bad_frames += 1
+                self._bad_frame()
             return
         if self._in_tick:
             # a tick or command while a tick waits on the bus: not acted on
-            self.bad_frames += 1
+            self._bad_frame()
             return
         if ftype == T_SERIAL:
             if length > SER_DATA:
@@ -191,18 +191,32 @@ class App:
                     self._tick(buf)
                 else:
                     # a tick of the wrong size is not acted on; the host still gets telemetry
-                    self.bad_frames += 1
+                    self._bad_frame()
                     self._send_telemetry()
             elif ftype == T_CMD:
                 self._command(buf, length)
             else:
-                self.bad_frames += 1
+                self._bad_frame()
         except Exception:
-            self.faults += 1
             self.flight.ctrl.flags = 0
-            self.event(EV_FAULT, self.faults)
+            self._fault()
             if ftype == T_TICK:
-                self._send_telemetry()
+                try:
+                    self._send_telemetry()  # the tick is answered when it can be
+                except Exception:
+                    pass
+
+    def _fault(self):
+        # count an exception caught in the loop and report it; never raises (its own event
+        # can fail, e.g. the output stream's write: the count stays, the report is lost)
+        self.faults = (self.faults + 1) & COUNT_MASK
+        try:
+            self.event(EV_FAULT, self.faults)
+        except Exception:
+            pass
+
+    def _bad_frame(self):
+        self.bad_frames = (self.bad_frames + 1) & COUNT_MASK
 
     def _tick(self, buf):
         o = HEADER_LEN
@@ -240,7 +254,8 @@ class App:
         self._send_telemetry()
 
     def link_errors(self):
-        return self.dec.errors() + self.bad_frames
+        # modulo 2^29, as its parts (telemetry clamps it to u16; LINK_ERR compares it)
+        return (self.dec.errors() + self.bad_frames) & COUNT_MASK
 
     def _age_ms(self, reading_us, now_us):
         # age of a driver's reading, or -1 when it is the reading already used
@@ -271,7 +286,7 @@ class App:
             pid = get_u8(buf, o + CMD_ID)
             value = get_i32(buf, o + CMD_VALUE)
         if length != CMD_LEN:
-            self.bad_frames += 1
+            self._bad_frame()
             result = E_BAD_FRAME
         elif code == C_SET_PARAM:
             result = P.E_MODE if fl.mode != 0 else self.params.set(pid, value)

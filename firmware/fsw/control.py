@@ -71,7 +71,7 @@ class Controller:
         d = thr - self._last_thr
         self._last_thr = thr
         if -_STEADY_Q15 <= d <= _STEADY_Q15:
-            self._steady += 1
+            self._steady = min(self._steady + 1, _STEADY_TICKS)  # saturates: "held long enough"
         else:
             self._steady = 0
         if self._steady < _STEADY_TICKS:
@@ -80,7 +80,10 @@ class Controller:
         if expected <= 0:
             return
         f = clamp(f_meas_mm_s2, 0, 32000)
-        ratio = (((f << 12) // expected) * self.perf_q12) >> 12
+        # the quotient is bounded before the multiply ((f << 12) // 1 * perf would pass 2^30):
+        # at 2 * _PERF_MAX with perf >= _PERF_MIN the ratio is already clamped to _PERF_MAX
+        q = min((f << 12) // expected, 2 * _PERF_MAX)
+        ratio = (q * self.perf_q12) >> 12
         ratio = clamp(ratio, _PERF_MIN, _PERF_MAX)
         self.perf_q12 += (ratio - self.perf_q12) >> (3 if fast else 5)
         self.a_max_mm_s2 = self._a_max()

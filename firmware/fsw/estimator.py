@@ -13,7 +13,7 @@ except ImportError:
 
 from fsw import flags as F
 from fsw import params as P
-from fsw.fixmath import TICKS_MASK, clamp, ticks_diff
+from fsw.fixmath import clamp, ticks_add, ticks_diff
 
 _VEL_MAX_Q8 = const(38400000)  # 150 m/s
 _ALT_MAX = const(1000000000)
@@ -23,6 +23,7 @@ _SIGMA_MAX = const(250000)
 _BIAS_MAX_Q8 = const(256000)  # accelerometer bias estimate limit: 1000 mm/s^2 (0.1 g)
 _INNOV_G_MAX = const(500)  # gamma term: only noise-sized innovations
 _INNOV_MAX = const(250000)  # clamp for the alpha term (alpha_q12 * innov < 2^30)
+_INNOV_LIM = const(500000000)  # innovation bound: the spread of two rejected ones stays < 2^30
 _INNOV_V_MAX = const(2000)  # beta term: an altitude surprise says little about velocity
 _REACQ_N = const(25)  # consecutive rejections that agree with each other: accept new ground
 _REACQ_SPREAD_MM = const(1000)  # ... whose innovations stay within this band + range / 256
@@ -140,7 +141,7 @@ class Estimator:
         self._kin_frac_q8 = kin & 0xFF
         if self._kin_mm > _KIN_MAX or self._kin_mm < -_KIN_MAX:
             self._rezero()
-        self._clk_ms = (self._clk_ms + pm) & TICKS_MASK
+        self._clk_ms = ticks_add(self._clk_ms, pm)  # wraps at 2^30
         acc = self._sigma_acc + self.p[P.SIGMA_GROW_MM_S] * pm
         self.sigma_mm = min(self.sigma_mm + acc // 1000, _SIGMA_MAX)
         self._sigma_acc = acc % 1000
@@ -258,7 +259,7 @@ class Estimator:
             self._inconsistent_run(alt_meas_mm)
             return 0
         self._inc_n = 0
-        innov = clamp(alt_meas_mm - self.alt_mm, -_ALT_MAX, _ALT_MAX)
+        innov = clamp(alt_meas_mm - self.alt_mm, -_INNOV_LIM, _INNOV_LIM)
         gate = p[P.GATE_MM] + 3 * self.sigma_mm
         if -gate <= innov <= gate:
             self.rejects = 0

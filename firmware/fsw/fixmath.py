@@ -35,12 +35,19 @@ TICKS_HALF = 0x20000000
 
 def ticks_diff(a, b):
     # signed difference a - b of two wrapping tick values, as time.ticks_diff; every
-    # intermediate stays within +/-2^30 (a, b in 0 .. 2^30-1)
-    d = (a - b) & TICKS_MASK
+    # intermediate stays within +/-2^30 for any small-int a, b (a time from the link may be
+    # negative: it is taken modulo 2^30 first)
+    d = ((a & TICKS_MASK) - (b & TICKS_MASK)) & TICKS_MASK
     if d >= TICKS_HALF:
         d = d - TICKS_HALF - TICKS_HALF
     return d
 
 
 def ticks_add(a, delta):
-    return (a + delta) & TICKS_MASK
+    # (a + delta) modulo 2^30 with no intermediate beyond 2^30 (a + delta itself may pass it)
+    a &= TICKS_MASK
+    d = delta & TICKS_MASK
+    r = a - (TICKS_MASK - d) - 1  # a + d - 2^30
+    if r >= 0:
+        return r
+    return a + d

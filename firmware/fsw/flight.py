@@ -12,7 +12,7 @@ from fsw import flags as F
 from fsw import params as P
 from fsw.control import Controller
 from fsw.estimator import Estimator
-from fsw.fixmath import ticks_diff
+from fsw.fixmath import TICKS_MASK, ticks_diff
 from fsw.guidance import CHECK, COAST, TOUCHDOWN, Guidance
 from fsw.landdet import LandDetector
 from fsw.rangefinder import RF_GOOD, RF_NO_DATA, RF_NOT_CONNECTED
@@ -64,6 +64,8 @@ _SCATTER_MAX = const(50000)  # innovations counted in the range scatter up to th
 _VIN_MAX_Q8 = const(38400000)  # inertial velocity limit: 150 m/s
 _RESUME_STEPS = const(100)  # prediction steps allowed once, across a reset's outage
 _RF_QUIET_MAX = const(25)  # preflight: the rangefinder answered within this many ticks
+_ACC_FS = const(627648)  # accelerometer samples beyond +/-64 g are clamped (flag ACC_CLAMPED)
+_COUNT_MASK = const(0x1FFFFFFF)  # event counters (overruns) wrap at 2^29: never a heap int
 
 
 class Flight:
@@ -198,7 +200,8 @@ class Flight:
         # range_age_ms: how old the range is (-1: not a new reading since the last tick, so
         # not used again); the altitude it gives is carried forward by that age
         p = self.p
-        self.ticks += 1
+        # wraps at 2^30, as its telemetry field (ticks + 1 would itself be 2^30: not formed)
+        self.ticks = self.ticks + 1 if self.ticks < TICKS_MASK else 0
         self.now_us = now_us
         self.range_mm = range_mm
         self.sensor_ticks = min(self.sensor_ticks + 1, 1000)
@@ -212,10 +215,15 @@ class Flight:
         steps = 1
         fl = 0
         f2 = F.RESUMED if self.resuming else 0
+        if acc_ok and (acc_mm_s2 > _ACC_FS or acc_mm_s2 < -_ACC_FS):
+            # beyond any sane full scale (the link carries up to +/-2^30): clamped, so that
+            # the bias, gravity and integration below stay within 2^30
+            acc_mm_s2 = _ACC_FS if acc_mm_s2 > 0 else -_ACC_FS
+            f2 |= F.ACC_CLAMPED
         if self._started:
             dt = ticks_diff(now_us, self._last_us)
             if dt > period_us + (period_us >> 1):
-                self.overruns += 1
+                self.overruns = (self.overruns + 1) & _COUNT_MASK
                 fl |= F.OVERRUN
             steps = (dt + (period_us >> 1)) // period_us
             if self.resuming:
@@ -262,7 +270,10 @@ class Flight:
             # below the gate blind: the velocity from the accelerometer alone, corrected by the
             # coast's bias measurement only (ranges whose scatter is metres would hide the
             # ground's signature, the velocity stopping, and bias the filter's own estimate)
-            v = self._vin_q8 + (acc * p[P.PERIOD_MS] * steps * 32) // 125
+            # (acc * period * 32 * steps) // 125 split so that no product passes 2^30 (|acc| is
+            # at most 64 g + g + bias, steps up to _RESUME_STEPS after a reset): same result
+            dv = acc * p[P.PERIOD_MS] * 32
+            v = self._vin_q8 + (dv // 125) * steps + ((dv % 125) * steps) // 125
             # ... pulled towards the filter's velocity over ~10 s (its noise averages out,
             # the ground's sudden stop does not)
             v += (est.vel_q8 - v) >> 9
@@ -411,7 +422,7 @@ class Flight:
             return
         ctrl = self.ctrl
         if self.guid.phase == COAST and not ctrl.engine_on:
-            self._off += 1
+            self._off = min(self._off + 1, _CAL_SETTLE + 1)  # only "settled" matters
             if self._off > _CAL_SETTLE and self._cal_n < _CAL_MAX:
                 self._cal_sum += max(min(f_mm_s2, _CAL_LIM), -_CAL_LIM)
                 self._cal_n += 1

@@ -39,7 +39,8 @@ T_I2C_REQ = const(0x84)  # an I2C transaction for the host's device emulators
 
 I32_MAX = const(0x3FFFFFFF)
 I32_MIN = const(-0x3FFFFFFF - 1)
-COUNT_MASK = const(0x3FFFFFFF)  # counters wrap here, before they would leave the small ints
+COUNT_MASK = const(0x1FFFFFFF)  # counters wrap at 2^29: count + 1 (and the sum of two)
+# stays a small int; masking at 2^30 would form 2^30 first
 
 # decoder states
 _HUNT = const(0)
@@ -115,7 +116,7 @@ class Encoder:
 
     def __init__(self):
         self.seq = 0
-        self.frames = 0  # frames finished, wraps at 2^30
+        self.frames = 0  # frames finished, wraps at 2^29
 
     def finish(self, frame, ftype, length, view=None):
         # frame: bytearray of at least length + OVERHEAD bytes, payload already at [5:5+length];
@@ -160,7 +161,7 @@ class Decoder:
                   restarted its numbering, and the third is accepted
       lost        frames skipped by a forward SEQ jump (those frames are gone; this one is kept)
     After a bad frame the consumed bytes after its first sync byte are parsed again, so a good
-    frame that began inside a bad one is still found. Every counter wraps at 2^30, and so does
+    frame that began inside a bad one is still found. Every counter wraps at 2^29, and so does
     errors(), their running sum.
     """
 

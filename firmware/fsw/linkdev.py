@@ -11,7 +11,7 @@ except ImportError:
         return x
 
 
-from fsw.link import HEADER_LEN, OVERHEAD, T_I2C_REQ, crc_view, put_u8
+from fsw.link import COUNT_MASK, HEADER_LEN, OVERHEAD, T_I2C_REQ, crc_view, put_u8
 
 # I2C_REQ payload (firmware -> host), fixed size
 REQ_OP = const(0)  # u8 one of OP_*
@@ -78,10 +78,10 @@ class LinkI2C:
         return True
 
     def _transact(self, op, addr, reg, wbuf, rlen):
-        self.transactions += 1
+        self.transactions = (self.transactions + 1) & COUNT_MASK
         dec = self._dec
         if self._read_into is None or dec.replaying():
-            self.failures += 1
+            self.failures = (self.failures + 1) & COUNT_MASK
             raise _ETIMEDOUT
         req = self._req
         o = HEADER_LEN
@@ -113,11 +113,11 @@ class LinkI2C:
         finally:
             self._waiting = False
         if not self._got:
-            self.failures += 1
+            self.failures = (self.failures + 1) & COUNT_MASK
             raise _ETIMEDOUT
         st = self._resp[RESP_STATUS]
         if st != ST_OK:
-            self.failures += 1
+            self.failures = (self.failures + 1) & COUNT_MASK
             if st == ST_NACK_ADDR:
                 raise _ENODEV
             if st == ST_NACK_DATA:
@@ -168,7 +168,7 @@ class LinkUart:
         size = self._size
         for i in range(n):
             if self._count >= size:
-                self.overflows += 1
+                self.overflows = (self.overflows + 1) & COUNT_MASK
                 return
             self._ring[(self._head + self._count) % size] = buf[start + i]
             self._count += 1

@@ -113,7 +113,7 @@ class Params:
         if value < spec[1] or value > spec[2]:
             return E_RANGE
         self.v[pid] = value
-        self.version = (self.version + 1) & 0x3FFFFFFF
+        self.version = (self.version + 1) & 0x1FFFFFFF  # 2^29: x + 1 never forms 2^30
         return OK
 
     def check(self):
