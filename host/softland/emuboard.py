@@ -34,8 +34,12 @@ SHIFT_FOR_MHZ = {16: 6, 125: 3}
 # the firmware packages the link needs on the board, and where their image is mounted there
 LINK_PACKAGES = ("fsw", "hal")
 ROM_MOUNT = "/softland"
-# hal.stdio_link.serve(wait_ms=): the longest a board read waits for a byte (board clock)
-LINK_WAIT_MS = 250
+# hal.stdio_link.serve(wait_ms=): the longest a board read waits for a byte, board clock.
+# firmware/main.py uses 250 ms on a real board. The emulated board's clock counts
+# instructions, and a board polling its UART runs ~15-30x faster than the wall clock (5 s of
+# board time in 0.2-0.3 s), so 250 ms there is ~10 ms of a host's time: a host simulation
+# answering I2C would see spurious timeouts. 2 s of board time is ~0.1 s of wall time.
+EMULATED_WAIT_MS = 2000
 
 
 def shared_pil_dirs() -> list[Path]:
@@ -175,7 +179,7 @@ class EmulatedBoard:
         self,
         firmware: Path | None = None,
         heap_lock: bool = True,
-        wait_ms: int = LINK_WAIT_MS,
+        wait_ms: int = EMULATED_WAIT_MS,
         timeout_s: float = 120.0,
     ) -> serial.Serial:
         """Put the firmware (fsw/, hal/ of `firmware`, default the checkout's) on the board and
