@@ -10,7 +10,7 @@ import pytest
 from softland.boards import Board, boards_dir, list_boards, load_board
 from softland.errors import UserError
 
-BUNDLED = ("esp32s3", "feather_rp2040", "microbit_qemu", "pico", "pico2", "unix")
+BUNDLED = ("esp32s3", "feather_rp2040", "pico", "pico2", "qemu_m0", "unix")
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -53,7 +53,22 @@ def test_pins_and_budgets_match_the_toolchain_notes() -> None:
     assert pico.mpy_cross_arch == "armv6m"
     assert pico.watchdog_max_ms == 8388
     assert unix.heap_bytes == pico.heap_bytes  # SIL runs with the Pico's heap budget
-    assert load_board("microbit_qemu").heap_bytes == 8800
+
+
+def test_the_emulated_board_is_the_cortex_m0_of_shared_pil() -> None:
+    qemu, pico = load_board("qemu_m0"), load_board("pico")
+    assert (qemu.runtime, qemu.min_version) == ("micropython", "1.28")
+    assert qemu.heap_bytes < 139_000  # free after boot, with a margin
+    assert qemu.i2c_sda == qemu.i2c_scl == qemu.pwm_pin == "link"  # no machine.I2C
+    assert qemu.mpy_cross_arch == pico.mpy_cross_arch == "armv6m"  # the same core family
+
+
+def test_real_boards_need_the_micropython_they_ship_with() -> None:
+    # the floor for real boards is the release each one is supported from, never older
+    floors = {b.name: b.min_version_tuple for b in list_boards() if b.runtime == "micropython"}
+    assert floors["pico"] == floors["esp32s3"] == (1, 22)
+    assert floors["pico2"] == (1, 24)  # the first release with RP2350 support
+    assert min(floors.values()) == (1, 22)
 
 
 def test_load_by_path(tmp_path: Path) -> None:

@@ -208,6 +208,12 @@ class Decoder:
         # True while bytes of a dropped frame are still being parsed again
         return self._rp < self._rn
 
+    def restart_seq(self):
+        # the peer went quiet (a host that reconnects numbers its frames from 0 again): the
+        # next good frame is accepted whatever its SEQ, as the first one was
+        self._seq_next = -1
+        self._oos_run = 0
+
     def end(self):
         # the stream ended or went quiet: a frame in progress is truncated; a good frame that
         # began inside it is still delivered (its bytes are parsed again, as after a bad CRC)

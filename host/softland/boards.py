@@ -149,7 +149,7 @@ def _check_value(path: Path, key: str, value: Any) -> None:
     if key == "runtime" and value not in RUNTIMES:
         raise UserError(f"{where} = {value!r}: expected one of {', '.join(RUNTIMES)}")
     if key == "min_version" and not _VERSION_RE.match(value):
-        raise UserError(f'{where} = {value!r}: expected a version like "1.22" or "1.9.2"')
+        raise UserError(f'{where} = {value!r}: expected a version like "1.22" or "1.22.2"')
     if key == "mpy_cross_arch" and value not in MPY_CROSS_ARCHES:
         choices = ", ".join(a for a in MPY_CROSS_ARCHES if a)
         raise UserError(f'{where} = {value!r}: expected "" (bytecode only) or one of {choices}')

@@ -6,6 +6,12 @@ a ~16 MHz core (15.6 M instructions/s), shift 3 a ~125 MHz one.
 Found through settings, in this order: an explicit path, $SOFTLAND_PIL_FIRMWARE, the image in
 a `shared/pil/` folder beside the checkout; QEMU as $SOFTLAND_QEMU or `qemu-system-arm` on
 PATH. A missing QEMU or image is a UserError that says which and how to get it.
+
+`EmulatedBoard.start_link()` puts the firmware on the board and leaves it serving the link on
+its UART: the fsw/ and hal/ modules go over the raw REPL as one ROMFS image of .mpy files
+(`load_romfs`: the board has no other filesystem), are imported from there, and
+`hal.stdio_link.serve()` starts with the heap locked. The raw REPL's serial connection is
+then the link.
 """
 
 from __future__ import annotations
@@ -20,12 +26,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import serial
+
 from softland.errors import UserError
+from softland.firmware import firmware_dir, fsw_module
 
 IMAGE_NAME = "micropython-1.28.0-qemu-microbit.elf"
 UNIX32_NAME = "micropython-1.28.0-unix-x86-32bit"
 # -icount shift per emulated core clock: one instruction per 2^shift ns
 SHIFT_FOR_MHZ = {16: 6, 125: 3}
+# the firmware packages the link needs on the board
+LINK_PACKAGES = ("fsw", "hal")
+# hal.stdio_link.serve(wait_ms=): the longest a board read waits for a byte, board clock.
+# firmware/main.py uses 250 ms on a real board. The emulated board's clock counts
+# instructions, and a board polling its UART runs ~15-30x faster than the wall clock (5 s of
+# board time in 0.2-0.3 s), so 250 ms there is ~10 ms of a host's time: a host simulation
+# answering I2C would see spurious timeouts. 2 s of board time is ~0.1 s of wall time.
+EMULATED_WAIT_MS = 2000
 
 
 def shared_pil_dirs() -> list[Path]:
@@ -103,6 +120,7 @@ class EmulatedBoard:
         self.qemu = find_qemu()
         self.proc: subprocess.Popen[bytes] | None = None
         self.pty: str | None = None
+        self.startup: LinkStartup | None = None
         self._transport = None
         self._log = tempfile.TemporaryFile()
 
@@ -154,6 +172,54 @@ class EmulatedBoard:
                 f"(code {proc.returncode}): {(proc.stdout + proc.stderr).strip()[-2000:]}"
             )
         return proc.stdout
+
+    def open_serial(self, timeout_s: float = 1.0) -> serial.Serial:
+        """A pyserial connection to the board's UART (raw: every byte value passes)."""
+        if self.pty is None:
+            raise RuntimeError("the emulated board is not started")
+        return serial.Serial(self.pty, 115200, timeout=timeout_s)
+
+    def start_link(
+        self,
+        firmware: Path | None = None,
+        heap_lock: bool = True,
+        wait_ms: int = EMULATED_WAIT_MS,
+        timeout_s: float = 120.0,
+    ) -> serial.Serial:
+        """Put the firmware (fsw/ and hal/ of `firmware`, default the checkout's) on the board
+        with load_romfs and start `hal.stdio_link.serve()` on its UART, the heap locked;
+        returns the open pyserial port, the link answering. The firmware has then sent one
+        frame (the ACK of a PING with SEQ 255 that proves it serves), so a host numbering its
+        frames from 0 is in sequence. How long each step took: `self.startup`. Once per
+        board: a serving board leaves the link only when QEMU ends."""
+        t0 = time.monotonic()
+        root = firmware_dir() if firmware is None else Path(firmware)
+        with tempfile.TemporaryDirectory(prefix="softland-link-") as tmp:
+            for package in LINK_PACKAGES:
+                shutil.copytree(
+                    root / package,
+                    Path(tmp) / package,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+                )
+            st = LinkStartup(image_bytes=self.load_romfs(Path(tmp)))
+        t1 = time.monotonic()
+        st.load_s = t1 - t0
+        out = self.exec(_IMPORT_LINK, timeout_s)
+        st.heap_free_after_import = int(out.split("FREE")[-1].split()[0])
+        t2 = time.monotonic()
+        st.import_s = t2 - t1
+        t = self.transport()
+        t.exec_raw_no_follow(
+            f"serve(sys.stdin.buffer, sys.stdout.buffer, heap_lock={bool(heap_lock)}, "
+            f"wait_ms={int(wait_ms)})"
+        )
+        port: serial.Serial = t.serial
+        port.timeout = 1.0
+        port.write(_ping_frame(0xFF))
+        _wait_for_ack(port, timeout_s)
+        st.serve_s = time.monotonic() - t2
+        self.startup = st
+        return port
 
     def load_romfs(self, src_dir: Path, chunk: int = 2048) -> int:
         """Put a folder on the board: `mpremote romfs build` makes a ROMFS image of it (.py
@@ -216,3 +282,54 @@ class EmulatedBoard:
             self.proc.wait()
         self.proc = None
         self._log.close()
+
+
+# ---- the link on the board
+
+_IMPORT_LINK = """\
+import gc, sys
+from hal.stdio_link import serve
+gc.collect()
+print('FREE', gc.mem_free())
+"""
+
+
+@dataclass
+class LinkStartup:
+    """How long each step of EmulatedBoard.start_link took (wall time, s)."""
+
+    load_s: float = 0.0  # ROMFS image built (.py -> .mpy) and copied to the board
+    import_s: float = 0.0  # hal.stdio_link and the fsw modules it needs imported
+    serve_s: float = 0.0  # serve() started and a PING answered
+    image_bytes: int = 0
+    heap_free_after_import: int = 0
+
+    @property
+    def total_s(self) -> float:
+        return self.load_s + self.import_s + self.serve_s
+
+
+def _ping_frame(seq: int) -> bytes:
+    """A PING command with sequence number `seq`, built with the firmware's own codec."""
+    link, app = fsw_module("link"), fsw_module("app")
+    frame = bytearray(app.CMD_LEN + link.OVERHEAD)
+    link.put_u8(frame, link.HEADER_LEN + app.CMD_CODE, app.C_PING)
+    enc = link.Encoder()
+    enc.seq = seq
+    n = enc.finish(frame, link.T_CMD, app.CMD_LEN)
+    return bytes(frame[:n])
+
+
+def _wait_for_ack(port: serial.Serial, timeout_s: float) -> None:
+    link = fsw_module("link")
+    acks: list[int] = []
+    dec = link.Decoder(lambda ftype, buf, length: acks.append(ftype))
+    seen = bytearray()
+    deadline = time.monotonic() + timeout_s
+    while link.T_ACK not in acks:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the board does not answer on the link; it said {bytes(seen)!r}")
+        chunk = port.read(max(1, port.in_waiting))
+        seen += chunk
+        for b in chunk:
+            dec.feed(b)

@@ -59,6 +59,11 @@ __all__ = ["FlashReport", "flash", "firmware_dir", "mpremote_target", "plan_file
 PACKAGES = ("fsw", "hal")
 # The oldest MicroPython mpremote flashing is supported on (the design's real-board floor).
 MIN_FLASH_MICROPYTHON = (1, 22)
+# Boards softland does not flash, and why
+NOT_FLASHED = {
+    "qemu_m0": "the emulated board has no filesystem; softland.emuboard.EmulatedBoard."
+    "start_link() puts the firmware on it",
+}
 _SHORTCUT_RE = re.compile(r"^([auc])(\d+)$")
 _SHORTCUT_PREFIX = {"a": "/dev/ttyACM", "u": "/dev/ttyUSB", "c": "COM"}
 _RM_TAG = "softland-rm "
@@ -295,10 +300,12 @@ def flash(
     `soft_reset=False` connects with mpremote's `resume` (needed for the MicroPython unix port
     behind a pty). `dry_run` works out and returns the plan without touching the board.
     """
+    if board.name in NOT_FLASHED:
+        raise UserError(f"board '{board.name}' is not flashed: {NOT_FLASHED[board.name]}")
     if board.runtime == "micropython" and board.min_version_tuple < MIN_FLASH_MICROPYTHON:
         raise UserError(
             f"board '{board.name}' runs MicroPython {board.min_version}: softland flash needs "
-            f">= {'.'.join(map(str, MIN_FLASH_MICROPYTHON))} (use the PIL runner for it)"
+            f">= {'.'.join(map(str, MIN_FLASH_MICROPYTHON))}"
         )
     if compile_mpy and board.runtime != "micropython":
         raise UserError(
