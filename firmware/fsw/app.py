@@ -222,9 +222,9 @@ class App:
         o = HEADER_LEN
         now_us = get_i32(buf, o + TICK_TIME_US)
         range_mm = get_i32(buf, o + TICK_RANGE_MM)
-        range_status = get_u8(buf, o + TICK_RANGE_STATUS)
+        range_status = buf[o + TICK_RANGE_STATUS]
         acc = get_i32(buf, o + TICK_ACC_MM_S2)
-        acc_ok = get_u8(buf, o + TICK_ACC_OK)
+        acc_ok = buf[o + TICK_ACC_OK]
         # the tick frame's buffer is reused from here on (link devices read more frames)
         self._in_tick = True
         try:
