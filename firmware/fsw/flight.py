@@ -64,6 +64,7 @@ _SCATTER_MAX = const(50000)  # innovations counted in the range scatter up to th
 _VIN_MAX_Q8 = const(38400000)  # inertial velocity limit: 150 m/s
 _RESUME_STEPS = const(100)  # prediction steps allowed once, across a reset's outage
 _RF_QUIET_MAX = const(25)  # preflight: the rangefinder answered within this many ticks
+_ACC_FS = const(627648)  # accelerometer samples beyond +/-64 g are clamped
 
 
 class Flight:
@@ -212,6 +213,11 @@ class Flight:
         steps = 1
         fl = 0
         f2 = F.RESUMED if self.resuming else 0
+        if acc_ok and (acc_mm_s2 > _ACC_FS or acc_mm_s2 < -_ACC_FS):
+            # beyond any sane full scale (the link carries up to +/-2^30; a crash's impulse
+            # over one tick reads hundreds of g): clamped, so that the bias, gravity and
+            # integration below stay within 2^30
+            acc_mm_s2 = _ACC_FS if acc_mm_s2 > 0 else -_ACC_FS
         if self._started:
             dt = ticks_diff(now_us, self._last_us)
             if dt > period_us + (period_us >> 1):
@@ -262,7 +268,10 @@ class Flight:
             # below the gate blind: the velocity from the accelerometer alone, corrected by the
             # coast's bias measurement only (ranges whose scatter is metres would hide the
             # ground's signature, the velocity stopping, and bias the filter's own estimate)
-            v = self._vin_q8 + (acc * p[P.PERIOD_MS] * steps * 32) // 125
+            # (acc * period * 32 * steps) // 125 split so that no product passes 2^30 (|acc| is
+            # at most 64 g + g + bias, steps up to _RESUME_STEPS after a reset): same result
+            dv = acc * p[P.PERIOD_MS] * 32
+            v = self._vin_q8 + (dv // 125) * steps + ((dv % 125) * steps) // 125
             # ... pulled towards the filter's velocity over ~10 s (its noise averages out,
             # the ground's sudden stop does not)
             v += (est.vel_q8 - v) >> 9
