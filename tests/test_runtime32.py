@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from softland import emuboard
+from softland.bench import default_runtimes
 from softland.errors import UserError
 from softland.runtimes import MicroPythonRuntime, open_runtime, resolve_runtime
 
@@ -102,15 +103,16 @@ def test_sim_on_micropython32_names_the_runtime_in_its_summary(
     assert summary["faults"] == 0
 
 
-@pytest.mark.parametrize("command", ["sim", "mc"])
-def test_missing_32bit_binary_is_one_clear_error(command: str, tmp_path: Path) -> None:
-    args = [command, "nominal"] if command == "mc" else [command]
+@pytest.mark.parametrize(
+    "args",
+    [["sim", "--out", "OUT"], ["mc", "nominal", "--out", "OUT"], ["bench", "--repeats", "1"]],
+)
+def test_missing_32bit_binary_is_one_clear_error(args: list[str], tmp_path: Path) -> None:
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
     proc = _softland(
         *args,
         "--runtime",
         "micropython32",
-        "--out",
-        str(tmp_path / "out"),
         env={"SOFTLAND_MICROPYTHON32": str(tmp_path / "no-micropython32")},
     )
     assert proc.returncode == 2, proc.stderr
@@ -119,3 +121,18 @@ def test_missing_32bit_binary_is_one_clear_error(command: str, tmp_path: Path) -
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: 32-bit MicroPython unix port not found")
     assert "SOFTLAND_MICROPYTHON32" in lines[0]
+
+
+def test_bench_measures_the_32bit_port_beside_the_others_where_it_is_found(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    binary = tmp_path / emuboard.UNIX32_NAME
+    binary.write_bytes(b"")
+    monkeypatch.setenv("SOFTLAND_MICROPYTHON32", str(binary))
+    assert default_runtimes() == (("micropython", "micropython32", "cpython"), "")
+
+
+def test_bench_says_why_it_leaves_the_32bit_port_out(no_shared_pil: Path) -> None:
+    runtimes, note = default_runtimes()
+    assert runtimes == ("micropython", "cpython")
+    assert "micropython32" in note and "SOFTLAND_MICROPYTHON32" in note
