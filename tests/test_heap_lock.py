@@ -34,9 +34,7 @@ main()
 """
 
 
-def _run(
-    micropython_bin: str, n: int, alloc: str = "", scatter: int = 0, heap: str = "512K"
-) -> str:
+def _run(micropython_bin: str, n: int, alloc: str = "", scatter: int = 0, heap: str = "1M") -> str:
     script = _SCRIPT.replace("ALLOC", alloc or "pass").replace("N_TICKS", str(n))
     script = script.replace("SCATTER", str(scatter))
     proc = subprocess.run(

@@ -582,6 +582,8 @@ def test_subpackages_and_intra_package_imports(tmp_path: Path) -> None:
         from fsw.ns import mod
 
         assert fsw.VERSION == 2 and mod.Y == 6
+        # a synthetic bitwise CRC-16/CCITT-FALSE (as the LRF sensor's; the real link uses a
+        # CRC-32 in C): its values stay within the small ints
         assert fsw.Decoder().crc(b"123456789") == 0x29B1  # CRC-16/CCITT-FALSE check value
         assert step(1000) == 5000
         assert sys.modules["fsw.ctl.pi"].Decoder is fsw.Decoder

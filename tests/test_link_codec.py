@@ -1,8 +1,9 @@
 """The link codec (firmware/fsw/link.py, imported as the host imports it) against the hand-made
 vectors in tests/vectors/link_vectors.json and against hypothesis properties.
 
-The vectors' CRCs and frame bytes come from an independent bitwise CRC-16/CCITT-FALSE and a
-hand-built framer in tests/vectors/make_link_vectors.py; that reference is reused here.
+The vectors' CRCs and frame bytes come from an independent bitwise CRC-32 (IEEE 802.3), the PAD
+rule applied by hand and a hand-built framer in tests/vectors/make_link_vectors.py; that
+reference is reused here.
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ def _load_generator():
 
 
 gen = _load_generator()
-ref_crc = gen.crc16_ccitt_false  # the independent bitwise reference
+ref_crc = gen.crc32_ieee  # the independent bitwise reference
+CRC_LIMIT = 1 << 30  # every frame's CRC is below 2^30
+# the change of the CRC's top two bits when PAD = p is appended instead of 0, whatever the data
+PAD_TOP_BITS = (0b00, 0b01, 0b11, 0b10)
 
 # moderate budgets; no explain phase (it re-runs failing tests under a tracer, slowly)
 PROPERTY = settings(
@@ -69,16 +73,32 @@ class Collector:
             self.dec.end()
         return self
 
+    def feed_chunks(self, data: bytes, cuts: list[int], end: bool = True) -> Collector:
+        """Feed data through Decoder.feed_into, split at the offsets in cuts."""
+        bounds = [0, *sorted(c for c in cuts if 0 < c < len(data)), len(data)]
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            chunk = bytearray(data[a:b])
+            self.dec.feed_into(chunk, len(chunk))
+        if end:
+            self.dec.end()
+        return self
+
     def counters(self) -> dict[str, int]:
         return {name: getattr(self.dec, name) for name in COUNTERS}
 
 
 def frame_tuple(raw: bytes) -> tuple[int, int, bytes]:
-    return raw[3], raw[4], raw[5:-2]
+    return raw[3], raw[4], raw[link.HEADER_LEN : -link.TRAILER_LEN]
+
+
+def wire_crc(raw: bytes) -> int:
+    """The CRC a frame carries in its last four bytes, little-endian."""
+    return int.from_bytes(raw[-4:], "little")
 
 
 def crc_ok(raw: bytes) -> bool:
-    return ref_crc(raw[2:-2]) == (raw[-2] << 8) | raw[-1]
+    """The frame's CRC is below 2^30 and is the reference CRC-32 of LEN..PAD."""
+    return wire_crc(raw) < CRC_LIMIT and ref_crc(raw[2:-4]) == wire_crc(raw)
 
 
 def encode(frames: list[tuple[int, bytes]], start_seq: int = 0) -> list[bytes]:
@@ -112,23 +132,72 @@ GET = {"u8": "get_u8", "u16": "get_u16", "i32": "get_i32"}
 # ---------------------------------------------------------------- CRC
 
 
-def test_crc16_check_value() -> None:
-    assert link.crc16(b"123456789", 0, 9) == 0x29B1
-    assert VECTORS["crc"]["check"] == 0x29B1
+def test_crc32_check_value() -> None:
+    assert ref_crc(b"123456789") == 0xCBF43926
+    assert VECTORS["crc"]["check"] == 0xCBF43926
+    assert link.crc32(b"123456789") == 0xCBF43926  # the codec's CRC: binascii.crc32
+    # above 2^30: small_crc reports it as -1 (on a 32-bit port it would be a heap int)
+    assert link.small_crc(memoryview(b"123456789")) == -1
 
 
 @PROPERTY
-@given(st.binary(max_size=130))
-def test_crc16_matches_bitwise_reference(data: bytes) -> None:
-    assert link.crc16(data, 0, len(data)) == ref_crc(data)
+@given(st.binary(max_size=link.BUF_LEN))
+def test_codec_crc_matches_bitwise_reference(data: bytes) -> None:
+    ref = ref_crc(data)
+    assert link.crc32(data) == ref
+    assert link.small_crc(memoryview(data)) == (ref if ref < CRC_LIMIT else -1)
+
+
+def test_crc_view_covers_len_through_pad() -> None:
+    frame = bytearray(range(20, 20 + 7 + link.OVERHEAD))
+    assert bytes(link.crc_view(frame, 7)) == bytes(frame[2 : link.HEADER_LEN + 7 + 1])
 
 
 @pytest.mark.parametrize("case", FRAMES, ids=lambda c: c["name"])
-def test_vector_crc_matches_codec_crc16(case: dict) -> None:
+def test_vector_crc_matches_codec_crc(case: dict) -> None:
     raw = bytes.fromhex(case["hex"])
-    end = link.HEADER_LEN + case["len"]
-    assert link.crc16(raw, 2, end) == case["crc"]
-    assert (raw[end] << 8) | raw[end + 1] == case["crc"]
+    n = case["len"]
+    assert len(raw) == n + link.OVERHEAD
+    assert raw[link.HEADER_LEN + n] == case["pad"]
+    assert link.small_crc(link.crc_view(bytearray(raw), n)) == case["crc"]
+    assert ref_crc(raw[2:-4]) == wire_crc(raw) == case["crc"] < CRC_LIMIT
+
+
+def test_vectors_cover_every_pad_value() -> None:
+    assert {case["pad"] for case in FRAMES} == {0, 1, 2, 3}
+
+
+@PROPERTY
+@given(st.integers(0, 255), st.binary(max_size=link.MAX_PAYLOAD), st.integers(0, 255))
+def test_encoded_crc_is_below_2_pow_30_with_the_first_pad_that_gives_that(
+    ftype: int, payload: bytes, seq: int
+) -> None:
+    (raw,) = encode([(ftype, payload)], seq)
+    body = raw[2 : link.HEADER_LEN + len(payload)]  # LEN..PAYLOAD
+    candidates = [ref_crc(body + bytes([p])) for p in range(4)]
+    pad = raw[-5]
+    assert wire_crc(raw) == candidates[pad] < CRC_LIMIT
+    assert all(c >= CRC_LIMIT for c in candidates[:pad])
+    # the top two bits move by a fixed pattern, so exactly one PAD gives 00
+    assert [(c >> 30) ^ (candidates[0] >> 30) for c in candidates] == list(PAD_TOP_BITS)
+    assert sum(c < CRC_LIMIT for c in candidates) == 1
+
+
+@PROPERTY
+@given(st.integers(0, 255), st.binary(max_size=link.MAX_PAYLOAD), st.integers(0, 255))
+def test_encoder_with_a_kept_crc_view_writes_the_same_frame(
+    ftype: int, payload: bytes, seq: int
+) -> None:
+    n = len(payload)
+    made, kept = bytearray(n + link.OVERHEAD), bytearray(n + link.OVERHEAD)
+    made[link.HEADER_LEN : link.HEADER_LEN + n] = kept[link.HEADER_LEN : link.HEADER_LEN + n] = (
+        payload
+    )
+    for buf, view in ((made, None), (kept, link.crc_view(kept, n))):
+        enc = link.Encoder()
+        enc.seq = seq
+        assert enc.finish(buf, ftype, n, view) == n + link.OVERHEAD
+    assert made == kept
 
 
 # ---------------------------------------------------------------- single-frame vectors
@@ -211,6 +280,22 @@ def test_stream_vector_delivers_expected_frames(case: dict) -> None:
 @pytest.mark.parametrize("case", STREAMS, ids=lambda c: c["name"])
 def test_stream_vector_counters(case: dict) -> None:
     c = Collector().feed(bytes.fromhex(case["hex"]), end=case["end"])
+    assert c.counters() == case["expected"]["counters"]
+
+
+@settings(PROPERTY, max_examples=20)
+@pytest.mark.parametrize("case", STREAMS, ids=lambda c: c["name"])
+@given(data=st.data())
+def test_stream_vector_decodes_the_same_in_any_chunks(case: dict, data: st.DataObject) -> None:
+    # feed_into copies a frame's body in bulk: chunk boundaries anywhere change nothing
+    raw = bytes.fromhex(case["hex"])
+    cuts = data.draw(st.lists(st.integers(1, max(1, len(raw) - 1)), max_size=8), label="cuts")
+    c = Collector().feed_chunks(raw, cuts, end=case["end"])
+    expected = [
+        (d["type"], d["seq"], bytes.fromhex(d["payload_hex"]))
+        for d in case["expected"]["delivered"]
+    ]
+    assert c.frames == expected
     assert c.counters() == case["expected"]["counters"]
 
 
@@ -316,7 +401,7 @@ def _junk_stream(data: st.DataObject, frames: list, start_seq: int) -> tuple[lis
 
 
 def _skip_if_junk_holds_a_valid_frame(c: Collector, raws: list[bytes]) -> None:
-    # Junk followed by frame bytes passes CRC-16 by chance with probability 2^-16 per fake
+    # Junk followed by frame bytes passes the CRC-32 by chance with probability 2^-32 per fake
     # header; such a frame is valid on the wire and is rightly delivered. Nothing else counts.
     assume(all(f in [frame_tuple(r) for r in raws] for f in c.frames))
 
@@ -349,9 +434,9 @@ def test_junk_between_frames_loses_no_good_frame_in_a_continuing_stream(
 def test_junk_between_frames_loses_no_good_frame_when_the_stream_ends(
     data: st.DataObject, frames: list, start_seq: int
 ) -> None:
-    # CODEC BUG (see test_end_delivers_a_good_frame_buffered_inside_an_unfinished_frame):
-    # when the stream ends inside a fake frame, Decoder.end() drops the buffered bytes
-    # without re-parsing them, so complete good frames inside it are lost.
+    # When the stream ends inside a fake frame, Decoder.end() re-parses the buffered bytes,
+    # so complete good frames inside it are delivered (see
+    # test_end_delivers_a_good_frame_buffered_inside_an_unfinished_frame).
     raws, stream = _junk_stream(data, frames, start_seq)
     c = Collector().feed(stream)
     _skip_if_junk_holds_a_valid_frame(c, raws)
@@ -359,11 +444,11 @@ def test_junk_between_frames_loses_no_good_frame_when_the_stream_ends(
 
 
 def test_end_delivers_a_good_frame_buffered_inside_an_unfinished_frame() -> None:
-    # CODEC BUG. Stream: fake header A5 5A 04, then the complete good frame
-    # A5 5A 00 01 00 FF AD (LEN 0, TICK, SEQ 0), then Decoder.end(). The fake frame wants 11
-    # bytes and has only 10 when the stream ends; end() counts it truncated but, unlike a
-    # failed CRC, does not re-parse its bytes, so the good frame it holds is never delivered.
-    good = bytes.fromhex("a55a000100ffad")
+    # Stream: fake header A5 5A 04, then the complete good frame
+    # A5 5A 00 01 00 00 2B B5 86 20 (LEN 0, TICK, SEQ 0, PAD 0), then Decoder.end(). The fake
+    # frame wants 14 bytes and has only 13 when the stream ends; end() counts it truncated and,
+    # as after a failed CRC, re-parses its bytes, so the good frame it holds is delivered.
+    good = bytes.fromhex("a55a000100002bb58620")
     assert crc_ok(good)
     c = Collector().feed(bytes.fromhex("a55a04") + good)
     assert c.dec.truncated >= 1
@@ -430,9 +515,10 @@ def test_single_bit_flip_in_sync_pair_hides_the_frame(
     "second error",
 )
 def test_corrupted_frame_with_a_sync_pair_inside_counts_one_error() -> None:
-    # TICK, SEQ 0, payload A5 5A 00 00 00 00 00 (CRC 5C DE); the last payload bit flipped.
-    bad = bytes.fromhex("a55a070100a55a00000000015cde")
-    nxt = bytes.fromhex("a55a000101ef8c")  # then a good LEN-0 TICK, SEQ 1
+    # TICK, SEQ 0, payload A5 5A 00 00 00 00 00 (PAD 02, CRC 6C F1 78 26); the last payload
+    # bit flipped.
+    bad = bytes.fromhex("a55a070100a55a0000000001026cf17826")
+    nxt = bytes.fromhex("a55a000101006a849d39")  # then a good LEN-0 TICK, SEQ 1
     assert crc_ok(nxt) and not crc_ok(bad)
     c = Collector().feed(bad + nxt)
     assert c.frames == [(0x01, 0x01, b"")]

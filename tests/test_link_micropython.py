@@ -51,7 +51,7 @@ GET = {"u8": link.get_u8, "u16": link.get_u16, "i32": link.get_i32}
 COUNTERS = V["counters"]
 HL = link.HEADER_LEN
 
-print("CRC %04x" % link.crc16(b"123456789", 0, 9))
+print("CRC %08x" % link.crc32(b"123456789"))
 
 
 def decoder(out):
@@ -82,6 +82,7 @@ for case in V["frames"]:
     m = enc.finish(buf, case["type"], n)
     print("ENC %s %d %s" % (case["name"], m, hx(buf)))
     raw = unhex(case["hex"])
+    print("PAD %s %d %d" % (case["name"], raw[HL + n], link.small_crc(link.crc_view(raw, n))))
     got = []
     d = decoder(got)
     for b in raw:
@@ -105,6 +106,18 @@ for case in V["streams"]:
     for g in got:
         print("DLV %s %s" % (case["name"], g))
     print("STR %s %s" % (case["name"], counters(d)))
+    # the same stream through feed_into, in chunks of 7 bytes (a frame body is copied in bulk)
+    got = []
+    d = decoder(got)
+    data = bytearray(unhex(case["hex"]))
+    for i in range(0, len(data), 7):
+        chunk = data[i:i + 7]
+        d.feed_into(chunk, len(chunk))
+    if case["end"]:
+        d.end()
+    for g in got:
+        print("DLB %s %s" % (case["name"], g))
+    print("STB %s %s" % (case["name"], counters(d)))
 
 # deterministic pseudo-random streams (frames, junk, bit flips, cuts): both runtimes must
 # produce the same counters and deliveries
@@ -160,8 +173,9 @@ for trial in range(150):
 print("DONE")
 """
 
-# Allocation check: everything is built first, then the heap is locked for a function that
-# feeds 1000 frames byte by byte (good, bit-flipped, cut short) and encodes 1000 more.
+# Allocation check: everything is built first (the frame buffers and their CRC views), then the
+# heap is locked for a function that feeds 1000 frames (good, bit-flipped, cut short), byte by
+# byte and through feed_into, and encodes 1000 more.
 HEAP_SCRIPT = r"""
 import sys
 from fsw import link
@@ -190,7 +204,7 @@ class Sink:
         self.check = (self.check * 31 + ftype + buf[4] + buf[link.HEADER_LEN + 9]) & 0xFFFF
 
 
-def run(dec, enc, tx, bad, tel_enc, tel):
+def run(dec, enc, tx, txv, bad, tel_enc, tel, telv):
     o = link.HEADER_LEN
     acc = 0
     for k in range(N):
@@ -199,7 +213,7 @@ def run(dec, enc, tx, bad, tel_enc, tel):
         link.put_u8(tx, o + 8, 4)
         link.put_i32(tx, o + 9, 2400 + k)
         link.put_u8(tx, o + 13, 1)
-        m = enc.finish(tx, T_TICK, TICK_LEN)
+        m = enc.finish(tx, T_TICK, TICK_LEN, txv)
         r = k % 4
         if r == 2:  # one payload bit flipped
             for j in range(m):
@@ -210,6 +224,8 @@ def run(dec, enc, tx, bad, tel_enc, tel):
         elif r == 3:  # cut after half its bytes; the next frame follows at once
             for j in range(m // 2):
                 dec.feed(tx[j])
+        elif r == 1:  # whole, through feed_into: the body copied in bulk
+            dec.feed_into(tx, m)
         else:
             for j in range(m):
                 dec.feed(tx[j])
@@ -217,8 +233,8 @@ def run(dec, enc, tx, bad, tel_enc, tel):
         link.put_i32(tel, o + 4, -k * 997)
         link.put_u16(tel, o + 10, k & 0xFFFF)
         link.put_i32(tel, o + 56, 1 << 31)  # saturates
-        m = tel_enc.finish(tel, T_TELEM, TELEM_LEN)
-        acc = (acc * 7 + tel[m - 2] * 256 + tel[m - 1]) & 0xFFFFFF
+        m = tel_enc.finish(tel, T_TELEM, TELEM_LEN, telv)
+        acc = (acc * 7 + tel[m - 5] * 65536 + tel[m - 2] * 256 + tel[m - 1]) & 0xFFFFFF
     dec.end()
     return acc
 
@@ -230,6 +246,8 @@ tel_enc = link.Encoder()
 tx = bytearray(TICK_LEN + link.OVERHEAD)
 bad = bytearray(TICK_LEN + link.OVERHEAD)
 tel = bytearray(TELEM_LEN + link.OVERHEAD)
+txv = link.crc_view(tx, TICK_LEN)  # memoryview slices allocate: made before the lock
+telv = link.crc_view(tel, TELEM_LEN)
 
 effective = "n/a"
 if lock is not None:
@@ -242,7 +260,7 @@ if lock is not None:
     unlock()
     lock()
 try:
-    acc = run(dec, enc, tx, bad, tel_enc, tel)
+    acc = run(dec, enc, tx, txv, bad, tel_enc, tel, telv)
 finally:
     if unlock is not None:
         unlock()
@@ -301,13 +319,18 @@ def test_micropython_and_cpython_agree_byte_for_byte(vector_runs) -> None:
 
 
 def test_micropython_crc_check_value(mp_lines) -> None:
-    assert mp_lines["CRC"] == [["29b1"]]
+    assert mp_lines["CRC"] == [["cbf43926"]]  # CRC-32 of "123456789", via the codec
 
 
 def test_micropython_encoder_reproduces_vector_bytes(mp_lines) -> None:
     got = {name: (int(n), hexbytes) for name, n, hexbytes in mp_lines["ENC"]}
-    want = {c["name"]: (c["len"] + 7, c["hex"]) for c in VECTORS["frames"]}
+    want = {c["name"]: (c["len"] + 10, c["hex"]) for c in VECTORS["frames"]}
     assert got == want
+
+
+def test_micropython_vector_pad_and_small_crc(mp_lines) -> None:
+    got = {name: (int(pad), int(crc)) for name, pad, crc in mp_lines["PAD"]}
+    assert got == {c["name"]: (c["pad"], c["crc"]) for c in VECTORS["frames"]}
 
 
 def test_micropython_decodes_vector_frames(mp_lines) -> None:
@@ -328,9 +351,10 @@ def test_micropython_decodes_vector_payload_fields(mp_lines) -> None:
     assert got == want
 
 
-def test_micropython_stream_vectors_deliver_expected_frames(mp_lines) -> None:
+@pytest.mark.parametrize("tags", [("DLV", "STR"), ("DLB", "STB")], ids=["feed", "feed_into"])
+def test_micropython_stream_vectors_deliver_expected_frames(mp_lines, tags) -> None:
     got: dict[str, list[tuple[int, int, str]]] = {c["name"]: [] for c in VECTORS["streams"]}
-    for name, t, s, p in mp_lines.get("DLV", []):
+    for name, t, s, p in mp_lines.get(tags[0], []):
         got[name].append((int(t), int(s), p))
     want = {
         c["name"]: [(d["type"], d["seq"], d["payload_hex"]) for d in c["expected"]["delivered"]]
@@ -339,8 +363,9 @@ def test_micropython_stream_vectors_deliver_expected_frames(mp_lines) -> None:
     assert got == want
 
 
-def test_micropython_stream_vectors_counters(mp_lines) -> None:
-    got = {name: " ".join(rest) for name, *rest in mp_lines["STR"]}
+@pytest.mark.parametrize("tags", [("DLV", "STR"), ("DLB", "STB")], ids=["feed", "feed_into"])
+def test_micropython_stream_vectors_counters(mp_lines, tags) -> None:
+    got = {name: " ".join(rest) for name, *rest in mp_lines[tags[1]]}
     want = {c["name"]: _counter_text(c["expected"]["counters"]) for c in VECTORS["streams"]}
     assert got == want
 

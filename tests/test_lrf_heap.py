@@ -13,12 +13,12 @@ CORRUPT = (7, 3)  # frame k is corrupted when k % 7 == 3
 NO_RETURN = (11, 5)  # frame k says "no return" when k % 11 == 5
 SIZES = [(j * 7) % 23 for j in range(96)] + [80]  # bytes offered per step; 80 > CHUNK
 
-# Built and run entirely inside MicroPython: frames made with fsw.link.crc16, a fake UART that
+# Built and run entirely inside MicroPython: frames made with fsw.lrf.crc16, a fake UART that
 # copies from the preallocated stream, heap locked around the steps.
 _SCRIPT = """
 import micropython
 from fsw.fixmath import ticks_add
-from fsw.link import crc16
+from fsw.lrf import crc16
 from fsw.lrf import Lrf
 
 

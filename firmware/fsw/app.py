@@ -25,6 +25,7 @@ from fsw.link import (
     T_TICK,
     Decoder,
     Encoder,
+    crc_view,
     get_i32,
     get_u8,
     put_i32,
@@ -120,6 +121,8 @@ class App:
         self._in_tick = False
         self._ack = bytearray(ACK_LEN + OVERHEAD)
         self._ev = bytearray(EV_LEN + OVERHEAD)
+        self._ack_crc = crc_view(self._ack, ACK_LEN)
+        self._ev_crc = crc_view(self._ev, EV_LEN)
         self.faults = 0
         self.bad_frames = 0  # good CRC, but a payload that does not fit its type
         self._errs_reported = 0
@@ -163,7 +166,7 @@ class App:
         put_u8(b, HEADER_LEN + EV_CODE, code)
         put_u8(b, HEADER_LEN + EV_MODE, self.flight.mode)
         put_i32(b, HEADER_LEN + EV_ARG, arg)
-        self.enc.finish(b, T_EVENT, EV_LEN)
+        self.enc.finish(b, T_EVENT, EV_LEN, self._ev_crc)
         self._write(b)
 
     def on_frame(self, ftype, buf, length):
@@ -251,7 +254,7 @@ class App:
             self._errs_reported = errs
         t = self.telem
         t.pack(self.flight, errs, self.faults, self.range)
-        self.enc.finish(t.frame, T_TELEM, TELEM_LEN)
+        self.enc.finish(t.frame, T_TELEM, TELEM_LEN, t.crc)
         self._write(t.frame)
 
     def _command(self, buf, length):
@@ -297,5 +300,5 @@ class App:
         put_u8(b, o + ACK_MODE, fl.mode)
         put_i32(b, o + ACK_VALUE, value)
         self._save()
-        self.enc.finish(b, T_ACK, ACK_LEN)
+        self.enc.finish(b, T_ACK, ACK_LEN, self._ack_crc)
         self._write(b)

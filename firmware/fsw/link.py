@@ -1,9 +1,13 @@
 # softland link codec: one allocation-free implementation shared by the firmware and the host.
 #
-# Frame:  A5 5A | LEN | TYPE | SEQ | PAYLOAD (LEN bytes) | CRC16 hi | CRC16 lo
-# CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, xorout 0) over LEN..PAYLOAD.
-# Multi-byte payload fields are little-endian; 32-bit fields carry values within +/-2^30 so
-# that they stay small ints on 32-bit MicroPython ports.
+# Frame:  A5 5A | LEN | TYPE | SEQ | PAYLOAD (LEN bytes) | PAD | CRC32 (4 bytes, little-endian)
+# CRC-32 (IEEE 802.3, as zlib.crc32 and binascii.crc32) over LEN..PAD. PAD is the one of 0..3
+# that makes the CRC a value below 2^30: a small int on every MicroPython port, so computing
+# and checking it allocates nothing (binascii.crc32 runs in C; a CRC in Python costs ~55 us a
+# byte on a 16 MHz Cortex-M0, 4 ms for one telemetry frame). Appending PAD = p changes the CRC's
+# top two bits by a fixed pattern (0 -> 00, 1 -> 01, 2 -> 11, 3 -> 10) whatever the data, so
+# exactly one of the four gives 00. Multi-byte payload fields are little-endian; 32-bit fields
+# carry values within +/-2^30 so that they stay small ints on 32-bit MicroPython ports.
 try:
     from micropython import const
 except ImportError:
@@ -12,12 +16,15 @@ except ImportError:
         return x
 
 
+from binascii import crc32
+
 SYNC1 = const(0xA5)
 SYNC2 = const(0x5A)
 HEADER_LEN = const(5)  # sync1, sync2, len, type, seq
-OVERHEAD = const(7)  # header + 2 CRC bytes
+TRAILER_LEN = const(5)  # pad, 4 CRC bytes
+OVERHEAD = const(10)  # header + trailer
 MAX_PAYLOAD = const(120)
-BUF_LEN = const(127)  # MAX_PAYLOAD + OVERHEAD
+BUF_LEN = const(130)  # MAX_PAYLOAD + OVERHEAD
 
 # frame types: host -> firmware
 T_TICK = const(0x01)
@@ -32,6 +39,7 @@ T_I2C_REQ = const(0x84)  # an I2C transaction for the host's device emulators
 
 I32_MAX = const(0x3FFFFFFF)
 I32_MIN = const(-0x3FFFFFFF - 1)
+COUNT_MASK = const(0x3FFFFFFF)  # counters wrap here, before they would leave the small ints
 
 # decoder states
 _HUNT = const(0)
@@ -42,23 +50,23 @@ _SEQ = const(4)
 _BODY = const(5)
 _RESYNC_AFTER = const(3)
 
-# nibble table for CRC-16/CCITT-FALSE
-_CRC_T = (
-    0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7,
-    0x8108, 0x9129, 0xA14A, 0xB16B, 0xC18C, 0xD1AD, 0xE1CE, 0xF1EF,
-)
+
+def crc_view(frame, length):
+    # the bytes a frame's CRC covers (LEN..PAD), as a view made once per buffer and length:
+    # memoryview slicing allocates, so the firmware keeps these
+    return memoryview(frame)[2 : HEADER_LEN + length + 1]
 
 
-def crc16_byte(crc, b):
-    crc = ((crc << 4) & 0xFFFF) ^ _CRC_T[(crc >> 12) ^ (b >> 4)]
-    return ((crc << 4) & 0xFFFF) ^ _CRC_T[(crc >> 12) ^ (b & 0x0F)]
-
-
-def crc16(buf, start, end):
-    crc = 0xFFFF
-    for i in range(start, end):
-        crc = crc16_byte(crc, buf[i])
-    return crc
+def small_crc(view):
+    # CRC-32 of view when it is below 2^30, else -1. On a 32-bit port a larger CRC would be a
+    # heap int: under the heap lock that every serving loop holds, making it raises MemoryError
+    try:
+        c = crc32(view)
+    except MemoryError:
+        return -1
+    if c > I32_MAX:
+        return -1
+    return c
 
 
 def put_u8(buf, off, v):
@@ -103,30 +111,43 @@ def get_i32(buf, off):
 
 
 class Encoder:
-    """Fills in header, sequence number and CRC of a preallocated frame buffer."""
+    """Fills in header, sequence number, PAD and CRC of a preallocated frame buffer."""
 
     def __init__(self):
         self.seq = 0
-        self.frames = 0
+        self.frames = 0  # frames finished, wraps at 2^30
 
-    def finish(self, frame, ftype, length):
-        # frame: bytearray of at least length + OVERHEAD bytes, payload already at [5:5+length]
+    def finish(self, frame, ftype, length, view=None):
+        # frame: bytearray of at least length + OVERHEAD bytes, payload already at [5:5+length];
+        # view: crc_view(frame, length), kept by the caller (None: made here, which allocates)
         frame[0] = SYNC1
         frame[1] = SYNC2
         frame[2] = length
         frame[3] = ftype
         frame[4] = self.seq
+        if view is None:
+            view = crc_view(frame, length)
         end = HEADER_LEN + length
-        crc = crc16(frame, 2, end)
-        frame[end] = crc >> 8
+        # the PAD whose CRC is below 2^30: one of the four is, whatever the data
+        crc = -1
+        pad = 0
+        while crc < 0 and pad < 4:
+            frame[end] = pad
+            crc = small_crc(view)
+            pad += 1
         frame[end + 1] = crc & 0xFF
+        frame[end + 2] = (crc >> 8) & 0xFF
+        frame[end + 3] = (crc >> 16) & 0xFF
+        frame[end + 4] = (crc >> 24) & 0xFF
         self.seq = (self.seq + 1) & 0xFF
-        self.frames += 1
-        return end + 2
+        self.frames = (self.frames + 1) & COUNT_MASK
+        return end + TRAILER_LEN
 
 
 class Decoder:
-    """Byte-at-a-time frame decoder; calls handler(ftype, buf, length) for each good frame.
+    """Frame decoder over any chunking of the stream; calls handler(ftype, buf, length) for
+    each good frame. Header bytes go through a state machine one at a time; a frame's body is
+    copied in bulk and its CRC checked once, in C (binascii.crc32), when the frame is whole.
 
     The payload of a delivered frame is buf[HEADER_LEN:HEADER_LEN + length]; it is valid only
     during the call. Bad frames are counted and dropped:
@@ -139,7 +160,8 @@ class Decoder:
                   restarted its numbering, and the third is accepted
       lost        frames skipped by a forward SEQ jump (those frames are gone; this one is kept)
     After a bad frame the consumed bytes after its first sync byte are parsed again, so a good
-    frame that began inside a bad one is still found.
+    frame that began inside a bad one is still found. Every counter wraps at 2^30, and so does
+    errors(), their running sum.
     """
 
     def __init__(self, handler):
@@ -151,10 +173,12 @@ class Decoder:
         self.oversized = 0
         self.out_of_seq = 0
         self.lost = 0
+        self._errors = 0  # crc_errors + truncated + oversized + out_of_seq, wrapping
+        # the CRC span of a frame of each payload length (memoryview slices allocate)
+        self._views = [crc_view(self.buf, n) for n in range(MAX_PAYLOAD + 1)]
         self._state = _HUNT
         self._pos = 0
         self._len = 0
-        self._crc = 0
         self._seq_next = -1  # -1: accept any sequence number (first frame)
         self._oos_run = 0  # consecutive out-of-sequence frames that follow each other
         self._oos_next = 0
@@ -162,7 +186,10 @@ class Decoder:
         self._rn = 0  # replay end
 
     def errors(self):
-        return self.crc_errors + self.truncated + self.oversized + self.out_of_seq
+        return self._errors
+
+    def _error(self):
+        self._errors = (self._errors + 1) & COUNT_MASK
 
     def needed(self):
         # how many bytes the decoder can take without reading past the current frame
@@ -173,10 +200,6 @@ class Decoder:
             return 3
         if s == _TYPE:
             return 2
-        if s == _SEQ:
-            return 1
-        if s == _SYNC:
-            return 1
         return 1
 
     def replaying(self):
@@ -187,24 +210,43 @@ class Decoder:
         # the stream ended or went quiet: a frame in progress is truncated; a good frame that
         # began inside it is still delivered (its bytes are parsed again, as after a bad CRC)
         if self._state != _HUNT:
-            self.truncated += 1
-        buf = self.buf
+            self.truncated = (self.truncated + 1) & COUNT_MASK
+            self._error()
         while self._state != _HUNT:
             self._fail()
-            while self._rp < self._rn:
-                c = buf[self._rp]
-                self._rp += 1
-                self._step(c)
+            self._drain()
         self._pos = 0
         self._rp = 0
         self._rn = 0
 
     def feed_into(self, src, n):
-        for i in range(n):
-            self.feed(src[i])
+        i = 0
+        while i < n:
+            if self._state != _BODY or self._rp < self._rn:
+                self.feed(src[i])
+                i += 1
+                continue
+            # a frame's body: copy what it still needs, check it once it is whole
+            buf = self.buf
+            pos = self._pos
+            k = self._len + OVERHEAD - pos
+            if k > n - i:
+                k = n - i
+            for j in range(i, i + k):
+                buf[pos] = src[j]
+                pos += 1
+            i += k
+            self._pos = pos
+            if pos == self._len + OVERHEAD:
+                self._end_frame()
+                self._drain()
 
     def feed(self, b):
         self._step(b)
+        self._drain()
+
+    def _drain(self):
+        # parse again the bytes of a dropped frame (after its first sync byte)
         buf = self.buf
         while self._rp < self._rn:
             c = buf[self._rp]
@@ -257,30 +299,32 @@ class Decoder:
             return
         if s == _LEN:
             if b > MAX_PAYLOAD:
-                self.oversized += 1
+                self.oversized = (self.oversized + 1) & COUNT_MASK
+                self._error()
                 self._fail()
                 return
             self._len = b
-            self._crc = crc16_byte(0xFFFF, b)
             self._state = _TYPE
             return
         if s == _TYPE or s == _SEQ:
-            self._crc = crc16_byte(self._crc, b)
             self._state = s + 1
             return
-        # _BODY: payload then two CRC bytes
-        end = HEADER_LEN + self._len
-        if self._pos <= end:
-            self._crc = crc16_byte(self._crc, b)
-            return
-        if self._pos < end + 2:
-            return
-        got = (buf[end] << 8) | buf[end + 1]
-        if got != self._crc:
-            if self._has_inner_sync(end + 2):
-                self.truncated += 1
+        # _BODY: payload, PAD, four CRC bytes
+        if self._pos == self._len + OVERHEAD:
+            self._end_frame()
+
+    def _end_frame(self):
+        buf = self.buf
+        end = HEADER_LEN + self._len + 1  # after PAD
+        crc = -1
+        if buf[end + 3] <= 0x3F:  # a CRC at or above 2^30 is never sent
+            crc = buf[end] | (buf[end + 1] << 8) | (buf[end + 2] << 16) | (buf[end + 3] << 24)
+        if crc < 0 or small_crc(self._views[self._len]) != crc:
+            if self._has_inner_sync(end + 4):
+                self.truncated = (self.truncated + 1) & COUNT_MASK
             else:
-                self.crc_errors += 1
+                self.crc_errors = (self.crc_errors + 1) & COUNT_MASK
+            self._error()
             self._fail()
             return
         self._state = _HUNT
@@ -292,7 +336,8 @@ class Decoder:
             if gap >= 128:
                 # duplicate or stale: dropped, unless the peer restarted its numbering (a run
                 # of _RESYNC_AFTER such frames that follow each other re-synchronises)
-                self.out_of_seq += 1
+                self.out_of_seq = (self.out_of_seq + 1) & COUNT_MASK
+                self._error()
                 if self._oos_run > 0 and seq == self._oos_next:
                     self._oos_run += 1
                 else:
@@ -301,10 +346,10 @@ class Decoder:
                 if self._oos_run < _RESYNC_AFTER:
                     return
             else:
-                self.lost += gap
+                self.lost = (self.lost + gap) & COUNT_MASK
         self._oos_run = 0
         self._seq_next = (seq + 1) & 0xFF
-        self.good += 1
+        self.good = (self.good + 1) & COUNT_MASK
         self._handler(buf[3], buf, self._len)
 
     def _has_inner_sync(self, n):

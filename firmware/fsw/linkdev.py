@@ -11,7 +11,7 @@ except ImportError:
         return x
 
 
-from fsw.link import HEADER_LEN, OVERHEAD, T_I2C_REQ, put_u8
+from fsw.link import HEADER_LEN, OVERHEAD, T_I2C_REQ, crc_view, put_u8
 
 # I2C_REQ payload (firmware -> host), fixed size
 REQ_OP = const(0)  # u8 one of OP_*
@@ -60,6 +60,7 @@ class LinkI2C:
         self._dec = dec
         self._read_into = read_into
         self._req = bytearray(REQ_LEN + OVERHEAD)
+        self._req_crc = crc_view(self._req, REQ_LEN)
         self._rx = bytearray(16)
         self._resp = bytearray(RESP_LEN)
         self._got = False
@@ -97,7 +98,7 @@ class LinkI2C:
         for i in range(wlen, WMAX):
             req[o + REQ_DATA + i] = 0
         put_u8(req, o + REQ_WLEN, wlen)
-        self._enc.finish(req, T_I2C_REQ, REQ_LEN)
+        self._enc.finish(req, T_I2C_REQ, REQ_LEN, self._req_crc)
         self._got = False
         self._waiting = True
         self._write(req)

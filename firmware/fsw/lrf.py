@@ -3,7 +3,7 @@
 # valid_count, reading_us, signal; step(now_us) is bounded, never raises, never allocates).
 #
 # Frame (10 bytes):  59 4C | SEQ | STATUS | RANGE_CM u24 LE | SIGNAL | CRC hi | CRC lo
-# CRC-16/CCITT-FALSE (fsw.link) over SEQ..SIGNAL. STATUS: 0 valid, 1 no return (too far or too
+# CRC-16/CCITT-FALSE (the sensor's: crc16 below) over SEQ..SIGNAL. STATUS: 0 valid, 1 no return (too far or too
 # weak), 2 too close, 3 sensor fault. SIGNAL: SNR in 0.25 dB steps. See docs/lrf.md.
 #
 # Frames are found with a 10-byte sliding window: whenever the window starts with the sync
@@ -19,7 +19,6 @@ except ImportError:
 
 
 from fsw.fixmath import ticks_diff
-from fsw.link import crc16_byte
 from fsw.rangefinder import (
     RF_GOOD,
     RF_NO_DATA,
@@ -38,6 +37,24 @@ ST_TOO_CLOSE = const(2)
 ST_FAULT = const(3)
 CHUNK = const(64)  # most bytes read from the UART per step
 _COUNT_MASK = const(0x1FFFFFFF)  # counters wrap at 2^29: never a heap int
+
+# nibble table for CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, xorout 0)
+_CRC_T = (
+    0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7,
+    0x8108, 0x9129, 0xA14A, 0xB16B, 0xC18C, 0xD1AD, 0xE1CE, 0xF1EF,
+)
+
+
+def crc16_byte(crc, b):
+    crc = ((crc << 4) & 0xFFFF) ^ _CRC_T[(crc >> 12) ^ (b >> 4)]
+    return ((crc << 4) & 0xFFFF) ^ _CRC_T[(crc >> 12) ^ (b & 0x0F)]
+
+
+def crc16(buf, start, end):
+    crc = 0xFFFF
+    for i in range(start, end):
+        crc = crc16_byte(crc, buf[i])
+    return crc
 
 
 class Lrf:

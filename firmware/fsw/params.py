@@ -104,6 +104,7 @@ class Params:
         self.v = [0] * COUNT
         for i in range(COUNT):
             self.v[i] = _SPEC[i][0]
+        self.version = 0  # counts accepted changes (wraps): what persistence repacks on
 
     def set(self, pid, value):
         if pid < 0 or pid >= COUNT:
@@ -112,6 +113,7 @@ class Params:
         if value < spec[1] or value > spec[2]:
             return E_RANGE
         self.v[pid] = value
+        self.version = (self.version + 1) & 0x3FFFFFFF
         return OK
 
     def check(self):

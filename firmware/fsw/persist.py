@@ -8,8 +8,17 @@
 # reset that tears a write can only tear the slot being updated (the other slot's bytes are
 # rewritten unchanged) and the previous tick's state is still there.
 # Slot (little-endian): u16 magic, u8 version, u8 parameter count, u8 state count, u8 spare,
-# u16 sequence, parameters i32 x count, state i32 x count, u16 + u16 checksum (Adler-style
-# sums over the i32 values as they are written: no second pass per tick).
+# u16 sequence, parameters i32 x count, u16 + u16 parameter checksum (Adler-style), state i32
+# x count, u16 sequence again, u16 spare. A slot is whole when both sequence numbers match
+# (the head is written before the state, the tail after it: a torn write leaves them apart),
+# its parameters are within their ranges and match their checksum.
+#
+# What a tick costs (on a 16 MHz Cortex-M0, see docs/benchmarks.md): the parameters change
+# only in SAFE, so a slot's copy of them is repacked only when Params.version moved since
+# that slot was written; the state goes in with one struct.pack_into call (C) through a
+# function generated at construction from the components' STATE names. The state has no
+# checksum of its own (a per-value sum in Python cost most of the old 50 ms a tick): a flipped
+# bit in the state region of a kept record is not detected, a torn write is.
 try:
     from micropython import const
 except ImportError:
@@ -19,10 +28,15 @@ except ImportError:
 
 
 from fsw import params as P
-from fsw.link import get_i32, get_u8, get_u16, put_i32, put_u8, put_u16
+from fsw.link import get_i32, get_u8, get_u16
+
+try:
+    from ustruct import pack_into
+except ImportError:
+    from struct import pack_into
 
 MAGIC = const(0x4C53)  # "SL"
-VERSION = const(1)
+VERSION = const(2)
 _HEADER = const(8)
 _SEQ = const(6)
 _MOD = const(65521)
@@ -32,74 +46,98 @@ _MOD = const(65521)
 _RESUMABLE = (2, 3, 5)
 
 
+def _fields(parts):
+    # every persisted value: (part index, attribute, list index or -1), in record order
+    fields = []
+    for k in range(len(parts)):
+        part = parts[k]
+        for name in part.STATE:
+            x = getattr(part, name)
+            if type(x) is list:
+                for i in range(len(x)):  # a list: its elements, in order
+                    fields.append((k, name, i))
+            else:
+                fields.append((k, name, -1))
+    return fields
+
+
+def _packer(fields):
+    # def pack(b, o, pi, p0, p1, ...): pi(fmt, b, o, p0.mode, p0.ticks, ..., p1._ring_d[0], ...)
+    # One call into C per tick, no allocation (every value a small int, bools pack as ints)
+    n = 0
+    for f in fields:
+        n = max(n, f[0] + 1)
+    args = ", ".join("p%d" % k for k in range(n))
+    vals = []
+    for k, name, i in fields:
+        vals.append("p%d.%s" % (k, name) if i < 0 else "p%d.%s[%d]" % (k, name, i))
+    src = "def pack(b, o, pi, %s):\n    pi('<%di', b, o, %s)\n" % (args, len(fields), ", ".join(vals))
+    scope = {}
+    exec(src, scope)
+    return scope["pack"]
+
+
 class Persist:
     def __init__(self, flight):
         # the components whose STATE attributes are persisted, in record order
         self.parts = (flight, flight.est, flight.guid, flight.ctrl, flight.land)
-        n = 0
-        for part in self.parts:
-            for name in part.STATE:
-                x = getattr(part, name)
-                n += len(x) if type(x) is list else 1  # a list: its elements, in order
+        self._fields = _fields(self.parts)
+        self._pack = _packer(self._fields)
+        n = len(self._fields)
         self.state_count = n
-        self.slot_size = _HEADER + 4 * (P.COUNT + n) + 4
+        self._state = _HEADER + 4 * P.COUNT + 4  # offset of the state in a slot
+        self._tail = self._state + 4 * n
+        self.slot_size = self._tail + 4
         self.record = bytearray(2 * self.slot_size)
         self.seq = 0
         self._slot = 0
+        self._pver = [-1, -1]  # Params.version each slot's parameters were packed at
 
     def save(self, flight):
-        # pack the flight's state into the older slot (no allocation: attribute names are
-        # interned strings, every value a small int)
+        # the flight's state into the older slot (no allocation)
         b = self.record
         self.seq = (self.seq + 1) & 0xFFFF
-        self._slot ^= 1
-        base = self._slot * self.slot_size
-        put_u16(b, base, MAGIC)
-        put_u8(b, base + 2, VERSION)
-        put_u8(b, base + 3, P.COUNT)
-        put_u8(b, base + 4, self.state_count)
-        put_u16(b, base + _SEQ, self.seq)
+        slot = self._slot ^ 1
+        self._slot = slot
+        base = slot * self.slot_size
+        params = flight.params
+        if self._pver[slot] != params.version:
+            self._pack_params(params.v, base)
+            self._pver[slot] = params.version
+        pack_into("<HBBBBH", b, base, MAGIC, VERSION, P.COUNT, self.state_count, 0, self.seq)
+        parts = self.parts
+        self._pack(b, base + self._state, pack_into, parts[0], parts[1], parts[2], parts[3],
+                   parts[4])  # fmt: skip
+        pack_into("<HH", b, base + self._tail, self.seq, 0)
+
+    def _pack_params(self, v, base):
+        b = self.record
         s1 = 1
         s2 = 0
         o = base + _HEADER
-        v = flight.params.v
         for i in range(P.COUNT):
             x = v[i]
-            put_i32(b, o, x)
+            pack_into("<i", b, o, x)
             s1 = (s1 + (x & 0xFFFF) + ((x >> 16) & 0xFFFF)) % _MOD
             s2 = (s2 + s1) % _MOD
             o += 4
-        for part in self.parts:
-            for name in part.STATE:
-                x = getattr(part, name)
-                if type(x) is list:
-                    for e in x:
-                        put_i32(b, o, e)
-                        s1 = (s1 + (e & 0xFFFF) + ((e >> 16) & 0xFFFF)) % _MOD
-                        s2 = (s2 + s1) % _MOD
-                        o += 4
-                    continue
-                x = int(x)
-                put_i32(b, o, x)
-                s1 = (s1 + (x & 0xFFFF) + ((x >> 16) & 0xFFFF)) % _MOD
-                s2 = (s2 + s1) % _MOD
-                o += 4
-        put_u16(b, o, s1)
-        put_u16(b, o + 2, s2)
+        pack_into("<HH", b, o, s1, s2)
 
     def _slot_ok(self, base):
-        # whole, from this firmware's layout, unaltered, parameters within their ranges
+        # whole, from this firmware's layout, parameters within their ranges and unaltered
         b = self.record
         if get_u16(b, base) != MAGIC or get_u8(b, base + 2) != VERSION:
             return False
         if get_u8(b, base + 3) != P.COUNT or get_u8(b, base + 4) != self.state_count:
             return False
+        if get_u16(b, base + _SEQ) != get_u16(b, base + self._tail):
+            return False  # torn: the state after the head was not all written
         s1 = 1
         s2 = 0
         o = base + _HEADER
-        for i in range(P.COUNT + self.state_count):
+        for i in range(P.COUNT):
             x = get_i32(b, o)
-            if i < P.COUNT and (x < P.bounds_min(i) or x > P.bounds_max(i)):
+            if x < P.bounds_min(i) or x > P.bounds_max(i):
                 return False
             s1 = (s1 + (x & 0xFFFF) + ((x >> 16) & 0xFFFF)) % _MOD
             s2 = (s2 + s1) % _MOD
@@ -119,7 +157,7 @@ class Persist:
                 continue
             if best < 0 or (get_u16(b, base + _SEQ) - get_u16(b, best + _SEQ)) & 0x8000 == 0:
                 best = base
-        if best < 0 or get_i32(b, best + _HEADER + 4 * P.COUNT) not in _RESUMABLE:
+        if best < 0 or get_i32(b, best + self._state) not in _RESUMABLE:
             return -1  # flight.STATE starts with the mode
         return best
 
@@ -134,16 +172,15 @@ class Persist:
         for i in range(P.COUNT):
             params.set(i, get_i32(b, o))
             o += 4
-        for part in self.parts:
-            for name in part.STATE:
-                cur = getattr(part, name)
-                if type(cur) is list:
-                    for i in range(len(cur)):
-                        cur[i] = get_i32(b, o)
-                        o += 4
-                    continue
-                x = get_i32(b, o)
-                if type(cur) is bool:
-                    x = x != 0
-                setattr(part, name, x)
-                o += 4
+        o = base + self._state
+        parts = self.parts
+        for k, name, i in self._fields:
+            x = get_i32(b, o)
+            o += 4
+            part = parts[k]
+            if i >= 0:
+                getattr(part, name)[i] = x
+                continue
+            if type(getattr(part, name)) is bool:
+                x = x != 0
+            setattr(part, name, x)

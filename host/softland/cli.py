@@ -13,6 +13,7 @@ from rich.table import Table
 
 from softland.cli_flash import boards_command, flash_command
 from softland.cli_mc import mc_command
+from softland.cli_pil import pil_command
 from softland.errors import UserError
 from softland.runtimes import RUNTIME_NAMES
 from softland.scenario import builtin_names, load_scenario
@@ -177,6 +178,7 @@ def bench_command(repeats: int, runtimes: tuple[str, ...]) -> None:
 cli.add_command(flash_command)
 cli.add_command(boards_command)
 cli.add_command(mc_command)
+cli.add_command(pil_command)
 
 
 def main() -> None:

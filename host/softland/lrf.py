@@ -29,7 +29,7 @@ Serial frame (10 bytes, 8N1 at ``baud``; one per measurement at ``rate_hz``)::
 
     59 4C | SEQ u8 | STATUS u8 | RANGE_CM u24 LE | SIGNAL u8 | CRC hi | CRC lo
 
-CRC-16/CCITT-FALSE over SEQ..SIGNAL, high byte first (the firmware's ``fsw.link.crc16``).
+CRC-16/CCITT-FALSE over SEQ..SIGNAL, high byte first (the firmware's ``fsw.lrf.crc16``).
 STATUS: 0 valid, 1 no return (too far or too weak), 2 too close, 3 sensor fault; RANGE_CM is 0
 unless STATUS is 0. SIGNAL: the SNR in 0.25 dB steps, ``(threshold_snr_db + margin_db) * 4``,
 clamped to 0..255; 0 when the laser sees nothing (signal loss, fault). SEQ counts every
@@ -223,7 +223,7 @@ class LrfFrame:
 
 
 def _crc16(data: bytes | bytearray) -> int:
-    return fsw_module("link").crc16(data, 0, len(data))
+    return fsw_module("lrf").crc16(data, 0, len(data))
 
 
 def encode_frame(seq: int, status: int, range_cm: int, signal: int) -> bytes:

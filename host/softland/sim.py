@@ -220,6 +220,11 @@ def run_scenario(
         rt.close()
 
 
+def fly(s: Scenario, rt: Runtime, seed: int) -> SimResult:
+    """Fly one descent on a runtime the caller made (and closes): the PIL recorder's way in."""
+    return _fly(s, rt, seed, None)
+
+
 def _fly(
     s: Scenario, rt: Runtime, seed: int, on_tick: Callable[[float, float], None] | None
 ) -> SimResult:

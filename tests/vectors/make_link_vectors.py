@@ -2,7 +2,8 @@
 """Generate tests/vectors/link_vectors.json: test vectors that pin the softland link format.
 
 Every vector is specified by hand here: the frame bytes are assembled byte by byte, the CRC is
-a plain bitwise CRC-16/CCITT-FALSE written out below, and the expected decoder outcome of each
+a plain bitwise CRC-32 (IEEE 802.3) written out below, the PAD byte is chosen by trying 0, 1, 2
+and 3 in turn, and the expected decoder outcome of each
 stream (counters and delivered frames) is written down by hand from the protocol rules in
 docs/protocol.md. Nothing is imported from the firmware, so the vectors are an independent
 statement of the format that the codec (firmware/fsw/link.py) is tested against.
@@ -24,6 +25,8 @@ OUT = Path(__file__).with_name("link_vectors.json")
 
 SYNC = b"\xa5\x5a"
 MAX_PAYLOAD = 120
+OVERHEAD = 10  # A5 5A LEN TYPE SEQ ... PAD CRC0 CRC1 CRC2 CRC3
+CRC_LIMIT = 1 << 30  # a frame's CRC is below 2^30: a small int on 32-bit MicroPython
 I32_MAX = (1 << 30) - 1  # wire i32 fields carry -2^30 .. 2^30-1 (small ints on 32-bit ports)
 I32_MIN = -(1 << 30)
 
@@ -102,17 +105,33 @@ COUNTERS = ("good", "crc_errors", "truncated", "oversized", "out_of_seq", "lost"
 
 
 # ---------------------------------------------------------------- independent reference codec
-def crc16_ccitt_false(data: bytes) -> int:
-    """CRC-16/CCITT-FALSE, bit by bit: poly 0x1021, init 0xFFFF, no reflection, xorout 0."""
-    crc = 0xFFFF
+def crc32_ieee(data: bytes) -> int:
+    """CRC-32 (IEEE 802.3, as zlib), bit by bit: reflected poly 0xEDB88320, init 0xFFFFFFFF,
+    xorout 0xFFFFFFFF."""
+    crc = 0xFFFFFFFF
     for byte in data:
-        crc ^= byte << 8
+        crc ^= byte
         for _ in range(8):
-            if crc & 0x8000:
-                crc = ((crc << 1) ^ 0x1021) & 0xFFFF
+            if crc & 1:
+                crc = (crc >> 1) ^ 0xEDB88320
             else:
-                crc = (crc << 1) & 0xFFFF
-    return crc
+                crc >>= 1
+    return crc ^ 0xFFFFFFFF
+
+
+def pad_and_crc(covered: bytes) -> tuple[int, int]:
+    """The PAD byte that follows LEN..PAYLOAD and the frame's CRC: the first PAD of 0, 1, 2, 3
+    for which the CRC-32 of LEN..PAD is below 2^30 (exactly one of the four is)."""
+    for pad in range(4):
+        crc = crc32_ieee(covered + bytes([pad]))
+        if crc < CRC_LIMIT:
+            return pad, crc
+    raise AssertionError("no PAD gives a CRC below 2^30")
+
+
+def trailer_crc(raw: bytes) -> int:
+    """The CRC a frame carries: its last four bytes, little-endian."""
+    return raw[-4] | (raw[-3] << 8) | (raw[-2] << 16) | (raw[-1] << 24)
 
 
 def saturate(v: int) -> int:
@@ -142,11 +161,12 @@ def pack_payload(layout: str, values: dict[str, int]) -> bytes:
 
 
 def frame(ftype: int, seq: int, payload: bytes) -> bytes:
-    """A5 5A | LEN | TYPE | SEQ | PAYLOAD | CRC hi | CRC lo, CRC over LEN..PAYLOAD."""
+    """A5 5A | LEN | TYPE | SEQ | PAYLOAD | PAD | CRC32 (little-endian), CRC over LEN..PAD."""
     assert len(payload) <= MAX_PAYLOAD
-    covered = bytes([len(payload), ftype, seq]) + payload
-    crc = crc16_ccitt_false(covered)
-    return SYNC + covered + bytes([crc >> 8, crc & 0xFF])
+    body = bytes([len(payload), ftype, seq]) + payload
+    pad, crc = pad_and_crc(body)
+    crc_bytes = bytes([crc & 0xFF, (crc >> 8) & 0xFF, (crc >> 16) & 0xFF, crc >> 24])
+    return SYNC + body + bytes([pad]) + crc_bytes
 
 
 # ---------------------------------------------------------------- single frames
@@ -160,15 +180,17 @@ def _frame_case(
     encode_with: dict[str, int] | None = None,
     ftype: int | None = None,
     payload: bytes | None = None,
+    pad: int | None = None,
 ) -> dict:
     """One frame. fields: the values decoded from the wire; encode_with: values handed to the
-    encoder instead (where they saturate on the way)."""
+    encoder instead (where they saturate on the way); pad: the PAD byte the frame must get."""
     if layout is not None:
         ftype = LAYOUTS[layout]["type"]
         payload = pack_payload(layout, {**(fields or {}), **(encode_with or {})})
         assert payload == pack_payload(layout, fields or {}), "fields must be the wire values"
     assert ftype is not None and payload is not None
     raw = frame(ftype, seq, payload)
+    assert pad is None or raw[-5] == pad, (name, raw[-5])
     case = {
         "name": name,
         "description": description,
@@ -176,7 +198,8 @@ def _frame_case(
         "type": ftype,
         "seq": seq,
         "len": len(payload),
-        "crc": (raw[-2] << 8) | raw[-1],
+        "pad": raw[-5],
+        "crc": trailer_crc(raw),
         "payload_hex": payload.hex(),
         "layout": layout,
         "fields": dict(fields or {}),
@@ -223,6 +246,14 @@ TELEM_DESCENT = {
 
 
 def frame_cases() -> list[dict]:
+    # the four candidate CRCs written in the description of cmd_get_param_pad_3
+    body = bytes([6, TYPES["CMD"], 0x0E, 2, 1, 0, 0, 0, 0])
+    assert [crc32_ieee(body + bytes([p])) for p in range(4)] == [
+        0x892BE009,
+        0xFE2CD09F,
+        0x67258125,
+        0x1022B1B3,
+    ]
     return [
         _frame_case(
             "tick_descent",
@@ -293,7 +324,7 @@ def frame_cases() -> list[dict]:
         ),
         _frame_case(
             "max_payload_120",
-            "the longest frame: 120-byte payload (127 bytes on the wire), unassigned type 0x40 "
+            "the longest frame: 120-byte payload (130 bytes on the wire), unassigned type 0x40 "
             "(the codec delivers any type; the application ignores it), SEQ 255; the payload "
             "holds A5 5A 78 at offset 60, which is data, not a frame start",
             None,
@@ -340,6 +371,17 @@ def frame_cases() -> list[dict]:
             {"code": 1, "id": 24, "value": I32_MIN},
             encode_with={"value": -5_000_000_000},
         ),
+        _frame_case(
+            "cmd_get_param_pad_3",
+            "CMD GET_PARAM (2) of parameter 1 (GRAVITY_MM_S2), SEQ 14: over LEN..PAD the "
+            "CRC-32 is 0x892BE009 with PAD 0, 0xFE2CD09F with PAD 1, 0x67258125 with PAD 2 and "
+            "0x1022B1B3 with PAD 3 (top two bits 10, 11, 01, 00): PAD 3 is the one whose CRC "
+            "is below 2^30, sent as B3 B1 22 10",
+            "cmd",
+            0x0E,
+            {"code": 2, "id": 1, "value": 0},
+            pad=3,
+        ),
     ]
 
 
@@ -384,10 +426,16 @@ def no_sync_after_start(raw: bytes) -> bool:
     return 0xA5 not in raw[1:]
 
 
+def crc_passes(taken: bytes) -> bool:
+    """The receiver's check of the LEN + 10 bytes it took as a frame: the CRC field's top byte
+    is at most 0x3F (a CRC at or above 2^30 is never sent) and equals the CRC-32 of LEN..PAD."""
+    assert len(taken) == taken[2] + OVERHEAD
+    return taken[-1] <= 0x3F and crc32_ieee(taken[2:-4]) == trailer_crc(taken)
+
+
 def delivered(raw: bytes) -> dict:
-    assert len(raw) >= 7 and raw[:2] == SYNC and len(raw) == raw[2] + 7
-    assert crc16_ccitt_false(raw[2:-2]) == (raw[-2] << 8) | raw[-1]
-    return {"type": raw[3], "seq": raw[4], "payload_hex": raw[5:-2].hex()}
+    assert len(raw) >= OVERHEAD and raw[:2] == SYNC and crc_passes(raw)
+    return {"type": raw[3], "seq": raw[4], "payload_hex": raw[5:-5].hex()}
 
 
 def _stream(
@@ -418,22 +466,37 @@ def stream_cases() -> list[dict]:
     for s in (1, 2, 3):
         assert no_sync_after_start(t[s]), s
 
-    crc_bad = flip(t[1], len(t[1]) - 1, 0x01)
+    assert len(t[1]) == 24 and len(telem(1)) == 78  # LEN + 10
+    # TICK 1's CRC is 0x1B4028CF (PAD 1): its top byte, the frame's last, is 0x1B
+    assert trailer_crc(t[1]) == 0x1B4028CF and t[1][-5] == 1
+    crc_bad = flip(t[1], 23, 0x01)  # CRC top byte 0x1B -> 0x1A: checked, does not match
+    crc_top_high = flip(t[1], 23, 0x80)  # CRC top byte 0x1B -> 0x9B: above 0x3F
     payload_bad = flip(t[1], 5 + 4, 0x08)  # bit 3 of range_mm's low byte
     len_short = set_byte(t[1], 2, 0x06)  # LEN 14 -> 6: bit 3 flipped
     len_long = set_byte(t[1], 2, 0x2E)  # LEN 14 -> 46: bit 5 flipped
-    for raw in (crc_bad, payload_bad, len_short):
+    for raw in (crc_bad, crc_top_high, payload_bad, len_short):
         assert no_sync_after_start(raw)
-    # the 13 bytes the decoder takes as the shortened frame do not pass the CRC
-    assert crc16_ccitt_false(len_short[2:11]) != (len_short[11] << 8) | len_short[12]
+    assert not crc_passes(crc_bad) and not crc_passes(payload_bad)
+    # the 16 bytes (LEN 6 + 10) the decoder takes as the shortened frame fail the CRC; the
+    # other 8 bytes of TICK 1 hold no A5 and are skipped as noise
+    assert not crc_passes(len_short[:16])
+    # the 56 bytes (LEN 46 + 10) taken as the lengthened frame: all of TICK 1, all of TICK 2
+    # and the first 8 bytes of TICK 3; they fail the CRC and hold the sync pairs of TICK 2, 3
+    assert not crc_passes(len_long + t[2] + t[3][:8])
 
     tel1 = telem(1)
     assert no_sync_after_start(tel1[:12])
+    # the TELEM cut after 12 of its 78 bytes takes 66 more: the 10 bytes of the cut TICK 2, all
+    # of TICK 3 and TICK 4 and the first 8 bytes of TICK 5. The cut TICK 2, re-parsed, takes
+    # 14 bytes of TICK 3 to make its 24. Both fail the CRC with a sync pair inside
+    assert not crc_passes(tel1[:12] + t[2][:10] + t[3] + t[4] + t[5][:8])
+    assert not crc_passes(t[2][:10] + t[3][:14])
+    # TICK 1 cut after 9 of its 24 bytes takes the first 15 bytes of TICK 2 and fails
+    assert not crc_passes(t[1][:9] + t[2][:15])
     fake = bytes([0xA5, 0x5A, 0x03])
-    # the fake header takes TICK 2's first 7 bytes as TYPE, SEQ, 3 payload bytes and a CRC
-    # that does not match
-    taken = fake + t[2][:7]
-    assert crc16_ccitt_false(taken[2:8]) != (taken[8] << 8) | taken[9]
+    # the fake header (LEN 3: 13 bytes) takes TICK 1's first 10 bytes as TYPE, SEQ, 3 payload
+    # bytes, PAD and a CRC that does not match
+    assert not crc_passes(fake + t[1][:10])
 
     return [
         _stream(
@@ -444,9 +507,29 @@ def stream_cases() -> list[dict]:
         ),
         _stream(
             "crc_byte_corrupted",
-            "the last CRC byte of the middle frame is corrupted (bit 0): that frame is "
-            "dropped as a CRC error; the next frame counts one lost sequence number",
-            [("TICK seq 0", t[0]), ("TICK seq 1, CRC lo ^ 0x01", crc_bad), ("TICK seq 2", t[2])],
+            "the last byte of the middle frame, its CRC's top byte, is corrupted (bit 0: "
+            "0x1B -> 0x1A, still at most 0x3F, so the receiver computes the CRC and it does "
+            "not match): that frame is dropped as a CRC error; the next frame counts one lost "
+            "sequence number",
+            [
+                ("TICK seq 0", t[0]),
+                ("TICK seq 1, CRC top byte ^ 0x01", crc_bad),
+                ("TICK seq 2", t[2]),
+            ],
+            [t[0], t[2]],
+            crc_errors=1,
+            lost=1,
+        ),
+        _stream(
+            "crc_top_byte_above_3f",
+            "the CRC's top byte of the middle frame is corrupted (bit 7: 0x1B -> 0x9B): a CRC "
+            "at or above 2^30 is never sent, so the receiver rejects the frame without "
+            "computing its CRC; counted as a CRC error, one sequence number lost",
+            [
+                ("TICK seq 0", t[0]),
+                ("TICK seq 1, CRC top byte ^ 0x80", crc_top_high),
+                ("TICK seq 2", t[2]),
+            ],
             [t[0], t[2]],
             crc_errors=1,
             lost=1,
@@ -466,9 +549,9 @@ def stream_cases() -> list[dict]:
         ),
         _stream(
             "truncated_then_good",
-            "the middle frame is cut after 9 of its 21 bytes and the next frame follows at "
-            "once: the cut frame swallows the next one's start, fails its CRC with a sync "
-            "pair inside (truncated) and the swallowed frame is re-parsed and delivered",
+            "the middle frame is cut after 9 of its 24 bytes and the next frame follows at "
+            "once: the cut frame swallows the next one's first 15 bytes, fails its CRC with a "
+            "sync pair inside (truncated) and the swallowed frame is re-parsed and delivered",
             [("TICK seq 0", t[0]), ("TICK seq 1, first 9 bytes", t[1][:9]), ("TICK seq 2", t[2])],
             [t[0], t[2]],
             truncated=1,
@@ -477,9 +560,10 @@ def stream_cases() -> list[dict]:
         _stream(
             "truncated_twice_nested",
             "a TELEM cut after 12 bytes, then a TICK cut after 10 bytes, then good TICKs: the "
-            "TELEM's 67 bytes span the cut TICK and two more frames; on re-parsing, the cut "
-            "TICK fails inside the replay (truncated again) and the good frames after it are "
-            "all delivered",
+            "TELEM's 78 bytes span the cut TICK, two more frames and 8 bytes of a third; on "
+            "re-parsing, the cut TICK takes 14 bytes of the next frame to make its 24 and fails "
+            "inside the replay (truncated again), and the good frames after it are all "
+            "delivered",
             [
                 ("TICK seq 0", t[0]),
                 ("TELEM seq 1, first 12 bytes", tel1[:12]),
@@ -495,8 +579,9 @@ def stream_cases() -> list[dict]:
         ),
         _stream(
             "len_bit_flipped_shorter",
-            "a LEN bit of the middle frame is flipped (14 -> 6): the decoder reads a 13-byte "
-            "frame, the CRC fails (crc_errors), the rest of the frame is skipped as noise",
+            "a LEN bit of the middle frame is flipped (14 -> 6): the decoder reads a 16-byte "
+            "frame, the CRC fails (crc_errors), the other 8 bytes of the frame are skipped as "
+            "noise",
             [("TICK seq 0", t[0]), ("TICK seq 1, LEN 0x06", len_short), ("TICK seq 2", t[2])],
             [t[0], t[2]],
             crc_errors=1,
@@ -504,9 +589,10 @@ def stream_cases() -> list[dict]:
         ),
         _stream(
             "len_bit_flipped_longer",
-            "a LEN bit of the middle frame is flipped (14 -> 46): the decoder reads 53 bytes, "
-            "swallowing the next two frames and part of a third; the CRC fails with sync pairs "
-            "inside (truncated) and all three swallowed frames are re-parsed and delivered",
+            "a LEN bit of the middle frame is flipped (14 -> 46): the decoder reads 56 bytes, "
+            "swallowing the next frame and the first 8 bytes of the one after; the CRC fails "
+            "with sync pairs inside (truncated) and both swallowed frames are re-parsed and "
+            "delivered",
             [
                 ("TICK seq 0", t[0]),
                 ("TICK seq 1, LEN 0x2E", len_long),
@@ -584,7 +670,7 @@ def stream_cases() -> list[dict]:
         ),
         _stream(
             "fake_header_before_frame",
-            "a fake header A5 5A 03 right before a frame: it takes the frame's first 7 bytes "
+            "a fake header A5 5A 03 right before a frame: it takes the frame's first 10 bytes "
             "as its own, fails its CRC with a sync pair inside (truncated), and the frame is "
             "re-parsed and delivered",
             [("TICK seq 0", t[0]), ("fake header A5 5A 03", fake), ("TICK seq 1", t[1])],
@@ -601,8 +687,8 @@ def stream_cases() -> list[dict]:
         ),
         _stream(
             "ends_mid_frame",
-            "the stream ends 12 bytes into a frame and Decoder.end() is called: the partial "
-            "frame counts as truncated",
+            "the stream ends 12 bytes into a 24-byte frame and Decoder.end() is called: the "
+            "partial frame counts as truncated",
             [("TICK seq 0", t[0]), ("TICK seq 1, first 12 bytes", t[1][:12])],
             [t[0]],
             truncated=1,
@@ -630,21 +716,26 @@ def build() -> dict:
     check_input = b"123456789"
     return {
         "format": "softland link test vectors; generated by make_link_vectors.py, do not edit",
-        "frame": "A5 5A | LEN | TYPE | SEQ | PAYLOAD (LEN bytes) | CRC16 hi | CRC16 lo",
+        "frame": "A5 5A | LEN | TYPE | SEQ | PAYLOAD (LEN bytes) | PAD | CRC32 (4 bytes, LE)",
+        "overhead": OVERHEAD,
         "sync_hex": SYNC.hex(),
         "max_payload": MAX_PAYLOAD,
         "i32_min": I32_MIN,
         "i32_max": I32_MAX,
         "crc": {
-            "name": "CRC-16/CCITT-FALSE",
-            "poly": 0x1021,
-            "init": 0xFFFF,
-            "refin": False,
-            "refout": False,
-            "xorout": 0x0000,
-            "covers": "LEN, TYPE, SEQ and PAYLOAD",
+            "name": "CRC-32 (IEEE 802.3, zlib.crc32)",
+            "poly": 0x04C11DB7,
+            "poly_reflected": 0xEDB88320,
+            "init": 0xFFFFFFFF,
+            "refin": True,
+            "refout": True,
+            "xorout": 0xFFFFFFFF,
+            "covers": "LEN, TYPE, SEQ, PAYLOAD and PAD",
+            "byte_order": "little-endian",
+            "limit": CRC_LIMIT,
+            "pad_rule": "PAD is the first of 0, 1, 2, 3 that makes the CRC below 2^30",
             "check_input_hex": check_input.hex(),
-            "check": crc16_ccitt_false(check_input),
+            "check": crc32_ieee(check_input),
         },
         "types": dict(TYPES),
         "layouts": {
@@ -671,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     text = render()
-    assert build()["crc"]["check"] == 0x29B1, "reference CRC fails its check value"
+    assert build()["crc"]["check"] == 0xCBF43926, "reference CRC fails its check value"
     if args.check:
         current = args.out.read_text() if args.out.exists() else ""
         if current != text:
