@@ -1,6 +1,8 @@
 """Every built-in scenario flies the same on the 32-bit MicroPython unix port (31-bit small
-ints, as on a board) as under CPython (unbounded ints, and already asserted byte-identical to
-the 64-bit port): same telemetry hash, heap locked for the whole loop, no fault.
+ints, as on a board) as under CPython (unbounded ints; tests/test_sim.py holds it
+byte-identical to the 64-bit port): same telemetry hash, heap locked for the whole loop, no
+fault. The mission baselines too: they fly to the crash or the empty tank, where the firmware
+controller never goes.
 
 A firmware intermediate outside -2^30 .. 2^30-1 is a heap object on 32 bits: under the locked
 heap a MemoryError, caught by the app and counted as a fault, so the telemetry differs.
@@ -15,8 +17,7 @@ from softland.dispersions import dispersed_run
 from softland.scenario import builtin_names, load_scenario
 from softland.sim import SimResult, run_scenario
 
-# the baselines that reproduce the missions (README): they fly to the crash or the empty tank,
-# through states the firmware controller never reaches
+# the baselines that reproduce the missions (README)
 MISSION_BASELINES = [("ispace-m2", "naive"), ("ispace-m1", "latching"), ("beresheet", "volatile")]
 
 
