@@ -216,8 +216,9 @@ class Flight:
         fl = 0
         f2 = F.RESUMED if self.resuming else 0
         if acc_ok and (acc_mm_s2 > _ACC_FS or acc_mm_s2 < -_ACC_FS):
-            # beyond any sane full scale (the link carries up to +/-2^30): clamped, so that
-            # the bias, gravity and integration below stay within 2^30
+            # beyond any sane full scale (the link carries up to +/-2^30; a crash's impulse
+            # over one tick reads hundreds of g): clamped, so that the bias, gravity and
+            # integration below stay within 2^30
             acc_mm_s2 = _ACC_FS if acc_mm_s2 > 0 else -_ACC_FS
             f2 |= F.ACC_CLAMPED
         if self._started:

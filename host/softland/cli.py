@@ -15,6 +15,7 @@ from softland.cli_flash import boards_command, flash_command
 from softland.cli_mc import mc_command
 from softland.cli_pil import pil_command
 from softland.errors import UserError
+from softland.runtimes import RUNTIME_NAMES
 from softland.scenario import builtin_names, load_scenario
 
 console = Console(stderr=True)
@@ -35,10 +36,11 @@ def cli() -> None:
 @click.argument("scenario", default="nominal")
 @click.option(
     "--runtime",
-    type=click.Choice(["micropython", "cpython"]),
+    type=click.Choice(RUNTIME_NAMES),
     default=None,
     help="Interpreter hosting the firmware [default: micropython; cpython, with a warning, "
-    "where the MicroPython unix port is not installed].",
+    "where the MicroPython unix port is not installed]; micropython32 is the 32-bit unix port "
+    "(31-bit small ints, as on a board).",
 )
 @click.option("--seed", type=int, default=None, help="Random seed [default: the scenario's].")
 @click.option(
@@ -52,7 +54,8 @@ def cli() -> None:
     "--micropython",
     "micropython_bin",
     default=None,
-    help="MicroPython unix-port binary [default: $SOFTLAND_MICROPYTHON or `micropython`].",
+    help="MicroPython unix-port binary [default: $SOFTLAND_MICROPYTHON or `micropython`; "
+    "with --runtime micropython32: $SOFTLAND_MICROPYTHON32 or shared/pil/].",
 )
 @click.option(
     "--controller",
@@ -156,15 +159,19 @@ def scenarios_command() -> None:
     "--runtime",
     "runtimes",
     multiple=True,
-    type=click.Choice(["micropython", "cpython"]),
-    help="Runtimes to measure [default: both].",
+    type=click.Choice(RUNTIME_NAMES),
+    help="Runtimes to measure [default: all; micropython32 where its binary is found].",
 )
 def bench_command(repeats: int, runtimes: tuple[str, ...]) -> None:
     """Measure SIL ticks per second under each runtime (not a test: figures vary by machine)."""
-    from softland.bench import format_result, machine_name, run_bench
+    from softland.bench import default_runtimes, format_result, machine_name, run_bench
 
     click.echo(f"machine: {machine_name()}")
-    for r in run_bench(runtimes or ("micropython", "cpython"), repeats=repeats):
+    if not runtimes:
+        runtimes, note = default_runtimes()
+        if note:
+            click.echo(note)
+    for r in run_bench(runtimes, repeats=repeats):
         click.echo(format_result(r))
 
 

@@ -21,7 +21,6 @@ from softland.errors import UserError
 from softland.scenario import load_scenario
 
 CONTROLLER_NAMES = ("firmware", "naive", "latching", "volatile")
-RUNTIME_NAMES = ("cpython", "micropython")
 
 
 def _int_option(name: str, text: str, minimum: int) -> int:
@@ -71,15 +70,17 @@ def _choice(name: str, value: str | None, choices: tuple[str, ...]) -> str | Non
 @click.option(
     "--runtime",
     default="cpython",
-    metavar="[cpython|micropython]",
+    metavar="[cpython|micropython|micropython32]",
     show_default=True,
-    help="Interpreter hosting the firmware: cpython (fast) or micropython (unix port).",
+    help="Interpreter hosting the firmware: cpython (fast), micropython (unix port) or "
+    "micropython32 (the 32-bit unix port: 31-bit small ints, as on a board).",
 )
 @click.option(
     "--micropython",
     "micropython_bin",
     default=None,
-    help="MicroPython unix-port binary [default: $SOFTLAND_MICROPYTHON or `micropython`].",
+    help="MicroPython unix-port binary [default: $SOFTLAND_MICROPYTHON or `micropython`; "
+    "with --runtime micropython32: $SOFTLAND_MICROPYTHON32 or shared/pil/].",
 )
 @click.option(
     "--out",
@@ -107,11 +108,13 @@ def mc_command(
     """
     from softland.mc import resolve_workers, run_campaign, write_campaign
     from softland.report import prepare_out_dir
+    from softland.runtimes import resolve_runtime
 
     runs = _int_option("--runs", runs_text, 1)
     workers_req = _int_option("--workers", workers_text, 0)
     controller = _choice("controller", controller, CONTROLLER_NAMES)
-    _choice("runtime", runtime, RUNTIME_NAMES)
+    # an unknown runtime or a missing MicroPython binary: one error line before the progress
+    runtime, micropython_bin = resolve_runtime(runtime, micropython_bin)
     s = load_scenario(scenario)
     seed = s.seed if seed_text is None else _int_option("--seed", seed_text, 0)
     out = out if out is not None else Path("out") / f"mc-{s.name}"

@@ -14,10 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from softland import emuboard
 from softland.errors import UserError
 from softland.firmware import firmware_dir, fsw_module
 
 DEFAULT_HEAP_BYTES = 180_000  # Raspberry Pi Pico budget (boards/pico.toml)
+# micropython: the unix port from PyPI (64-bit: small ints of 63 bits); micropython32: the
+# 32-bit unix port of shared/pil (31-bit small ints, as on a board); cpython: in-process
+RUNTIME_NAMES = ("micropython", "micropython32", "cpython")
 
 
 class Runtime(Protocol):
@@ -134,16 +138,19 @@ def micropython_env(*extra_dirs: Path | str) -> dict[str, str]:
 
 
 class MicroPythonRuntime:
-    """`micropython main.py` on the firmware directory, in lockstep over stdin/stdout."""
+    """`micropython main.py` on the firmware directory, in lockstep over stdin/stdout.
 
-    name = "micropython"
+    name is the runtime it stands for (micropython, or micropython32 for the 32-bit port):
+    the same process and heap lock whatever the binary."""
 
     def __init__(
         self,
         binary: str,
         heap_bytes: int = DEFAULT_HEAP_BYTES,
         heap_lock: bool = True,
+        name: str = "micropython",
     ) -> None:
+        self.name = name
         self._binary = binary
         self._heap_bytes = heap_bytes
         # the board's battery-backed RAM (hal/backup.py FileBackup): survives restart()
@@ -238,11 +245,15 @@ def resolve_runtime(name: str | None, micropython: str | None = None) -> tuple[s
 
     name None means the default: MicroPython, or CPython with a warning when the unix port is
     not installed. Asking for micropython (or naming a binary) without it is an error.
+    micropython32 is the 32-bit unix port: `micropython` names its binary, else
+    $SOFTLAND_MICROPYTHON32, else shared/pil/ beside the checkout; absent, an error.
     """
-    if name not in (None, "micropython", "cpython"):
-        raise UserError(f"unknown runtime '{name}' (use micropython or cpython)")
+    if name not in (None, *RUNTIME_NAMES):
+        raise UserError(f"unknown runtime '{name}' (use one of: {', '.join(RUNTIME_NAMES)})")
     if name == "cpython":
         return "cpython", None
+    if name == "micropython32":
+        return "micropython32", str(find_micropython32(micropython))
     binary = find_micropython(micropython)
     if binary is not None:
         return "micropython", binary
@@ -262,6 +273,26 @@ def resolve_runtime(name: str | None, micropython: str | None = None) -> tuple[s
     return "cpython", None
 
 
+def find_micropython32(explicit: str | None = None) -> Path:
+    """The 32-bit unix port (softland.emuboard.find_unix32), or a UserError naming where it
+    was looked for and the variable that points at it."""
+    path = emuboard.find_unix32(explicit)
+    if path is not None:
+        return path
+    from_env = os.environ.get("SOFTLAND_MICROPYTHON32")
+    if explicit:
+        where = f"'{explicit}' is not a file"
+    elif from_env:
+        where = f"SOFTLAND_MICROPYTHON32='{from_env}' is not a file"
+    else:
+        dirs = " or ".join(str(d) for d in emuboard.shared_pil_dirs())
+        where = f"{emuboard.UNIX32_NAME} is not in {dirs}"
+    raise UserError(
+        f"32-bit MicroPython unix port not found: {where}; set SOFTLAND_MICROPYTHON32 to "
+        f"the binary ({emuboard.UNIX32_NAME}, built by shared/pil/build.sh)"
+    )
+
+
 def open_runtime(
     name: str | None,
     micropython: str | None = None,
@@ -270,4 +301,4 @@ def open_runtime(
     runtime, binary = resolve_runtime(name, micropython)
     if binary is None:
         return CPythonRuntime()
-    return MicroPythonRuntime(binary, heap_bytes=heap_bytes)
+    return MicroPythonRuntime(binary, heap_bytes=heap_bytes, name=runtime)

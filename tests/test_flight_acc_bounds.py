@@ -1,0 +1,53 @@
+"""The blind inertial velocity stays within small ints whatever the accelerometer reads.
+
+Found on the 32-bit port (tests/test_sil32.py, ispace-m1 with the latching baseline): the
+vehicle hits the ground at ~88 m/s with the engine out, the tick's mean specific force reads
+~450 g, and in the blind terminal descent `acc * period * steps * 32` came to 2.8e9: a heap
+int, a MemoryError under the locked heap, a fault. The firmware clamps the accelerometer at
+64 g and splits the product by the step count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from softland.firmware import firmware_dir
+from softland.intcheck import instrumented_firmware
+
+G = 1620
+PERIOD_US = 20_000
+CRASH_MM_S2 = 4_409_602  # the impact tick of ispace-m1 under the latching baseline
+
+
+def _blind_terminal(fsw_flight: Any, fsw_params: Any, rf: Any) -> Any:
+    """A Flight in TERMINAL, blind: 100 m believed with sigma 80 m (as test_blind_descent)."""
+    p = fsw_params.Params()
+    for pid, value in (
+        (fsw_params.INIT_ALT_MM, 100_000),
+        (fsw_params.INIT_VEL_MM_S, -5_000),
+        (fsw_params.SIGMA0_MM, 80_000),
+        (fsw_params.CAL_MS, 0),
+    ):
+        assert p.set(pid, value) == fsw_params.OK
+    f = fsw_flight.Flight(p, lambda code, arg: None)
+    f.tick((1 << 30) - PERIOD_US, 0, rf.RF_OUT_OF_RANGE_HIGH, 0, 1)
+    assert f.arm() == fsw_params.OK
+    assert f.start() == fsw_params.OK
+    for k in range(5):
+        f.tick(k * PERIOD_US, 0, rf.RF_NO_DATA, G, 1)
+    assert f.mode == fsw_flight.TERMINAL and f.guid.blind
+    return f
+
+
+@pytest.mark.parametrize("late_periods", [1, 4])
+@pytest.mark.parametrize("acc_mm_s2", [CRASH_MM_S2, -CRASH_MM_S2, (1 << 30) - 1])
+def test_blind_inertial_velocity_stays_a_small_int_for_any_acceleration(
+    acc_mm_s2: int, late_periods: int
+) -> None:
+    with instrumented_firmware(firmware_dir()) as tracker:
+        from fsw import flight, params, rangefinder
+
+        f = _blind_terminal(flight, params, rangefinder)
+        f.tick((4 + late_periods) * PERIOD_US, 0, rangefinder.RF_NO_DATA, acc_mm_s2, 1)
+    assert tracker.violations == [], tracker.violations[:3]
