@@ -191,7 +191,12 @@ class EmulatedBoard:
         returns the open pyserial port, the link answering. The firmware has then sent one
         frame (the ACK of a PING with SEQ 255 that proves it serves), so a host numbering its
         frames from 0 is in sequence. How long each step took: `self.startup`. Once per
-        board: a serving board leaves the link only when QEMU ends."""
+        board: a serving board leaves the link only when QEMU ends.
+
+        wait_ms > 0 bounds every read (a poll per byte, hal.stdio_link.PolledInput); 0 reads
+        blocking, as SIL does: several times faster per byte on the emulator (QEMU hands a
+        board that waits in a poll the next UART byte late), but a host that stops mid-frame
+        then holds the board until it sends again."""
         t0 = time.monotonic()
         root = firmware_dir() if firmware is None else Path(firmware)
         with tempfile.TemporaryDirectory(prefix="softland-link-") as tmp:
