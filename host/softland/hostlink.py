@@ -160,7 +160,12 @@ class HostLink:
     def _on_frame(self, ftype: int, buf: bytearray, length: int) -> None:
         hl = self.link.HEADER_LEN
         self._received.append(
-            Frame(ftype, buf[4], bytes(buf[hl : hl + length]), bytes(buf[: length + 7]))
+            Frame(
+                ftype,
+                buf[4],
+                bytes(buf[hl : hl + length]),
+                bytes(buf[: length + self.link.OVERHEAD]),
+            )
         )
 
     def feed(self, data: bytes) -> list[Frame]:
