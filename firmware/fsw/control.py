@@ -10,7 +10,6 @@ except ImportError:
 
 from fsw import flags as F
 from fsw import params as P
-from fsw.fixmath import clamp
 
 _ERR_MAX = const(100000)
 _AMAX_CAP = const(32767)  # a_cmd * 32767 // a_max must stay below 2^30
@@ -51,8 +50,13 @@ class Controller:
         self.a_max_mm_s2 = self._a_max()
 
     def _a_max(self):
-        believed = min((self.p[P.AMAX0_MM_S2] << 14) // (self.mass_q24 >> 10), _AMAX_CAP)
-        return min((believed * self.perf_q12) >> 12, _AMAX_CAP)
+        # (conditional expressions, not min()/max()/clamp(): a call costs ~0.1 ms on a 16 MHz
+        # Cortex-M0, and burn() and step() run every tick)
+        believed = (self.p[P.AMAX0_MM_S2] << 14) // (self.mass_q24 >> 10)
+        if believed > _AMAX_CAP:
+            believed = _AMAX_CAP
+        a = (believed * self.perf_q12) >> 12
+        return a if a < _AMAX_CAP else _AMAX_CAP
 
     def hold_min(self):
         # engine lit at minimum throttle (the engine-check burn)
@@ -71,7 +75,8 @@ class Controller:
         d = thr - self._last_thr
         self._last_thr = thr
         if -_STEADY_Q15 <= d <= _STEADY_Q15:
-            self._steady = min(self._steady + 1, _STEADY_TICKS)  # saturates: "held long enough"
+            n = self._steady  # saturates: "held long enough"
+            self._steady = n + 1 if n < _STEADY_TICKS else _STEADY_TICKS
         else:
             self._steady = 0
         if self._steady < _STEADY_TICKS:
@@ -79,12 +84,21 @@ class Controller:
         expected = (thr * self.a_max_mm_s2) // 32767
         if expected <= 0:
             return
-        f = clamp(f_meas_mm_s2, 0, 32000)
+        f = f_meas_mm_s2
+        if f < 0:
+            f = 0
+        elif f > 32000:
+            f = 32000
         # the quotient is bounded before the multiply ((f << 12) // 1 * perf would pass 2^30):
         # at 2 * _PERF_MAX with perf >= _PERF_MIN the ratio is already clamped to _PERF_MAX
-        q = min((f << 12) // expected, 2 * _PERF_MAX)
+        q = (f << 12) // expected
+        if q > 2 * _PERF_MAX:
+            q = 2 * _PERF_MAX
         ratio = (q * self.perf_q12) >> 12
-        ratio = clamp(ratio, _PERF_MIN, _PERF_MAX)
+        if ratio < _PERF_MIN:
+            ratio = _PERF_MIN
+        elif ratio > _PERF_MAX:
+            ratio = _PERF_MAX
         self.perf_q12 += (ratio - self.perf_q12) >> (3 if fast else 5)
         self.a_max_mm_s2 = self._a_max()
 
@@ -102,8 +116,12 @@ class Controller:
         # propellant used during the tick that just ended at the throttle then commanded
         acc = self._burn_q24 * self.throttle_q15 + self._burn_carry
         self._burn_carry = acc & 0x7FFF
-        self.mass_q24 = max(self.mass_q24 - (acc >> 15), _MASS_MIN_Q24)
-        self.a_max_mm_s2 = self._a_max()
+        if acc >> 15:
+            # the mass moved: so did the full-thrust acceleration (else it is what it was:
+            # only this, learn() and reset() change what _a_max() reads)
+            mass = self.mass_q24 - (acc >> 15)
+            self.mass_q24 = mass if mass > _MASS_MIN_Q24 else _MASS_MIN_Q24
+            self.a_max_mm_s2 = self._a_max()
 
     def spool_down(self):
         # ground contact suspected: bring the throttle to its minimum at the slew rate and
@@ -120,11 +138,25 @@ class Controller:
             self.throttle_q15 = 0
             return
         fl = F.ENGINE_ON
-        err = clamp(vref_mm_s - vel_mm_s, -_ERR_MAX, _ERR_MAX)
+        err = vref_mm_s - vel_mm_s
+        if err > _ERR_MAX:
+            err = _ERR_MAX
+        elif err < -_ERR_MAX:
+            err = -_ERR_MAX
         a_max = self.a_max_mm_s2
         a_cmd = ff_mm_s2 + ((p[P.KP_Q12] * err) >> 12) + (self.integ_q8 >> 8)
-        self.a_cmd_mm_s2 = clamp(a_cmd, -_AMAX_CAP, _AMAX_CAP)
-        thr = (clamp(a_cmd, 0, a_max) * 32767) // a_max
+        if a_cmd > _AMAX_CAP:
+            self.a_cmd_mm_s2 = _AMAX_CAP
+        elif a_cmd < -_AMAX_CAP:
+            self.a_cmd_mm_s2 = -_AMAX_CAP
+        else:
+            self.a_cmd_mm_s2 = a_cmd
+        a = a_cmd
+        if a < 0:
+            a = 0
+        elif a > a_max:
+            a = a_max
+        thr = (a * 32767) // a_max
         t_min = p[P.THR_MIN_Q15]
         t_max = p[P.THR_MAX_Q15]
         hi = False
@@ -153,5 +185,10 @@ class Controller:
         else:
             di = ((p[P.KI_Q12] * err) >> 12) * p[P.PERIOD_MS] * 32 // 125
             lim = p[P.AMAX0_MM_S2] << 7  # +/- a_max0 / 2 in Q8
-            self.integ_q8 = clamp(self.integ_q8 + di, -lim, lim)
+            integ = self.integ_q8 + di
+            if integ > lim:
+                integ = lim
+            elif integ < -lim:
+                integ = -lim
+            self.integ_q8 = integ
         self.flags = fl
