@@ -38,22 +38,33 @@ ST_FAULT = const(3)
 CHUNK = const(64)  # most bytes read from the UART per step
 _COUNT_MASK = const(0x1FFFFFFF)  # counters wrap at 2^29: never a heap int
 
-# nibble table for CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, xorout 0)
-_CRC_T = (
-    0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7,
-    0x8108, 0x9129, 0xA14A, 0xB16B, 0xC18C, 0xD1AD, 0xE1CE, 0xF1EF,
-)
+
+
+def _crc_table():
+    # CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, xorout 0), a byte at a
+    # time: one lookup a byte, in the loop itself (a function call a byte cost ~0.1 ms on a
+    # 16 MHz Cortex-M0); 256 small ints, made once at import
+    t = []
+    for i in range(256):
+        c = i << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) & 0xFFFF if c & 0x8000 else (c << 1) & 0xFFFF
+        t.append(c)
+    return tuple(t)
+
+
+_CRC_T = _crc_table()
 
 
 def crc16_byte(crc, b):
-    crc = ((crc << 4) & 0xFFFF) ^ _CRC_T[(crc >> 12) ^ (b >> 4)]
-    return ((crc << 4) & 0xFFFF) ^ _CRC_T[(crc >> 12) ^ (b & 0x0F)]
+    return ((crc << 8) & 0xFF00) ^ _CRC_T[(crc >> 8) ^ b]
 
 
 def crc16(buf, start, end):
     crc = 0xFFFF
+    t = _CRC_T
     for i in range(start, end):
-        crc = crc16_byte(crc, buf[i])
+        crc = ((crc << 8) & 0xFF00) ^ t[(crc >> 8) ^ buf[i]]
     return crc
 
 
@@ -162,8 +173,9 @@ class Lrf:
     def _crc_ok(self, h):
         win = self._win
         crc = 0xFFFF
+        t = _CRC_T
         for i in range(h + 2, h + 8):
-            crc = crc16_byte(crc, win[i])
+            crc = ((crc << 8) & 0xFF00) ^ t[(crc >> 8) ^ win[i]]
         return crc == (win[h + 8] << 8) | win[h + 9]
 
     def _frame(self, h, now_us):
