@@ -8,7 +8,7 @@ a `shared/pil/` folder beside the checkout; QEMU as $SOFTLAND_QEMU or `qemu-syst
 PATH. A missing QEMU or image is a UserError that says which and how to get it.
 
 `EmulatedBoard.start_link()` puts the firmware on the board and leaves it serving the link on
-its UART: the fsw/ and hal/ modules go over the raw REPL as one ROMFS image of .mpy files
+its UART: the fsw/ and hal/ modules go on the board as one ROMFS image of .mpy files
 (`load_romfs`: the board has no other filesystem), are imported from there, and
 `hal.stdio_link.serve()` starts with the heap locked. The raw REPL's serial connection is
 then the link.
@@ -33,6 +33,9 @@ from softland.firmware import firmware_dir, fsw_module
 
 IMAGE_NAME = "micropython-1.28.0-qemu-microbit.elf"
 UNIX32_NAME = "micropython-1.28.0-unix-x86-32bit"
+# where a ROMFS image goes in the emulated flash (1 MB; the MicroPython image takes ~350 KB)
+ROMFS_ADDR = 0x80000
+ROMFS_MAX = 0x80000
 # -icount shift per emulated core clock: one instruction per 2^shift ns
 SHIFT_FOR_MHZ = {16: 6, 125: 3}
 # the firmware packages the link needs on the board
@@ -122,6 +125,7 @@ class EmulatedBoard:
         self.pty: str | None = None
         self.startup: LinkStartup | None = None
         self._transport = None
+        self._romfs: tempfile.TemporaryDirectory[str] | None = None
         self._log = tempfile.TemporaryFile()
 
     def __enter__(self) -> EmulatedBoard:
@@ -139,7 +143,13 @@ class EmulatedBoard:
             "-bios", "none", "-nographic", "-monitor", "null", "-semihosting",
             "-icount", f"shift={self.clock.shift}",
             "-serial", "pty", "-kernel", str(self.image),
-        ]  # fmt: skip
+        ] + self._romfs_device()  # fmt: skip
+
+    def _romfs_device(self) -> list[str]:
+        if self._romfs is None:
+            return []
+        image = Path(self._romfs.name) / "romfs.img"
+        return ["-device", f"loader,file={image},addr={ROMFS_ADDR:#x},force-raw=on"]
 
     def start(self, timeout_s: float = 10.0) -> str:
         self.proc = subprocess.Popen(
@@ -226,29 +236,35 @@ class EmulatedBoard:
         self.startup = st
         return port
 
-    def load_romfs(self, src_dir: Path, chunk: int = 2048) -> int:
+    def load_romfs(self, src_dir: Path) -> int:
         """Put a folder on the board: `mpremote romfs build` makes a ROMFS image of it (.py
-        compiled to .mpy), the raw REPL copies the image into a bytearray on the board, which
-        is mounted at /rom and made the current directory, so its modules import from there
-        (a .mpy in a ROMFS runs in place). Unlike `mpremote mount`, nothing waits on the host
-        in the board's instruction-counted time. Returns the image's size in bytes."""
-        with tempfile.TemporaryDirectory(prefix="softland-romfs-") as tmp:
-            image = Path(tmp) / "romfs.img"
-            proc = subprocess.run(
-                [sys.executable, "-m", "mpremote", "romfs", "-o", str(image), "build",
-                 str(src_dir)],
-                capture_output=True, text=True, timeout=300,
-            )  # fmt: skip
-            if proc.returncode != 0 or not image.is_file():
-                raise RuntimeError(f"mpremote romfs build failed: {proc.stdout}{proc.stderr}")
-            data = image.read_bytes()
-        t = self.transport()
-        t.exec(f"import vfs, os, sys\n_rom = bytearray({len(data)})")
-        for off in range(0, len(data), chunk):
-            part = data[off : off + chunk]
-            t.exec(f"_rom[{off}:{off + len(part)}] = {part!r}")
-        t.exec("vfs.mount(vfs.VfsRom(_rom), '/rom')\nos.chdir('/rom')\nsys.path.insert(0, '/rom')")
-        return len(data)
+        compiled to .mpy), the board boots again with the image in its flash (QEMU's loader
+        device at ROMFS_ADDR), and the image is mounted at /rom (uctypes.bytearray_at: no
+        copy in the heap; a .mpy in a ROMFS runs in place) and made the current directory, so
+        its modules import from there. Unlike `mpremote mount`, nothing waits on the host in
+        the board's instruction-counted time; unlike a copy through the raw REPL, the heap is
+        left to the firmware. Returns the image's size in bytes."""
+        if self._romfs is not None:
+            self._romfs.cleanup()
+        self._romfs = tempfile.TemporaryDirectory(prefix="softland-romfs-")
+        image = Path(self._romfs.name) / "romfs.img"
+        proc = subprocess.run(
+            [sys.executable, "-m", "mpremote", "romfs", "-o", str(image), "build", str(src_dir)],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        if proc.returncode != 0 or not image.is_file():
+            raise RuntimeError(f"mpremote romfs build failed: {proc.stdout}{proc.stderr}")
+        size = image.stat().st_size
+        if size > ROMFS_MAX:
+            raise RuntimeError(f"ROMFS image of {src_dir} is {size} bytes: above {ROMFS_MAX}")
+        self._stop()
+        self.start()
+        self.transport().exec(
+            "import uctypes, vfs, os, sys\n"
+            f"vfs.mount(vfs.VfsRom(uctypes.bytearray_at({ROMFS_ADDR:#x}, {size})), '/rom')\n"
+            "os.chdir('/rom')\nsys.path.insert(0, '/rom')"
+        )
+        return size
 
     def transport(self):  # mpremote.transport_serial.SerialTransport, in raw REPL
         if self._transport is None:
@@ -275,7 +291,8 @@ class EmulatedBoard:
             raise RuntimeError(f"on the emulated board: {err.decode(errors='replace').strip()}")
         return ret.decode(errors="replace")
 
-    def close(self) -> None:
+    def _stop(self) -> None:
+        # QEMU ends (by PID); its log starts empty for the next start()
         if self._transport is not None:
             try:
                 self._transport.close()
@@ -286,7 +303,16 @@ class EmulatedBoard:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+        self.pty = None
+        self._log.seek(0)
+        self._log.truncate()
+
+    def close(self) -> None:
+        self._stop()
         self._log.close()
+        if self._romfs is not None:
+            self._romfs.cleanup()
+            self._romfs = None
 
 
 # ---- the link on the board
@@ -303,7 +329,7 @@ print('FREE', gc.mem_free())
 class LinkStartup:
     """How long each step of EmulatedBoard.start_link took (wall time, s)."""
 
-    load_s: float = 0.0  # ROMFS image built (.py -> .mpy) and copied to the board
+    load_s: float = 0.0  # ROMFS image built (.py -> .mpy), the board booted with it in flash
     import_s: float = 0.0  # hal.stdio_link and the fsw modules it needs imported
     serve_s: float = 0.0  # serve() started and a PING answered
     image_bytes: int = 0

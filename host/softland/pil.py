@@ -36,8 +36,10 @@ SEND, REPLY = 1, 2
 # what each reported component is, in the order of the table
 COMPONENT_NAMES = {
     "decode": "link decode of the host's frames",
-    "lidarlite": "LIDAR-Lite driver step (recorded bus replies)",
-    "lrf": "LRF driver step",
+    "lidarlite_bus": "LIDAR-Lite driver step (recorded bus replies)",
+    "lrf_uart": "LRF driver step (recorded UART bytes)",
+    "lidarlite": "LIDAR-Lite driver step over the link's I2C (SIL/HIL round trips)",
+    "lrf": "LRF driver step over the link's UART (SIL/HIL)",
     "estimator": "estimator (predict + update)",
     "guidance": "guidance",
     "controller": "controller (step, burn, learn)",
@@ -115,7 +117,7 @@ def _harness_module() -> ModuleType:
 
 
 def run_cpython(inputs: Path) -> dict:
-    return _harness_module().run(str(inputs), ("clean",))
+    return _harness_module().run(str(inputs), ("clean", "drivers"))
 
 
 def run_board(board: EmulatedBoard, workdir: Path, inputs_name: str) -> dict:
@@ -170,31 +172,36 @@ class PilResult:
                    if c.name == "app_tick")  # fmt: skip
 
 
+PASSES = ("clean", "outer", "inner", "drivers")
+REPLAYED = ("lidarlite_bus", "lrf_uart")  # timed in the drivers pass, without wrappers
+
+
 def _costs(board: dict, ref: dict) -> ScenarioCost:
     names = board["components"]
     wrapper = board["wrapper_us"]
     clean = board["clean"]
+    drivers = board["drivers"]
     comps = []
     for i, name in enumerate(names):
+        exact = None
         if name == "app_tick":
             src, overhead = clean, 0
+            exact = all(v == ref["clean"]["digests"][k] for k, v in clean["digests"].items())
         elif name == "decode":
             src, overhead = board["outer"], 0
+            exact = clean["digests"]["decode"] == ref["clean"]["digests"]["decode"]
+        elif name in REPLAYED:
+            # bit-exact with CPython's replay, and the replay faithful to the driver in the App
+            src, overhead = drivers, 0
+            faithful = drivers["digests"][name.split("_")[0] + "_replay_ok"]
+            exact = faithful and drivers["digests"][name] == ref["drivers"]["digests"][name]
         else:
             src = board["inner"] if board["inner"]["calls"][i] else board["outer"]
             overhead = wrapper
+            key = "output" if name == "telemetry" else name
+            exact = clean["digests"][key] == ref["clean"]["digests"][key]
         calls = src["calls"][i]
         ticks = src["ticks"]
-        digest = name if name in clean["digests"] else None
-        exact = None
-        if digest is not None:
-            exact = clean["digests"][digest] == ref["clean"]["digests"][digest]
-        if name == "telemetry":
-            exact = clean["digests"]["output"] == ref["clean"]["digests"]["output"]
-        if name == "app_tick":
-            exact = all(
-                clean["digests"][k] == ref["clean"]["digests"][k] for k in clean["digests"]
-            )
         comps.append(
             ComponentCost(
                 name=name,
@@ -205,8 +212,8 @@ def _costs(board: dict, ref: dict) -> ScenarioCost:
                 bit_exact=exact if calls else None,
             )
         )
-    faults = sum(board[p]["faults"] for p in ("clean", "outer", "inner"))
-    outputs = {board[p]["digests"]["output"] for p in ("clean", "outer", "inner")}
+    faults = sum(board[p]["faults"] for p in PASSES)
+    outputs = {board[p]["digests"]["output"] for p in PASSES}
     return ScenarioCost(
         scenario="",
         ticks=clean["ticks"],

@@ -70,7 +70,23 @@ class Inputs:
         self.ftype = 0
         self.n = 0
         self.end = 0
+        self.ticks = self._count_ticks()
         self.next_kind = self._header()
+
+    def _count_ticks(self):
+        # TICK frames in the file (what the driver logs are sized for); back to its start
+        f = self.f
+        n = 0
+        while self._header():
+            size = self._length()
+            start = f.tell()
+            if self.hdr[0] == SEND:
+                f.readinto(self.head)
+                if self.head[3] == T_TICK:
+                    n += 1
+            f.seek(start + size)
+        f.seek(0)
+        return n
 
     def _header(self):
         if self.f.readinto(self.hdr) != 3:
@@ -152,6 +168,8 @@ class Backup:
 # per component: [total us, calls, max us]
 COMPONENTS = (
     "decode",
+    "lidarlite_bus",
+    "lrf_uart",
     "lidarlite",
     "lrf",
     "estimator",
@@ -225,6 +243,220 @@ def wrap(timer, k, obj, name, arity):
             return r
 
     setattr(obj, name, w)
+
+
+# ---- the drivers on their own: what the bus and the UART answered, replayed
+_ERRS = (OSError(19), OSError(5), OSError(110), OSError(22))  # ENODEV, EIO, ETIMEDOUT, EINVAL
+_W_ACK = 1
+_R_DATA = 2
+_EXC = 3
+
+
+class BusLog:
+    # stands between a driver and its I2C bus and keeps what the bus answered: per
+    # transaction a kind (write and its ACK count, read, or an OSError) in `kinds`, the bytes
+    # a read got in `data`. Preallocated: it runs with the heap locked, inside the App's tick
+    def __init__(self, driver, size):
+        self._w = driver._writeto
+        self._r = driver._readinto
+        driver._writeto = self.writeto
+        driver._readinto = self.readfrom_into
+        self.kinds = bytearray(2 * size)
+        self.data = bytearray(16 * size)
+        self.nk = 0
+        self.nd = 0
+
+    def _kind(self, kind, value):
+        if self.nk + 2 <= len(self.kinds):
+            self.kinds[self.nk] = kind
+            self.kinds[self.nk + 1] = value
+            self.nk += 2
+
+    def _exc(self, e):
+        a = e.args[0] if e.args else 0
+        for i in range(len(_ERRS)):
+            if _ERRS[i].args[0] == a:
+                self._kind(_EXC, i)
+                return
+        self._kind(_EXC, 2)
+
+    def writeto(self, addr, buf, stop=True):
+        try:
+            n = self._w(addr, buf)
+        except OSError as e:
+            self._exc(e)
+            raise
+        self._kind(_W_ACK, 255 if n is None else n)
+        return n
+
+    def readfrom_into(self, addr, buf, stop=True):
+        try:
+            self._r(addr, buf)
+        except OSError as e:
+            self._exc(e)
+            raise
+        self._kind(_R_DATA, len(buf))
+        for i in range(len(buf)):
+            if self.nd < len(self.data):
+                self.data[self.nd] = buf[i]
+                self.nd += 1
+
+
+class ReplayBus:
+    # the bus a driver gets back: each transaction answers what the recorded one did; a read
+    # copies its bytes with a stream's readinto (C, like a real bus's DMA or FIFO)
+    def __init__(self, log):
+        self.kinds = log.kinds
+        self.nk = log.nk
+        self.k = 0
+        self.src = stream_of(log.data, log.nd)
+        self.readinto = reader(self.src)
+
+    def writeto(self, addr, buf, stop=True):
+        k = self.k
+        self.k = k + 2
+        if self.kinds[k] == _EXC:
+            raise _ERRS[self.kinds[k + 1]]
+        n = self.kinds[k + 1]
+        return None if n == 255 else n
+
+    def readfrom_into(self, addr, buf, stop=True):
+        k = self.k
+        self.k = k + 2
+        if self.kinds[k] == _EXC:
+            raise _ERRS[self.kinds[k + 1]]
+        self.readinto(buf, self.kinds[k + 1])
+
+
+class UartLog:
+    # stands between the LRF driver and its UART and keeps the bytes each step read
+    def __init__(self, driver, size):
+        self._u = driver._uart
+        driver._uart = self
+        self.data = bytearray(size)
+        self.nd = 0
+        self.got = 0  # bytes of the current step
+
+    def any(self):
+        return self._u.any()
+
+    def readinto(self, buf, n=-1):
+        got = self._u.readinto(buf, n)
+        if got:
+            for i in range(got):
+                if self.nd < len(self.data):
+                    self.data[self.nd] = buf[i]
+                    self.nd += 1
+            self.got += got
+        return got
+
+
+class ReplayUart:
+    # the UART the LRF driver gets back: each step offers the bytes its recorded step read
+    def __init__(self, log, counts):
+        self.src = stream_of(log.data, log.nd)
+        self.readinto_ = reader(self.src)
+        self.counts = counts
+        self.k = 0
+        self.left = 0
+
+    def next_step(self):
+        self.left = self.counts[self.k]
+        self.k += 1
+
+    def any(self):
+        return self.left
+
+    def readinto(self, buf, n=-1):
+        m = self.left
+        if 0 <= n < m:
+            m = n
+        if m > len(buf):
+            m = len(buf)
+        if m:
+            m = self.readinto_(buf, m)
+        self.left -= m
+        return m
+
+
+def stream_of(data, n):
+    # a stream over the first n bytes of data, read by reader() without allocating
+    try:
+        from io import BytesIO
+    except ImportError:
+        from uio import BytesIO
+    return BytesIO(bytes(data[:n]))
+
+
+class StepLog:
+    # the times a driver's step was called with (and, for the LRF, how many UART bytes each
+    # step read: counts, from the UartLog)
+    def __init__(self, driver, size, uart_log=None):
+        self.step = driver.step
+        self.times = [0] * size
+        self.counts = [0] * size
+        self.uart_log = uart_log
+        self.driver = driver
+        self.n = 0
+        driver.step = self.record
+
+    def record(self, now):
+        self.step(now)
+        if self.n < len(self.times):
+            self.times[self.n] = now
+            if self.uart_log is not None:
+                self.counts[self.n] = self.uart_log.got
+            self.n += 1
+        if self.uart_log is not None:
+            self.uart_log.got = 0
+
+
+def replay_drivers(lidar_log, lidar_steps, uart_log, lrf_steps, timer):
+    # the drivers stepped on their own at the recorded times, against the recorded answers:
+    # what a board's driver costs with a real bus and UART (C) under it
+    from fsw.lidarlite import LidarLite
+    from fsw.lrf import Lrf
+
+    d = {}
+    k_bus = COMPONENTS.index("lidarlite_bus")
+    k_uart = COMPONENTS.index("lrf_uart")
+    lid = LidarLite(ReplayBus(lidar_log))
+    h = 0
+    for i in range(lidar_steps.n):
+        now = lidar_steps.times[i]
+        _lock()
+        t = now_us()
+        lid.step(now)
+        dt = elapsed_us(now_us(), t)
+        _unlock()
+        timer.add(k_bus, dt)
+        h = digest_state(lid, DRIVER_STATE, h)
+    d["lidarlite_bus"] = h
+    uart = ReplayUart(uart_log, lrf_steps.counts)
+    lrf = Lrf(uart)
+    h = 0
+    for i in range(lrf_steps.n):
+        now = lrf_steps.times[i]
+        uart.next_step()
+        _lock()
+        t = now_us()
+        lrf.step(now)
+        dt = elapsed_us(now_us(), t)
+        _unlock()
+        timer.add(k_uart, dt)
+        h = digest_state(lrf, DRIVER_STATE, h)
+    d["lrf_uart"] = h
+    # the replay is faithful when each driver ended where the one in the App did
+    d["lidarlite_replay_ok"] = same_state(lid, lidar_steps.driver)
+    d["lrf_replay_ok"] = same_state(lrf, lrf_steps.driver)
+    return d
+
+
+def same_state(a, b):
+    for name in DRIVER_STATE:
+        if getattr(a, name) != getattr(b, name):
+            return False
+    return True
 
 
 # what each pass times: the outer components, then the inner ones (a wrapper's own cost
@@ -314,6 +546,12 @@ def run(path, passes):
         elif pass_name == "inner":
             for name, path_, meth, arity in INNER:
                 wrap(timer, COMPONENTS.index(name), owner(app, path_), meth, arity)
+        elif pass_name == "drivers":
+            most = inputs.ticks + 2
+            lidar_log = BusLog(app.lidar, 4 * most)
+            lidar_steps = StepLog(app.lidar, most)
+            uart_log = UartLog(app.lrf, 24 * most)
+            lrf_steps = StepLog(app.lrf, most, uart_log)
         d = {k: 0 for k in COMPONENTS}
         d["output"] = 0
         k_app = COMPONENTS.index("app_tick")
@@ -351,6 +589,9 @@ def run(path, passes):
                 ticks += 1
                 if pass_name == "clean":
                     digests(app, d)
+        if pass_name == "drivers":
+            gc.collect()
+            d.update(replay_drivers(lidar_log, lidar_steps, uart_log, lrf_steps, timer))
         result[pass_name] = {
             "us_total": timer.total,
             "calls": timer.calls,
@@ -391,7 +632,7 @@ def wrapper_cost():
     return best - base
 
 
-def main(path, passes=("clean", "outer", "inner")):
+def main(path, passes=("clean", "outer", "inner", "drivers")):
     print("PIL " + json.dumps(run(path, passes)))
 
 
