@@ -19,7 +19,7 @@ from softland.errors import UserError
 @click.option(
     "--ticks",
     type=int,
-    default=250,
+    default=400,
     show_default=True,
     help="Ticks of each recorded SIL run replayed on the board (from boot, ARM and START).",
 )

@@ -188,7 +188,6 @@ class Timer:
         self.total = [0] * len(COMPONENTS)
         self.calls = [0] * len(COMPONENTS)
         self.max = [0] * len(COMPONENTS)
-        self.overhead = 0  # what a wrapper adds to the time measured around it
 
     def add(self, k, us):
         self.total[k] += us
@@ -256,13 +255,14 @@ class BusLog:
     # stands between a driver and its I2C bus and keeps what the bus answered: per
     # transaction a kind (write and its ACK count, read, or an OSError) in `kinds`, the bytes
     # a read got in `data`. Preallocated: it runs with the heap locked, inside the App's tick
-    def __init__(self, driver, size):
+    def __init__(self, driver, ticks):
+        # a tick's step makes up to 4 transactions and reads one 16-byte block at most
         self._w = driver._writeto
         self._r = driver._readinto
         driver._writeto = self.writeto
         driver._readinto = self.readfrom_into
-        self.kinds = bytearray(2 * size)
-        self.data = bytearray(16 * size)
+        self.kinds = bytearray(8 * ticks)
+        self.data = bytearray(20 * ticks)
         self.nk = 0
         self.nd = 0
 
@@ -524,7 +524,8 @@ def run(path, passes):
         inputs = Inputs(path)
         sink = Sink()
         app = App(sink, reader(inputs.f), Backup())
-        result["heap_app"] = heap_used()
+        if pass_name == "clean":
+            result["heap_app"] = heap_used()  # the firmware's own, before any probe
         timer = Timer()
         if pass_name == "outer":
             for name, path_, meth, arity in OUTER:
@@ -548,9 +549,9 @@ def run(path, passes):
                 wrap(timer, COMPONENTS.index(name), owner(app, path_), meth, arity)
         elif pass_name == "drivers":
             most = inputs.ticks + 2
-            lidar_log = BusLog(app.lidar, 4 * most)
+            lidar_log = BusLog(app.lidar, most)
             lidar_steps = StepLog(app.lidar, most)
-            uart_log = UartLog(app.lrf, 24 * most)
+            uart_log = UartLog(app.lrf, 16 * most)
             lrf_steps = StepLog(app.lrf, most, uart_log)
         d = {k: 0 for k in COMPONENTS}
         d["output"] = 0
@@ -559,7 +560,7 @@ def run(path, passes):
         faults0 = app.faults
         tick_us = 0
         ticks = 0
-        heap_peak = 0
+        heap_peak = heap_used() if pass_name == "clean" else 0
         gc.collect()
         read_into = reader(inputs.f)
         while inputs.next():
@@ -578,9 +579,6 @@ def run(path, passes):
                 tick_us += dt
             if pass_name == "outer":
                 timer.add(k_dec, dt - in_handler[0])
-            used = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
-            if used > heap_peak:
-                heap_peak = used
             d["output"] = crc32(memoryview(sink.out)[: sink.n], d["output"]) & 0xFFFFFFFF
             if ftype == T_TICK:
                 # the App tick: this TICK and the SERIAL frames (sensor bytes) before it
@@ -589,6 +587,11 @@ def run(path, passes):
                 ticks += 1
                 if pass_name == "clean":
                     digests(app, d)
+                    if ticks % 50 == 0:
+                        # the live heap (after a collection): what the ticks hold
+                        used = heap_used()
+                        if used > heap_peak:
+                            heap_peak = used
         if pass_name == "drivers":
             gc.collect()
             d.update(replay_drivers(lidar_log, lidar_steps, uart_log, lrf_steps, timer))
@@ -603,33 +606,19 @@ def run(path, passes):
         result["heap_peak"] = max(result.get("heap_peak", 0), heap_peak)
         del app
     result["components"] = COMPONENTS
-    result["wrapper_us"] = wrapper_cost()
+    result["timer_us"] = timer_cost()
     return result
 
 
-def wrapper_cost():
-    # what a timed wrapper adds to the time measured from outside it
-    class Nop:
-        def f(self, a):
-            return a
-
-    nop = Nop()
-    timer = Timer()
-    wrap(timer, 0, nop, "f", 1)
+def timer_cost():
+    # what every measured interval holds beyond the work it measures: the clock read that
+    # closes it (the smallest of a few empty intervals)
     best = None
     for _ in range(5):
         t = now_us()
-        nop.f(1)
         dt = elapsed_us(now_us(), t)
         best = dt if best is None or dt < best else best
-    plain = Nop()
-    base = None
-    for _ in range(5):
-        t = now_us()
-        plain.f(1)
-        dt = elapsed_us(now_us(), t)
-        base = dt if base is None or dt < base else base
-    return best - base
+    return best
 
 
 def main(path, passes=("clean", "outer", "inner", "drivers")):
