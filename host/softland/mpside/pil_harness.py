@@ -119,7 +119,10 @@ class Inputs:
 
 
 def deliver(read_into, app, n):
-    # the serving loop's reads: needed() bytes at a time into the decoder's own buffer
+    # the serving loop's reads: needed() bytes at a time into the decoder's own buffer (a
+    # firmware from before rx_view() read into a buffer of the loop's and fed it: so here)
+    if not hasattr(app, "rx_view"):
+        return deliver_copied(read_into, app, n)
     while n > 0:
         k = app.needed()
         if k > n:
@@ -128,6 +131,22 @@ def deliver(read_into, app, n):
         if not got:
             return
         app.received(got)
+        n -= got
+
+
+_SCRATCH = bytearray(160)
+
+
+def deliver_copied(read_into, app, n):
+    buf = _SCRATCH
+    while n > 0:
+        k = app.needed()
+        if k > n:
+            k = n
+        got = read_into(buf, k)
+        if not got:
+            return
+        app.feed_into(buf, got)
         n -= got
 
 
