@@ -34,6 +34,9 @@ def _unlock(locked):
         micropython.heap_unlock()
 
 
+_READ_FAILS_MAX = 100
+
+
 def _console_intr(char):
     # 3: Ctrl-C interrupts running code (the console's default); -1: every byte is data.
     # False where the runtime has no such switch (CPython)
@@ -107,10 +110,23 @@ def serve(inp=None, out=None, heap_lock=False, backup=None, wait_ms=0):
     dec = app.dec
     intr = _console_intr(-1)
     locked = _lock(heap_lock)
+    failed = 0  # reads in a row that raised
     try:
         while True:
             # read straight into the decoder's buffer: no copy of the frame
-            n = readinto(rx_view(), needed())
+            try:
+                n = readinto(rx_view(), needed())
+                failed = 0
+            except Exception:
+                # the stream itself failed (an OSError from a USB stack, say): counted as a
+                # fault, the frame in progress dropped; a stream that fails _READ_FAILS_MAX
+                # times in a row is gone, and serving ends as at the end of the input
+                app._fault()
+                dec.end()
+                failed += 1
+                if failed >= _READ_FAILS_MAX:
+                    break
+                continue
             if not n:
                 if polled is None or polled.ended:
                     break
