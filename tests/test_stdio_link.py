@@ -9,6 +9,8 @@ import select
 import subprocess
 import time
 
+import pytest
+
 from softland.firmware import fsw_module
 from softland.hostlink import HostLink
 from softland.runtimes import micropython_env
@@ -40,7 +42,8 @@ print("failed", calls, app.faults)
 """
 
 
-def test_serving_turns_the_console_interrupt_off_and_back_on(micropython_bin: str) -> None:
+@pytest.fixture(scope="module")
+def serve_lines(micropython_bin: str) -> list[str]:
     proc = subprocess.run(
         [micropython_bin, "-c", _SCRIPT],
         capture_output=True,
@@ -49,24 +52,20 @@ def test_serving_turns_the_console_interrupt_off_and_back_on(micropython_bin: st
         timeout=60,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.split("\n")[0] == "ended [-1, 3]"
-    assert proc.stdout.split("\n")[1].startswith("failed [-1, 3]")
+    return proc.stdout.split("\n")
+
+
+def test_serving_turns_the_console_interrupt_off_and_back_on(serve_lines: list[str]) -> None:
+    assert serve_lines[0] == "ended [-1, 3]"
+    assert serve_lines[1].startswith("failed [-1, 3]")
 
 
 def test_a_stream_that_raises_is_counted_and_serving_ends_after_a_hundred_in_a_row(
-    micropython_bin: str,
+    serve_lines: list[str],
 ) -> None:
     # no exception escapes the loop: each failed read is a fault; a stream that keeps failing
     # is gone, and serve() returns as at the end of the input (Ctrl-C back on)
-    proc = subprocess.run(
-        [micropython_bin, "-c", _SCRIPT],
-        capture_output=True,
-        text=True,
-        env=micropython_env(),
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.split("\n")[1] == "failed [-1, 3] 100"
+    assert serve_lines[1] == "failed [-1, 3] 100"
 
 
 _SERVE = """

@@ -442,38 +442,33 @@ def replay_drivers(lidar_log, lidar_steps, uart_log, lrf_steps, timer):
     from fsw.lrf import Lrf
 
     d = {}
-    k_bus = COMPONENTS.index("lidarlite_bus")
-    k_uart = COMPONENTS.index("lrf_uart")
     lid = LidarLite(ReplayBus(lidar_log))
-    h = 0
-    for i in range(lidar_steps.n):
-        now = lidar_steps.times[i]
-        _lock()
-        t = now_us()
-        lid.step(now)
-        dt = elapsed_us(now_us(), t)
-        _unlock()
-        timer.add(k_bus, dt)
-        h = digest_state(lid, DRIVER_STATE, h)
-    d["lidarlite_bus"] = h
+    d["lidarlite_bus"] = replay_steps(lid, lidar_steps, None, timer, "lidarlite_bus")
     uart = ReplayUart(uart_log, lrf_steps.counts)
     lrf = Lrf(uart)
-    h = 0
-    for i in range(lrf_steps.n):
-        now = lrf_steps.times[i]
-        uart.next_step()
-        _lock()
-        t = now_us()
-        lrf.step(now)
-        dt = elapsed_us(now_us(), t)
-        _unlock()
-        timer.add(k_uart, dt)
-        h = digest_state(lrf, DRIVER_STATE, h)
-    d["lrf_uart"] = h
+    d["lrf_uart"] = replay_steps(lrf, lrf_steps, uart, timer, "lrf_uart")
     # the replay is faithful when each driver ended where the one in the App did
     d["lidarlite_replay_ok"] = same_state(lid, lidar_steps.last)
     d["lrf_replay_ok"] = same_state(lrf, lrf_steps.last)
     return d
+
+
+def replay_steps(driver, steps, uart, timer, name):
+    # each recorded step, timed with the heap locked; the digest of the driver's state after
+    k = COMPONENTS.index(name)
+    h = 0
+    for i in range(steps.n):
+        now = steps.times[i]
+        if uart is not None:
+            uart.next_step()
+        _lock()
+        t = now_us()
+        driver.step(now)
+        dt = elapsed_us(now_us(), t)
+        _unlock()
+        timer.add(k, dt)
+        h = digest_state(driver, DRIVER_STATE, h)
+    return h
 
 
 def same_state(driver, values):
