@@ -161,7 +161,7 @@ class App:
             self.backup.write(self.persist.record)
         except Exception:
             # a failing store costs the persistence, not this tick's answer
-            self._fault()
+            self.fault()
 
     def event(self, code, arg):
         b = self._ev
@@ -199,14 +199,14 @@ class App:
                 self._bad_frame()
         except Exception:
             self.flight.ctrl.flags = 0
-            self._fault()
+            self.fault()
             if ftype == T_TICK:
                 try:
                     self._send_telemetry()  # the tick is answered when it can be
                 except Exception:
                     pass
 
-    def _fault(self):
+    def fault(self):
         # count an exception caught in the loop and report it; never raises (its own event
         # can fail, e.g. the output stream's write: the count stays, the report is lost)
         self.faults = (self.faults + 1) & COUNT_MASK

@@ -121,7 +121,7 @@ def serve(inp=None, out=None, heap_lock=False, backup=None, wait_ms=0):
                 # the stream itself failed (an OSError from a USB stack, say): counted as a
                 # fault, the frame in progress dropped; a stream that fails _READ_FAILS_MAX
                 # times in a row is gone, and serving ends as at the end of the input
-                app._fault()
+                app.fault()
                 dec.end()
                 failed += 1
                 if failed >= _READ_FAILS_MAX:
@@ -139,7 +139,7 @@ def serve(inp=None, out=None, heap_lock=False, backup=None, wait_ms=0):
             except Exception:
                 # the app catches its own faults; this is the decoder's last line of defence:
                 # count it, drop the partial frame, keep serving
-                app._fault()
+                app.fault()
                 dec.end()
     finally:
         _unlock(locked)
