@@ -1,8 +1,11 @@
-"""No allocation per tick: firmware ticks run under micropython.heap_lock() on the unix port."""
+"""No allocation per tick: firmware ticks run under micropython.heap_lock() on the unix port,
+64-bit and 32-bit (where an intermediate beyond 2^30 would itself be a heap int)."""
 
 from __future__ import annotations
 
 import subprocess
+
+import pytest
 
 from softland.bench import MPSIDE_DIR
 from softland.runtimes import micropython_env
@@ -53,14 +56,21 @@ def _field(out: str, name: str) -> int:
     return int(words[words.index(name) + 1])
 
 
-def test_firmware_ticks_do_not_allocate(micropython_bin: str) -> None:
+@pytest.fixture(params=["micropython", "micropython32"])
+def any_micropython_bin(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue(f"{request.param}_bin")
+
+
+def test_firmware_ticks_do_not_allocate(any_micropython_bin: str) -> None:
+    micropython_bin = any_micropython_bin
     out = _run(micropython_bin, 3000)
     assert _field(out, "ticks") == 3000 + 1  # and the preflight tick before ARM
     assert _field(out, "faults") == 0
     assert _field(out, "link_errors") > 0  # the corrupted frames were counted, not acted on
 
 
-def test_blind_descent_ticks_do_not_allocate(micropython_bin: str) -> None:
+def test_blind_descent_ticks_do_not_allocate(any_micropython_bin: str) -> None:
+    micropython_bin = any_micropython_bin
     # ranges scattered by +/- 5 m: the terminal descent is blind (ramp, inertial velocity,
     # ground reaction, propellant budget events)
     out = _run(micropython_bin, 5500, scatter=5000, heap="2M")
