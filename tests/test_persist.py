@@ -116,6 +116,39 @@ def test_a_torn_write_resumes_from_the_previous_tick() -> None:
     assert rt.app.flight.ticks == tick_before - 1
 
 
+def test_a_parameter_changed_in_safe_is_in_the_record_a_reset_resumes_from() -> None:
+    # parameters are repacked into a slot only when they changed since that slot was written
+    rt = CPythonRuntime()
+    host = HostLink()
+    for _ in range(2):
+        _preflight_tick(rt, host)  # both slots written with the default parameters
+    gate = params_mod.default(params_mod.GATE_MM) + 1234
+    _exchange(rt, host, host.command_frame(app_mod.C_SET_PARAM, params_mod.GATE_MM, gate))
+    for code in (app_mod.C_ARM, app_mod.C_START):
+        _exchange(rt, host, host.command_frame(code))
+    for ticks in (1, 2):  # the newest slot, then the other one, as the newest
+        _fly(rt, host, ticks, start_tick=10 * ticks)
+        rt.restart()
+        assert rt.app.resumed
+        assert rt.app.params.v[params_mod.GATE_MM] == gate
+
+
+def test_a_write_torn_inside_the_state_resumes_from_the_previous_tick() -> None:
+    # the reset hit after the slot's head (new sequence number) and part of its state were
+    # written: its tail still holds the old sequence number
+    rt, host = _started()
+    _fly(rt, host, 300)
+    tick_before = rt.app.flight.ticks
+    pe = rt.app.persist
+    record = rt.backup.data
+    newest = pe._slot * pe.slot_size
+    tail = newest + pe.slot_size - 4
+    record[tail] ^= 0x01
+    rt.restart()
+    assert rt.app.resumed
+    assert rt.app.flight.ticks == tick_before - 1
+
+
 def test_a_record_with_both_slots_damaged_boots_into_safe() -> None:
     rt, host = _started()
     _fly(rt, host, 50)
