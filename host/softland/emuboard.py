@@ -169,20 +169,6 @@ class EmulatedBoard:
         self.close()
         raise UserError(f"QEMU did not report its UART pty within {timeout_s:.0f} s")
 
-    def mpremote(self, *args: str, cwd: Path | None = None, timeout_s: float = 600) -> str:
-        """Run mpremote against the board's pty (e.g. "mount", DIR, "exec", CODE); returns its
-        standard output; a failure raises RuntimeError with what mpremote printed."""
-        if self.pty is None:
-            raise RuntimeError("the emulated board is not started")
-        cmd = [sys.executable, "-m", "mpremote", "connect", self.pty, *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout_s)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"mpremote {' '.join(args[:1])} on the emulated board failed "
-                f"(code {proc.returncode}): {(proc.stdout + proc.stderr).strip()[-2000:]}"
-            )
-        return proc.stdout
-
     def open_serial(self, timeout_s: float = 1.0) -> serial.Serial:
         """A pyserial connection to the board's UART (raw: every byte value passes)."""
         if self.pty is None:

@@ -166,11 +166,6 @@ class PilResult:
     allocations: int
     scenarios: list[ScenarioCost] = field(default_factory=list)
 
-    def app_tick_us(self) -> float:
-        """The largest mean App tick over the scenarios, us at the emulated clock."""
-        return max(c.us_per_call or 0.0 for s in self.scenarios for c in s.components
-                   if c.name == "app_tick")  # fmt: skip
-
 
 PASSES = ("clean", "outer", "inner", "drivers")
 REPLAYED = ("lidarlite_bus", "lrf_uart")  # timed in the drivers pass, without wrappers
