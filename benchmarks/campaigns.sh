@@ -14,7 +14,7 @@ fly() {  # fly NAME DIR [--controller C]
   softland mc "$name" --runs "$runs" --seed 1 --workers "$workers" --runtime cpython \
     --out "$out/$dir" "$@" > "$out/$dir.log" 2>&1 || true  # a failing campaign is a result
 }
-for name in $(python3 -c "from softland.scenario import builtin_names; print(*builtin_names())"); do
+for name in $(python3 -c "from softland.simulation.scenario import builtin_names; print(*builtin_names())"); do
   fly "$name" "$name"
 done
 fly ispace-m2 ispace-m2-naive --controller naive

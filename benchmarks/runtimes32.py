@@ -16,11 +16,11 @@ import argparse
 import sys
 from datetime import datetime, timezone
 
-from softland.bench import machine_name
-from softland.dispersions import dispersed_run
-from softland.runtimes import resolve_runtime
-from softland.scenario import builtin_names, load_scenario
-from softland.sim import run_scenario
+from softland.analysis.bench import machine_name
+from softland.boards.runtimes import resolve_runtime
+from softland.simulation.dispersions import dispersed_run
+from softland.simulation.scenario import builtin_names, load_scenario
+from softland.simulation.sim import run_scenario
 
 MISSION_BASELINES = [("ispace-m2", "naive"), ("ispace-m1", "latching"), ("beresheet", "volatile")]
 BASELINES = ("naive", "latching", "volatile")

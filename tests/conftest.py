@@ -4,9 +4,9 @@ import subprocess
 
 import pytest
 
-from softland.emuboard import UNIX32_NAME, find_unix32
-from softland.runtimes import find_micropython
-from softland.scenario import Scenario, load_scenario
+from softland.boards.emuboard import UNIX32_NAME, find_unix32
+from softland.boards.runtimes import find_micropython
+from softland.simulation.scenario import Scenario, load_scenario
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from softland.firmware import fsw_module
+from softland.boards.firmware import fsw_module
 
 params_mod = fsw_module("params")
 flight_mod = fsw_module("flight")

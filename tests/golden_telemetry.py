@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 GOLDEN = Path(__file__).with_name("golden_telemetry.json")
-# the payload fields as the host decodes them (host/softland/hostlink.py), in frame order
+# the payload fields as the host decodes them (host/softland/boards/hostlink.py), in frame order
 FIELDS = (
     "tick", "time_us", "mode", "phase", "flags", "alt_mm", "vel_mm_s", "sigma_mm",
     "vref_mm_s", "throttle_q15", "acmd_mm_s2", "integ_mm_s2", "range_mm", "amax_mm_s2",
@@ -36,15 +36,15 @@ def digest(telemetry: list[dict]) -> str:
 
 
 def fly(name: str) -> dict:
-    from softland.scenario import load_scenario
-    from softland.sim import run_scenario
+    from softland.simulation.scenario import load_scenario
+    from softland.simulation.sim import run_scenario
 
     result = run_scenario(load_scenario(name), "cpython")
     return {"ticks": len(result.telemetry), "sha256": digest(result.telemetry)}
 
 
 def measure() -> dict:
-    from softland.scenario import builtin_names
+    from softland.simulation.scenario import builtin_names
 
     return {name: fly(name) for name in builtin_names()}
 

@@ -1,9 +1,10 @@
 """Property cases for the firmware's per-tick paths on the 32-bit MicroPython runtime.
 
 Hypothesis draws the cases on the host (extreme but legal parameters, state, sensor values,
-times and counters); they are encoded as integer lines (softland/mpside/int32_cases.py) and run
-in batches: all of them in ONE 32-bit `micropython` process with the heap locked around each
-case's ticks, and the same lines in CPython (the firmware imported as on the CPython runtime).
+times and counters); they are encoded as integer lines (softland/boards/mpside/int32_cases.py)
+and run in batches: all of them in ONE 32-bit `micropython` process with the heap locked around
+each case's ticks, and the same lines in CPython (the firmware imported as on the CPython
+runtime).
 A case faults on 32 bits when an intermediate leaves -2^30..2^30-1 (an allocation: MemoryError
 under the heap lock); its outputs must be bit-identical to CPython's either way.
 """
@@ -24,9 +25,9 @@ from types import ModuleType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from softland.bench import MPSIDE_DIR
-from softland.firmware import fsw_module
-from softland.runtimes import micropython_env
+from softland.analysis.bench import MPSIDE_DIR
+from softland.boards.firmware import fsw_module
+from softland.boards.runtimes import micropython_env
 
 params_mod = fsw_module("params")
 P = params_mod
@@ -338,9 +339,9 @@ def overflow_sites(
     cases: Sequence[Case], ids: Sequence[int], firmware: Path | None = None
 ) -> list[str]:
     """Where the given cases leave -2^30..2^30-1: the cases re-run under CPython with every
-    firmware arithmetic result traced (softland.intcheck); one line per distinct site."""
-    from softland.firmware import firmware_dir
-    from softland.intcheck import instrumented_firmware
+    firmware arithmetic result traced (softland.analysis.intcheck); one line per distinct site."""
+    from softland.analysis.intcheck import instrumented_firmware
+    from softland.boards.firmware import firmware_dir
 
     seen: dict[str, str] = {}
     with instrumented_firmware(firmware or firmware_dir()) as tracker:

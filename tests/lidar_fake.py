@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from softland.firmware import fsw_module
+from softland.boards.firmware import fsw_module
 
 ACK = "ack"
 NACK = "nack"

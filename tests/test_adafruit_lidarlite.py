@@ -29,7 +29,7 @@ import adafruit_lidarlite
 import numpy as np
 import pytest
 
-from softland.lidarlite_emu import (
+from softland.devices.lidarlite import (
     REG_SIG_COUNT_VAL,
     EmulatedI2C,
     LidarLiteEmulator,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from softland.firmware import fsw_module
-from softland.hostlink import HostLink
-from softland.runtimes import CPythonRuntime
+from softland.boards.firmware import fsw_module
+from softland.boards.hostlink import HostLink
+from softland.boards.runtimes import CPythonRuntime
 
 app_mod = fsw_module("app")
 flags = fsw_module("flags")

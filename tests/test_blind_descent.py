@@ -12,9 +12,9 @@ from core_rig import Events as _Events
 from core_rig import descending
 from core_rig import params as _params
 
-from softland.firmware import fsw_module
-from softland.scenario import load_scenario
-from softland.sim import run_scenario
+from softland.boards.firmware import fsw_module
+from softland.simulation.scenario import load_scenario
+from softland.simulation.sim import run_scenario
 
 params_mod = fsw_module("params")
 flags = fsw_module("flags")

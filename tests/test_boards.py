@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from softland.boards import Board, boards_dir, list_boards, load_board
+from softland.boards.catalog import Board, boards_dir, list_boards, load_board
 from softland.errors import UserError
 
 BUNDLED = ("esp32s3", "feather_rp2040", "pico", "pico2", "qemu_m0", "unix")

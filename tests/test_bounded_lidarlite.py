@@ -21,8 +21,8 @@ import adafruit_lidarlite
 import numpy as np
 import pytest
 
-from softland.firmware import firmware_dir
-from softland.lidarlite_emu import (
+from softland.boards.firmware import firmware_dir
+from softland.devices.lidarlite import (
     REG_ACQ_COMMAND,
     EmulatedI2C,
     LidarLiteEmulator,

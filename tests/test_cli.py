@@ -62,7 +62,8 @@ def test_unreadable_scenario_file_is_one_clear_error(tmp_path: Path) -> None:
 
 def test_invalid_scenario_field_is_one_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "neg.toml"
-    text = (Path(__file__).parents[1] / "host/softland/scenarios/nominal.toml").read_text()
+    nominal = Path(__file__).parents[1] / "host/softland/simulation/scenarios/nominal.toml"
+    text = nominal.read_text()
     bad.write_text(text.replace("mass_kg = 1000.0", "mass_kg = -1000.0"))
     line = _one_error_line(_softland("sim", str(bad), "--out", str(tmp_path / "o")))
     assert "vehicle.mass_kg" in line

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from softland.firmware import fsw_module
+from softland.boards.firmware import fsw_module
 
 PROTOCOL = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from softland.dynamics import G0, Dynamics
+from softland.simulation.dynamics import G0, Dynamics
 
 
 def _vehicle(**kw: float) -> Dynamics:

@@ -20,10 +20,10 @@ from collections.abc import Iterator
 import pytest
 import serial
 
-from softland.emuboard import EmulatedBoard
+from softland.boards.emuboard import EmulatedBoard
+from softland.boards.firmware import fsw_module
+from softland.boards.hostlink import Frame, HostLink
 from softland.errors import UserError
-from softland.firmware import fsw_module
-from softland.hostlink import Frame, HostLink
 
 app = fsw_module("app")
 link = fsw_module("link")

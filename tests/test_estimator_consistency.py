@@ -11,7 +11,7 @@ import random
 from core_rig import descending
 from core_rig import params as _params
 
-from softland.firmware import fsw_module
+from softland.boards.firmware import fsw_module
 
 params_mod = fsw_module("params")
 flags = fsw_module("flags")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from softland.firmware import firmware_dir
+from softland.boards.firmware import firmware_dir
 
 FILES = sorted(p for p in firmware_dir().rglob("*.py") if "__pycache__" not in p.parts)
 

@@ -12,7 +12,7 @@ from core_rig import params as _params
 from hypothesis import given
 from hypothesis import strategies as st
 
-from softland.firmware import fsw_module
+from softland.boards.firmware import fsw_module
 
 fixmath = fsw_module("fixmath")
 params_mod = fsw_module("params")
@@ -319,8 +319,8 @@ def test_land_detector_reports_contact_before_landing() -> None:
 
 
 def test_ticks_diff_stays_within_small_ints() -> None:
-    from softland.firmware import firmware_dir
-    from softland.intcheck import instrumented_firmware
+    from softland.analysis.intcheck import instrumented_firmware
+    from softland.boards.firmware import firmware_dir
 
     with instrumented_firmware(firmware_dir()) as tracker:
         fix = __import__("fsw.fixmath", fromlist=["ticks_diff"])

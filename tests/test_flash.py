@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from softland.boards import load_board
+from softland.boards.catalog import load_board
+from softland.boards.flash import flash, mpremote_target
 from softland.errors import UserError
-from softland.flash import flash, mpremote_target
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_MPREMOTE = importlib.util.find_spec("mpremote") is not None

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from softland.firmware import firmware_dir
-from softland.intcheck import instrumented_firmware
+from softland.analysis.intcheck import instrumented_firmware
+from softland.boards.firmware import firmware_dir
 
 G = 1620
 PERIOD_US = 20_000

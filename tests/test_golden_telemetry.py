@@ -10,7 +10,7 @@ import json
 import pytest
 from golden_telemetry import GOLDEN, fly
 
-from softland.scenario import builtin_names
+from softland.simulation.scenario import builtin_names
 
 PINNED = json.loads(GOLDEN.read_text())
 

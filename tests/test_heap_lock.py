@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from softland.bench import MPSIDE_DIR
-from softland.runtimes import micropython_env
+from softland.analysis.bench import MPSIDE_DIR
+from softland.boards.runtimes import micropython_env
 
 # A flying App, every tick frame encoded beforehand, then fed with the heap locked.
 _SCRIPT = """

@@ -10,7 +10,7 @@ from core_rig import descending, params
 from hypothesis import given
 from hypothesis import strategies as st
 
-from softland.firmware import fsw_module
+from softland.boards.firmware import fsw_module
 
 fixmath = fsw_module("fixmath")
 flags = fsw_module("flags")

@@ -33,8 +33,8 @@ from int32_rig import (
     run_batch,
 )
 
-from softland.emuboard import find_unix32
-from softland.firmware import firmware_dir
+from softland.boards.emuboard import find_unix32
+from softland.boards.firmware import firmware_dir
 
 BINARY = find_unix32()
 pytestmark = pytest.mark.skipif(
@@ -50,7 +50,7 @@ def _binary() -> Path:
 
 
 def _report(batch: Batch) -> str:
-    # the first faulting cases, and where they overflow (re-run under softland.intcheck)
+    # the first faulting cases, and where they overflow (re-run under softland.analysis.intcheck)
     sites = overflow_sites(batch.cases, batch.fault_ids()[:20])
     return "\n".join(batch.faults()[:5] + ["overflow sites (CPython trace):", *sites])
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from softland.firmware import firmware_dir
-from softland.intcheck import instrumented_firmware
-from softland.scenario import Scenario
-from softland.sim import run_scenario
+from softland.analysis.intcheck import instrumented_firmware
+from softland.boards.firmware import firmware_dir
+from softland.simulation.scenario import Scenario
+from softland.simulation.sim import run_scenario
 
 
 def test_no_integer_leaves_the_small_int_range_over_a_descent(nominal: Scenario) -> None:
@@ -27,7 +27,7 @@ def test_the_checker_sees_the_loop_arithmetic(nominal: Scenario) -> None:
 def test_no_integer_leaves_the_small_int_range_over_a_blind_descent() -> None:
     # IM-2: ranges scattered by metres make the terminal descent blind (ramp, inertial
     # velocity, ground reaction, propellant budget), after a coast bias calibration
-    from softland.scenario import load_scenario
+    from softland.simulation.scenario import load_scenario
 
     with instrumented_firmware(firmware_dir()) as tracker:
         result = run_scenario(load_scenario("im2"), "cpython")

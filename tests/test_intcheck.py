@@ -1,4 +1,5 @@
-"""Tests of the small-int tracing checker (softland.intcheck) on synthetic firmware packages.
+"""Tests of the small-int tracing checker (softland.analysis.intcheck) on synthetic firmware
+packages.
 
 Every test builds its own ``fsw`` package under ``tmp_path`` and points the checker at it, so
 the real firmware/fsw (if imported elsewhere in this pytest process) is never touched: the
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from softland.intcheck import (
+from softland.analysis.intcheck import (
     SMALL_INT_MAX,
     SMALL_INT_MIN,
     BoundTracker,

@@ -23,8 +23,8 @@ from lidar_fake import (
     Rig,
 )
 
-from softland.firmware import firmware_dir
-from softland.intcheck import instrumented_firmware
+from softland.analysis.intcheck import instrumented_firmware
+from softland.boards.firmware import firmware_dir
 
 STARTUP = 3  # probe (4 tx); configure + trigger (3 tx); read (2 tx) + trigger
 AFTER_RESET = 4  # wait (25 ms > one tick), probe, configure + trigger, read
@@ -450,8 +450,8 @@ def test_slow_loop_reading_older_than_max_age_is_no_data() -> None:
 
 
 def test_no_integer_leaves_the_small_int_range() -> None:
-    # the driver instrumented by softland.intcheck: every int it computes, through start-up,
-    # errors, resets, power cycles and long runs across the 2^30 tick wrap
+    # the driver instrumented by softland.analysis.intcheck: every int it computes, through
+    # start-up, errors, resets, power cycles and long runs across the 2^30 tick wrap
     with instrumented_firmware(firmware_dir()) as tracker:
         from fsw.lidarlite import LidarLite
 

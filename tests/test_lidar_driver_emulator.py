@@ -1,4 +1,4 @@
-"""fsw.lidarlite against the register-level emulator (softland.lidarlite_emu) through its
+"""fsw.lidarlite against the register-level emulator (softland.devices.lidarlite) through its
 machine.I2C adapter: distances within the sensor's accuracy on v3, v3-pre2018 and v3HP, and
 every emulator fault reported with the right health within a stated number of 50 Hz steps,
 then GOOD again once the fault clears (or after the reset the driver performs)."""
@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from softland.firmware import fsw_module
-from softland.lidarlite_emu import (
+from softland.boards.firmware import fsw_module
+from softland.devices.lidarlite import (
     FAULT_NAMES,
     EmulatedI2C,
     LidarLiteEmulator,

@@ -9,7 +9,7 @@ import subprocess
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from softland.runtimes import micropython_env
+from softland.boards.runtimes import micropython_env
 
 N_STEPS = 10_000
 

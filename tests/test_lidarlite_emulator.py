@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from softland.lidarlite_emu import (
+from softland.devices.lidarlite import (
     BOOT_US,
     FAULT_NAMES,
     FAULT_PARAMS,

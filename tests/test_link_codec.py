@@ -16,7 +16,7 @@ import pytest
 from hypothesis import Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from softland.firmware import fsw_module
+from softland.boards.firmware import fsw_module
 
 VECTORS_DIR = Path(__file__).parent / "vectors"
 VECTORS = json.loads((VECTORS_DIR / "link_vectors.json").read_text())

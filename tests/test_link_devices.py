@@ -6,10 +6,10 @@ import errno
 
 import pytest
 
-from softland.firmware import fsw_module
-from softland.hostlink import HostLink
-from softland.runtimes import CPythonRuntime
-from softland.sim import _Session
+from softland.boards.firmware import fsw_module
+from softland.boards.hostlink import HostLink
+from softland.boards.runtimes import CPythonRuntime
+from softland.simulation.sim import _Session
 
 linkdev = fsw_module("linkdev")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from softland.firmware import firmware_dir
-from softland.runtimes import DEFAULT_HEAP_BYTES, find_micropython
+from softland.boards.firmware import firmware_dir
+from softland.boards.runtimes import DEFAULT_HEAP_BYTES, find_micropython
 
 VECTORS_PATH = Path(__file__).parent / "vectors" / "link_vectors.json"
 VECTORS = json.loads(VECTORS_PATH.read_text())

@@ -1,5 +1,5 @@
-"""Long-range laser rangefinder: the host model (host/softland/lrf.py) and the firmware driver
-(firmware/fsw/lrf.py, imported as the host imports it) against a fake UART."""
+"""Long-range laser rangefinder: the host model (host/softland/devices/lrf.py) and the firmware
+driver (firmware/fsw/lrf.py, imported as the host imports it) against a fake UART."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from softland.firmware import firmware_dir, fsw_module
-from softland.intcheck import instrumented_firmware
-from softland.lrf import (
+from softland.analysis.intcheck import instrumented_firmware
+from softland.boards.firmware import firmware_dir, fsw_module
+from softland.devices.lrf import (
     FRAME_LEN,
     ST_FAULT,
     ST_NO_RETURN,

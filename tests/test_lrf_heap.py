@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from softland.runtimes import micropython_env
+from softland.boards.runtimes import micropython_env
 
 N_FRAMES = 1024  # a multiple of 256: the stream wraps without a sequence jump
 N_STEPS = 10_000

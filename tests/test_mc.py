@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from softland.dispersions import (
+from softland.errors import UserError
+from softland.simulation.dispersions import (
     DRAW_NAMES,
     FLIGHT_START_S,
     DispersionDraw,
@@ -25,10 +26,9 @@ from softland.dispersions import (
     dispersion_rng,
     draw_dispersions,
 )
-from softland.errors import UserError
-from softland.mc import Campaign, RunSpec, run_campaign, run_one, write_campaign
-from softland.scenario import Dispersions, Fault, Scenario
-from softland.sim import firmware_parameters, run_scenario
+from softland.simulation.mc import Campaign, RunSpec, run_campaign, run_one, write_campaign
+from softland.simulation.scenario import Dispersions, Fault, Scenario
+from softland.simulation.sim import firmware_parameters, run_scenario
 
 ALL_SIGMAS = Dispersions(
     altitude_sigma_m=50.0,
@@ -186,7 +186,7 @@ def test_fault_windows_shift_together_and_clip_at_the_flight_start(nominal: Scen
 
 
 def test_terrain_elevations_scale(nominal: Scenario) -> None:
-    from softland.scenario import TerrainStep
+    from softland.simulation.scenario import TerrainStep
 
     s = dataclasses.replace(
         nominal,
@@ -205,7 +205,7 @@ def test_terrain_elevations_scale(nominal: Scenario) -> None:
 def test_a_scenario_without_dispersions_flies_unchanged(nominal: Scenario) -> None:
     import dataclasses
 
-    from softland.scenario import Dispersions
+    from softland.simulation.scenario import Dispersions
 
     plain = dataclasses.replace(nominal, dispersions=Dispersions())
     assert dispersed_run(plain, 123) is plain

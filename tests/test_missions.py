@@ -7,9 +7,9 @@ import dataclasses
 
 import pytest
 
-from softland.firmware import fsw_module
-from softland.scenario import load_scenario
-from softland.sim import SimResult, run_scenario
+from softland.boards.firmware import fsw_module
+from softland.simulation.scenario import load_scenario
+from softland.simulation.sim import SimResult, run_scenario
 
 
 @pytest.fixture(scope="module")

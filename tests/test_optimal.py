@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from softland.optimal import closed_form_delta_v, ignition_point, variable_mass_delta_v
+from softland.simulation.optimal import closed_form_delta_v, ignition_point, variable_mass_delta_v
 
 
 def test_closed_form_matches_the_reference_example() -> None:

@@ -1,4 +1,4 @@
-"""The 1-D closed-form fuel optimum (softland.optimal) checked against a convex program.
+"""The 1-D closed-form fuel optimum (softland.simulation.optimal) checked against a convex program.
 
 The vertical landing is discretised in time with exact zero-order-hold dynamics: state
 altitude h and velocity v (up +), control thrust acceleration u in [0, a_max] (constant mass),
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from softland.optimal import closed_form_delta_v, ignition_point
+from softland.simulation.optimal import closed_form_delta_v, ignition_point
 
 cp = pytest.importorskip(
     "cvxpy", reason="cvxpy not installed (pip install -e '.[test]' installs it)"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from softland.firmware import fsw_module
-from softland.hostlink import HostLink
-from softland.runtimes import CPythonRuntime, MemoryBackup
+from softland.boards.firmware import fsw_module
+from softland.boards.hostlink import HostLink
+from softland.boards.runtimes import CPythonRuntime, MemoryBackup
 
 app_mod = fsw_module("app")
 flight_mod = fsw_module("flight")

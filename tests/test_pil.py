@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from softland.emuboard import find_image, find_qemu, find_unix32
+from softland.analysis.pil import MPSIDE_DIR, record_inputs, run_cpython, run_pil
+from softland.boards.emuboard import find_image, find_qemu, find_unix32
+from softland.boards.firmware import firmware_dir
 from softland.errors import UserError
-from softland.firmware import firmware_dir
-from softland.pil import MPSIDE_DIR, record_inputs, run_cpython, run_pil
 
 
 def _emulated_board_or_skip() -> None:

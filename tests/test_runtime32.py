@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from softland import emuboard
-from softland.bench import default_runtimes
+from softland.analysis.bench import default_runtimes
+from softland.boards import emuboard
+from softland.boards.runtimes import MicroPythonRuntime, open_runtime, resolve_runtime
 from softland.errors import UserError
-from softland.runtimes import MicroPythonRuntime, open_runtime, resolve_runtime
 
 
 def _softland(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from softland.errors import UserError
-from softland.scenario import builtin_names, load_scenario, load_scenario_file
+from softland.simulation.scenario import builtin_names, load_scenario, load_scenario_file
 
 GOOD = """
 name = "t"

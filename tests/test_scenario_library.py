@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from softland.scenario import builtin_names, load_scenario
-from softland.sim import run_scenario
+from softland.simulation.scenario import builtin_names, load_scenario
+from softland.simulation.sim import run_scenario
 
 
 @pytest.mark.parametrize("name", builtin_names())

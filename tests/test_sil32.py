@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import pytest
 
-from softland.dispersions import dispersed_run
-from softland.scenario import builtin_names, load_scenario
-from softland.sim import SimResult, run_scenario
+from softland.simulation.dispersions import dispersed_run
+from softland.simulation.scenario import builtin_names, load_scenario
+from softland.simulation.sim import SimResult, run_scenario
 
 # the baselines that reproduce the missions (README)
 MISSION_BASELINES = [("ispace-m2", "naive"), ("ispace-m1", "latching"), ("beresheet", "volatile")]

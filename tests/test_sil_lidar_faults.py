@@ -10,9 +10,9 @@ import dataclasses
 
 import pytest
 
-from softland.firmware import fsw_module
-from softland.scenario import Fault, Scenario, load_scenario
-from softland.sim import PREFLIGHT_TICKS, SimResult, run_scenario
+from softland.boards.firmware import fsw_module
+from softland.simulation.scenario import Fault, Scenario, load_scenario
+from softland.simulation.sim import PREFLIGHT_TICKS, SimResult, run_scenario
 
 rf = fsw_module("rangefinder")
 START_S = 0.6

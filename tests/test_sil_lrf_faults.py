@@ -8,9 +8,9 @@ import dataclasses
 
 import pytest
 
-from softland.firmware import fsw_module
-from softland.scenario import Fault, Scenario
-from softland.sim import SimResult, run_scenario
+from softland.boards.firmware import fsw_module
+from softland.simulation.scenario import Fault, Scenario
+from softland.simulation.sim import SimResult, run_scenario
 
 rf = fsw_module("rangefinder")
 FAULT_START_S = 2.0

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from softland.scenario import Scenario
-from softland.sim import SimResult, run_scenario
+from softland.simulation.scenario import Scenario
+from softland.simulation.sim import SimResult, run_scenario
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_summary_has_the_documented_keys(cpython_run: SimResult) -> None:
 
 
 def test_earth_hopper_lands_and_cuts_the_engine() -> None:
-    from softland.scenario import load_scenario
+    from softland.simulation.scenario import load_scenario
 
     result = run_scenario(load_scenario("earth-hopper"), "cpython")
     s = result.summary

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from softland.firmware import fsw_module
-from softland.hostlink import HostLink
-from softland.runtimes import micropython_env
+from softland.boards.firmware import fsw_module
+from softland.boards.hostlink import HostLink
+from softland.boards.runtimes import micropython_env
 
 link = fsw_module("link")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from softland.firmware import fsw_module
+from softland.boards.firmware import fsw_module
 
 # telemetry payload fields: name -> wire type; offsets come from fsw/telemetry.py
 TELEMETRY_FIELDS: tuple[tuple[str, str], ...] = (

@@ -16,7 +16,7 @@ from softland.errors import UserError
 def firmware_dir() -> Path:
     """The firmware/ directory: $SOFTLAND_FIRMWARE, else the checkout this package lives in."""
     env = os.environ.get("SOFTLAND_FIRMWARE")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "firmware"
+    path = Path(env) if env else Path(__file__).resolve().parents[3] / "firmware"
     if not (path / "fsw" / "__init__.py").is_file():
         raise UserError(
             f"firmware not found at {path} (expected fsw/__init__.py there); "

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from softland.scenario import Imu, Rangefinder
+from softland.simulation.scenario import Imu, Rangefinder
 
 # rangefinder health codes, as the firmware's RF_* constants
 NOT_CONNECTED = 0

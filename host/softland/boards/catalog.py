@@ -122,7 +122,7 @@ _RANGES: dict[str, tuple[int, int]] = {
 def boards_dir() -> Path:
     """The boards/ directory: $SOFTLAND_BOARDS, else the checkout this package lives in."""
     env = os.environ.get("SOFTLAND_BOARDS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "boards"
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "boards"
 
 
 def _check_value(path: Path, key: str, value: Any) -> None:

@@ -39,7 +39,13 @@ def pil_command(
 ) -> None:
     """Measure each per-tick component on the emulated Cortex-M0 (QEMU), heap locked, and
     check its outputs bit for bit against CPython (not a test: a benchmark)."""
-    from softland.pil import DEFAULT_SCENARIOS, format_summary, format_table, run_pil, to_json
+    from softland.analysis.pil import (
+        DEFAULT_SCENARIOS,
+        format_summary,
+        format_table,
+        run_pil,
+        to_json,
+    )
 
     try:
         result = run_pil(int(clock_mhz), scenarios or DEFAULT_SCENARIOS, ticks, image)

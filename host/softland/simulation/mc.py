@@ -2,9 +2,10 @@
 
 Run i of a campaign with seed S flies with run seed ``S + i``: the sim's noise comes from that
 seed as in `softland sim`, and the dispersions from its dispersion stream
-(:func:`softland.dispersions.dispersed_run`), so ``softland sim SCENARIO --seed S+i`` reproduces
-the run exactly (same telemetry hash). Results are ordered by run index and do not depend on
-the number of workers. Outputs: :func:`write_campaign`.
+(:func:`softland.simulation.dispersions.dispersed_run`), so
+``softland sim SCENARIO --seed S+i`` reproduces the run exactly (same telemetry hash). Results
+are ordered by run index and do not depend on the number of workers. Outputs:
+:func:`write_campaign`.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from softland.dispersions import SIGMA_OF, DispersionDraw, dispersed_run_with_draw
 from softland.errors import UserError
-from softland.scenario import OUTCOMES, Scenario
+from softland.simulation.dispersions import SIGMA_OF, DispersionDraw, dispersed_run_with_draw
+from softland.simulation.scenario import OUTCOMES, Scenario
 
 MAX_FAILED_SEEDS = 20
 ERROR_OUTCOME = "error"  # the run raised instead of flying to an outcome
@@ -138,7 +139,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     Returns the sim summary plus the dispersion draws; a run that raises is recorded with
     outcome "error" and the message, so one bad run does not lose the campaign.
     """
-    from softland.sim import run_scenario
+    from softland.simulation.sim import run_scenario
 
     scenario, draw = dispersed_run_with_draw(spec.scenario, spec.seed)
     row: dict[str, Any] = {"seed": spec.seed}
@@ -167,7 +168,7 @@ def resolve_workers(workers: int, runs: int) -> int:
 
 
 def _accepts_controller() -> bool:
-    from softland.sim import run_scenario
+    from softland.simulation.sim import run_scenario
 
     return "controller" in inspect.signature(run_scenario).parameters
 
@@ -183,7 +184,7 @@ def _check_controller(controller: str | None) -> str | None:
             f"controller '{controller}' asked for, but this softland's run_scenario has no "
             "controller argument yet: run without --controller"
         )
-    from softland import sim
+    from softland.simulation import sim
 
     known = getattr(sim, "CONTROLLERS", None)
     if known is not None and controller not in known:
@@ -208,7 +209,7 @@ def run_campaign(
     run_scenario when not None. progress(done, total, row) is called as runs finish (in
     completion order); the campaign's rows are in run order whatever the workers.
     """
-    from softland.runtimes import resolve_runtime
+    from softland.boards.runtimes import resolve_runtime
 
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise UserError(f"--runs must be a positive integer, got {runs!r}")
@@ -281,7 +282,7 @@ def _run_parallel(
 
 def write_campaign(c: Campaign, out_dir: Path) -> dict[str, Path]:
     """DIR/summary.json, DIR/runs.csv and DIR/dispersion.png; returns their paths."""
-    from softland.report import prepare_out_dir
+    from softland.analysis.report import prepare_out_dir
 
     out = prepare_out_dir(Path(out_dir))
     paths = {

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from softland.firmware import fsw_module
+from softland.boards.firmware import fsw_module
 
 SYNC = b"\x59\x4c"
 FRAME_LEN = 10

@@ -50,9 +50,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from softland.boards import Board
+from softland.boards.catalog import Board
+from softland.boards.firmware import firmware_dir
 from softland.errors import UserError
-from softland.firmware import firmware_dir
 
 __all__ = ["FlashReport", "flash", "firmware_dir", "mpremote_target", "plan_files"]
 
@@ -61,7 +61,7 @@ PACKAGES = ("fsw", "hal")
 MIN_FLASH_MICROPYTHON = (1, 22)
 # Boards softland does not flash, and why
 NOT_FLASHED = {
-    "qemu_m0": "the emulated board has no filesystem; softland.emuboard.EmulatedBoard."
+    "qemu_m0": "the emulated board has no filesystem; softland.boards.emuboard.EmulatedBoard."
     "start_link() puts the firmware on it",
 }
 _SHORTCUT_RE = re.compile(r"^([auc])(\d+)$")

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from softland import emuboard
+from softland.boards import emuboard
+from softland.boards.firmware import firmware_dir, fsw_module
 from softland.errors import UserError
-from softland.firmware import firmware_dir, fsw_module
 
 DEFAULT_HEAP_BYTES = 180_000  # Raspberry Pi Pico budget (boards/pico.toml)
 # micropython: the unix port from PyPI (64-bit: small ints of 63 bits); micropython32: the
@@ -274,7 +274,7 @@ def resolve_runtime(name: str | None, micropython: str | None = None) -> tuple[s
 
 
 def find_micropython32(explicit: str | None = None) -> Path:
-    """The 32-bit unix port (softland.emuboard.find_unix32), or a UserError naming where it
+    """The 32-bit unix port (softland.boards.emuboard.find_unix32), or a UserError naming where it
     was looked for and the variable that points at it."""
     path = emuboard.find_unix32(explicit)
     if path is not None:

@@ -12,9 +12,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from softland.boards.hostlink import MODES  # noqa: E402
 from softland.errors import UserError  # noqa: E402
-from softland.hostlink import MODES  # noqa: E402
-from softland.sim import SimResult  # noqa: E402
+from softland.simulation.sim import SimResult  # noqa: E402
 
 
 def prepare_out_dir(out: Path) -> Path:

@@ -18,7 +18,7 @@ from rich.progress import (
 from rich.table import Table
 
 from softland.errors import UserError
-from softland.scenario import load_scenario
+from softland.simulation.scenario import load_scenario
 
 CONTROLLER_NAMES = ("firmware", "naive", "latching", "volatile")
 
@@ -106,9 +106,9 @@ def mc_command(
     in runs.csv flies the same dispersed descent. Exits 0 when the campaign ran, whatever its
     success rate (read summary.json).
     """
-    from softland.mc import resolve_workers, run_campaign, write_campaign
-    from softland.report import prepare_out_dir
-    from softland.runtimes import resolve_runtime
+    from softland.analysis.report import prepare_out_dir
+    from softland.boards.runtimes import resolve_runtime
+    from softland.simulation.mc import resolve_workers, run_campaign, write_campaign
 
     runs = _int_option("--runs", runs_text, 1)
     workers_req = _int_option("--workers", workers_text, 0)

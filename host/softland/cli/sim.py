@@ -1,4 +1,5 @@
-"""The `softland` command line."""
+"""`softland sim`, `softland scenarios` and `softland bench`: fly one scenario, list the
+built-in ones, measure SIL speed (registered in softland.cli)."""
 
 from __future__ import annotations
 
@@ -11,28 +12,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from softland.cli_flash import boards_command, flash_command
-from softland.cli_mc import mc_command
-from softland.cli_pil import pil_command
-from softland.errors import UserError
-from softland.runtimes import RUNTIME_NAMES
-from softland.scenario import builtin_names, load_scenario
+from softland.boards.runtimes import RUNTIME_NAMES
+from softland.simulation.scenario import builtin_names, load_scenario
 
 console = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    sys.exit(code)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="softland")
-def cli() -> None:
-    """softland: LIDAR-guided soft-landing flight software, and the rig that proves it."""
-
-
-@cli.command("sim")
+@click.command("sim")
 @click.argument("scenario", default="nominal")
 @click.option(
     "--runtime",
@@ -85,10 +71,10 @@ def sim_command(
     quiet: bool,
 ) -> None:
     """Fly SCENARIO (a built-in name or a .toml file) with the firmware in the loop."""
-    from softland.dispersions import dispersed_run
-    from softland.report import prepare_out_dir, write_outputs
-    from softland.runtimes import resolve_runtime
-    from softland.sim import run_scenario
+    from softland.analysis.report import prepare_out_dir, write_outputs
+    from softland.boards.runtimes import resolve_runtime
+    from softland.simulation.dispersions import dispersed_run
+    from softland.simulation.sim import run_scenario
 
     s = load_scenario(scenario)
     if not undispersed:
@@ -145,7 +131,7 @@ def _print_summary(summary: dict) -> None:
     Console().print(table)
 
 
-@cli.command("scenarios")
+@click.command("scenarios")
 def scenarios_command() -> None:
     """List the built-in scenarios, one line each."""
     for name in builtin_names():
@@ -153,7 +139,7 @@ def scenarios_command() -> None:
         click.echo(f"{name:20s} {s.description}")
 
 
-@cli.command("bench")
+@click.command("bench")
 @click.option("--repeats", default=3, show_default=True, help="Closed-loop runs per runtime.")
 @click.option(
     "--runtime",
@@ -164,7 +150,7 @@ def scenarios_command() -> None:
 )
 def bench_command(repeats: int, runtimes: tuple[str, ...]) -> None:
     """Measure SIL ticks per second under each runtime (not a test: figures vary by machine)."""
-    from softland.bench import default_runtimes, format_result, machine_name, run_bench
+    from softland.analysis.bench import default_runtimes, format_result, machine_name, run_bench
 
     click.echo(f"machine: {machine_name()}")
     if not runtimes:
@@ -173,29 +159,3 @@ def bench_command(repeats: int, runtimes: tuple[str, ...]) -> None:
             click.echo(note)
     for r in run_bench(runtimes, repeats=repeats):
         click.echo(format_result(r))
-
-
-cli.add_command(flash_command)
-cli.add_command(boards_command)
-cli.add_command(mc_command)
-cli.add_command(pil_command)
-
-
-def main() -> None:
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        _fail("aborted", 130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except UserError as exc:
-        _fail(str(exc))
-    except RuntimeError as exc:
-        _fail(str(exc), 1)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
-
-
-if __name__ == "__main__":
-    main()

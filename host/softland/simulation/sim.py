@@ -11,14 +11,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from softland.dynamics import Dynamics
+from softland.boards.firmware import fsw_module, param_ids
+from softland.boards.hostlink import MODES, Frame, HostLink
+from softland.boards.runtimes import DEFAULT_HEAP_BYTES, Runtime, open_runtime
 from softland.errors import UserError
-from softland.firmware import fsw_module, param_ids
-from softland.hostlink import MODES, Frame, HostLink
-from softland.optimal import closed_form_delta_v, variable_mass_delta_v
-from softland.runtimes import DEFAULT_HEAP_BYTES, Runtime, open_runtime
-from softland.scenario import Scenario
-from softland.sensors import ImuModel, RangefinderModel
+from softland.simulation.dynamics import Dynamics
+from softland.simulation.optimal import closed_form_delta_v, variable_mass_delta_v
+from softland.simulation.scenario import Scenario
+from softland.simulation.sensors import ImuModel, RangefinderModel
 
 REPLY_TIMEOUT_S = 10.0
 # ticks the firmware runs in SAFE before ARM, reading its sensors for the preflight checks;
@@ -441,7 +441,7 @@ def _lidarlite_bus(
 ) -> tuple[Any, Any]:
     """The register-level LIDAR-Lite emulator on an I2C bus, on the sim's virtual clock: (bus,
     sensor)."""
-    from softland.lidarlite_emu import EmulatedI2C, LidarLiteEmulator, VirtualClock
+    from softland.devices.lidarlite import EmulatedI2C, LidarLiteEmulator, VirtualClock
 
     settings = s.lidarlite
     reflectance = float(settings.get("reflectance", 0.7))
@@ -461,7 +461,7 @@ def _lidarlite_bus(
 
 
 def _lrf_model(s: Scenario, rng: np.random.Generator) -> Any:
-    from softland.lrf import LrfModel
+    from softland.devices.lrf import LrfModel
 
     return LrfModel(s.lrf_config(), rng)
 

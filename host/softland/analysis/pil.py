@@ -1,7 +1,7 @@
 """Processor in the loop: the firmware's per-tick cost on the emulated Cortex-M0.
 
 A SIL run under CPython records what the host sends (frames) and answers (I2C replies); the
-emulated board (softland.emuboard) replays them into the firmware's App with
+emulated board (softland.boards.emuboard) replays them into the firmware's App with
 `mpside/pil_harness.py`, timing each component with the board's instruction-counted clock and
 the heap locked over every call. The same harness under CPython gives the reference digests:
 a component is bit-exact when what it computed, tick by tick, is the same on both.
@@ -20,14 +20,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from softland.emuboard import EmulatedBoard
+from softland.boards.emuboard import EmulatedBoard
+from softland.boards.firmware import firmware_dir, fsw_module
+from softland.boards.runtimes import CPythonRuntime
 from softland.errors import UserError
-from softland.firmware import firmware_dir, fsw_module
-from softland.runtimes import CPythonRuntime
-from softland.scenario import load_scenario
-from softland.sim import fly
+from softland.simulation.scenario import load_scenario
+from softland.simulation.sim import fly
 
-MPSIDE_DIR = Path(__file__).resolve().parent / "mpside"
+MPSIDE_DIR = Path(__file__).resolve().parents[1] / "boards" / "mpside"
 HARNESS = "pil_harness"
 # a LIDAR-Lite scenario (driver on I2C, replies replayed) and a long-range rangefinder one
 DEFAULT_SCENARIOS = ("earth-hopper", "nominal")
@@ -224,7 +224,7 @@ def run_pil(
     ticks: int = DEFAULT_TICKS,
     image: str | None = None,
 ) -> PilResult:
-    from softland.bench import machine_name
+    from softland.analysis.bench import machine_name
 
     if ticks < 1:
         raise UserError(f"--ticks {ticks}: at least one tick")

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import serial
 
+from softland.boards.firmware import firmware_dir, fsw_module
 from softland.errors import UserError
-from softland.firmware import firmware_dir, fsw_module
 
 IMAGE_NAME = "micropython-1.28.0-qemu-microbit.elf"
 UNIX32_NAME = "micropython-1.28.0-unix-x86-32bit"
@@ -51,7 +51,7 @@ EMULATED_WAIT_MS = 2000
 def shared_pil_dirs() -> list[Path]:
     """`shared/pil/` folders where the 32-bit runtimes may lie: beside the checkout (CI's
     layout: main/ and shared/ side by side) and beside its parent."""
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     return [repo.parent / "shared" / "pil", repo / "shared" / "pil"]
 
 

@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from softland.emuboard import find_unix32
-from softland.firmware import fsw_module
-from softland.runtimes import micropython_env, resolve_runtime
-from softland.scenario import load_scenario
-from softland.sim import run_scenario
+from softland.boards.emuboard import find_unix32
+from softland.boards.firmware import fsw_module
+from softland.boards.runtimes import micropython_env, resolve_runtime
+from softland.simulation.scenario import load_scenario
+from softland.simulation.sim import run_scenario
 
 # Runs inside the interpreter under test: feeds N tick frames to a flying App; best of 5
 # batches, since a shared machine only ever adds time.
@@ -40,7 +40,7 @@ def run(n, batches):
     print("TICK_US", best / n)
 run(N_TICKS, 5)
 """
-MPSIDE_DIR = Path(__file__).resolve().parent / "mpside"
+MPSIDE_DIR = Path(__file__).resolve().parents[1] / "boards" / "mpside"
 
 
 @dataclass(frozen=True)

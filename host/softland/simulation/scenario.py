@@ -156,7 +156,7 @@ class Scenario:
     sim: Sim = field(default_factory=Sim)
     dispersions: Dispersions = field(default_factory=Dispersions)
     firmware: dict[str, int] = field(default_factory=dict)  # parameter overrides by name
-    lrf: dict[str, float] = field(default_factory=dict)  # softland.lrf.LrfConfig fields
+    lrf: dict[str, float] = field(default_factory=dict)  # softland.devices.lrf.LrfConfig fields
     lidarlite: dict[str, Any] = field(default_factory=dict)  # emulator settings
     faults: tuple[Fault, ...] = ()
     terrain: tuple[TerrainStep, ...] = ()
@@ -171,8 +171,8 @@ class Scenario:
         return elevation
 
     def lrf_config(self) -> Any:
-        """The long-range rangefinder's softland.lrf.LrfConfig for this scenario."""
-        from softland.lrf import LrfConfig
+        """The long-range rangefinder's softland.devices.lrf.LrfConfig for this scenario."""
+        from softland.devices.lrf import LrfConfig
 
         values = dict(self.lrf)
         acquisition = values.pop("acquisition_range_m", None)
@@ -305,7 +305,7 @@ def _validate(where: str, s: Scenario) -> None:
 
 
 def _firmware_overrides(where: str, raw: Any) -> dict[str, int]:
-    from softland.firmware import param_ids
+    from softland.boards.firmware import param_ids
 
     if not isinstance(raw, dict):
         raise UserError(f"{where}: [firmware] must be a table of parameter = integer")
@@ -319,7 +319,7 @@ def _firmware_overrides(where: str, raw: Any) -> dict[str, int]:
 
 
 def _lrf_overrides(where: str, raw: Any) -> dict[str, float]:
-    from softland.lrf import LrfConfig
+    from softland.devices.lrf import LrfConfig
 
     if not isinstance(raw, dict):
         raise UserError(f"{where}: [lrf] must be a table of LrfConfig fields")
@@ -404,7 +404,7 @@ def _lidarlite_settings(where: str, raw: Any) -> dict[str, Any]:
             names = ", ".join(LIDARLITE_FIELDS)
             raise UserError(f"{where}: unknown field 'lidarlite.{key}' (known: {names})")
         out[key] = _check_value(where, f"lidarlite.{key}", value, LIDARLITE_FIELDS[key])
-    from softland.lidarlite_emu import VARIANTS
+    from softland.devices.lidarlite import VARIANTS
 
     if out.get("variant", "v3") not in VARIANTS:
         raise UserError(
@@ -454,10 +454,10 @@ def _validate_sensors(where: str, s: Scenario) -> None:
         cfg = s.lrf_config()
     except (ValueError, TypeError) as exc:
         raise UserError(f"{where}: [lrf]: {exc}") from None
-    from softland.lrf import LrfModel
+    from softland.devices.lrf import LrfModel
 
     lrf = LrfModel(cfg, np.random.default_rng(0))
-    from softland.lidarlite_emu import parse_fault
+    from softland.devices.lidarlite import parse_fault
 
     for i, fault in enumerate(s.faults):
         try:

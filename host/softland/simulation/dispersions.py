@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from softland.scenario import Dispersions, Scenario
+from softland.simulation.scenario import Dispersions, Scenario
 
 DISPERSION_STREAM = 0xD15  # second SeedSequence word: the dispersion stream of a run seed
 
@@ -158,7 +158,7 @@ def draw_dispersions(s: Scenario, rng: np.random.Generator) -> DispersionDraw:
 
 def apply_draw(s: Scenario, draw: DispersionDraw) -> Scenario:
     """The scenario with `draw` applied; the firmware keeps the nominal vehicle."""
-    from softland.sim import firmware_parameters
+    from softland.simulation.sim import firmware_parameters
 
     nominal = firmware_parameters(s)
     firmware = {k: nominal[k] for k in VEHICLE_PARAMETERS if k in nominal}
@@ -229,7 +229,7 @@ def dispersed_run(scenario: Scenario, seed: int | None = None) -> Scenario:
 
 
 def _dispersed_lrf(s: Scenario, noise_factor: float) -> dict[str, float]:
-    from softland.lrf import LrfConfig
+    from softland.devices.lrf import LrfConfig
 
     lrf = dict(s.lrf)
     defaults = {f.name: f.default for f in dataclasses.fields(LrfConfig)}
@@ -252,7 +252,7 @@ def _shifted_faults(s: Scenario, shift_s: float) -> tuple[Any, ...]:
     out = []
     for fault in s.faults:
         # a window shifted to before the flight starts with it (not from power-on, which is
-        # what a start at 0 declares: see softland.sim's preflight)
+        # what a start at 0 declares: see softland.simulation.sim's preflight)
         start = 0.0 if fault.start_s <= 0.0 else max(fault.start_s + shift_s, FLIGHT_START_S)
         if fault.end_s is None:
             out.append(dataclasses.replace(fault, start_s=start))

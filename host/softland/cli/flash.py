@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from softland.boards import list_boards, load_board
+from softland.boards.catalog import list_boards, load_board
+from softland.boards.flash import FlashReport, firmware_dir, flash
 from softland.errors import UserError
-from softland.flash import FlashReport, firmware_dir, flash
 
 
 def _print_report(report: FlashReport, verbose: bool) -> None:

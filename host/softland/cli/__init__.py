@@ -1,0 +1,54 @@
+"""The `softland` command line: the click group `cli` and `main` (the console script and
+`python -m softland.cli`), one module per command family (sim: sim, scenarios, bench; mc;
+flash: flash, boards; pil)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from softland.cli.flash import boards_command, flash_command
+from softland.cli.mc import mc_command
+from softland.cli.pil import pil_command
+from softland.cli.sim import bench_command, scenarios_command, sim_command
+from softland.errors import UserError
+
+console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="softland")
+def cli() -> None:
+    """softland: LIDAR-guided soft-landing flight software, and the rig that proves it."""
+
+
+cli.add_command(sim_command)
+cli.add_command(scenarios_command)
+cli.add_command(bench_command)
+cli.add_command(flash_command)
+cli.add_command(boards_command)
+cli.add_command(mc_command)
+cli.add_command(pil_command)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted", 130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except UserError as exc:
+        _fail(str(exc))
+    except RuntimeError as exc:
+        _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)

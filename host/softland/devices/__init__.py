@@ -1,0 +1,3 @@
+"""Devices: host-side models of the sensors the firmware's drivers talk to, byte for byte. The
+LIDAR-Lite v3/v3HP emulated register by register behind an I2C bus (lidarlite), and the
+long-range laser rangefinder's serial frames and faults (lrf)."""
