@@ -10,7 +10,7 @@ import pytest
 from softland.boards.catalog import Board, boards_dir, list_boards, load_board
 from softland.errors import UserError
 
-BUNDLED = ("esp32s3", "feather_rp2040", "pico", "pico2", "qemu_m0", "unix")
+BUNDLED = ("esp32s3", "feather_m4", "feather_rp2040", "pico", "pico2", "qemu_m0", "unix")
 REPO = Path(__file__).resolve().parents[1]
 
 
