@@ -1,0 +1,1 @@
+"""Register-level emulators of the sensors the firmware's drivers talk to."""
