@@ -192,9 +192,7 @@ class Lsm6dsox:
                     self._read(_REG_STATUS, r)
                     self._err_run = 0
                     if not r[0] & _XLDA:
-                        if stale:
-                            self.status = ACC_NO_DATA
-                        return  # no new sample yet
+                        return  # no new sample yet (step() judges the age)
                     self._op = 1
                 else:
                     self._op = 0
