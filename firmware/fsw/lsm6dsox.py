@@ -18,6 +18,7 @@
 # STUCK_N          25       consecutive samples with all 6 output bytes identical -> NO_DATA
 #                           and SW_RESET (noise makes that improbable on a working part)
 # CHECK_EVERY      25       RUN steps between configuration read-backs (power cycle: lost)
+# MAX_TX           3        transactions per step (constructor max_tx, at least 1)
 try:
     from micropython import const
 except ImportError:
