@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from softland.devices.lsm6dsox import G0, Lsm6dsoxEmulator
-from softland.firmware import fsw_module
+from softland.devices.lsm6dsox import FAULT_NAMES, G0, Lsm6dsoxEmulator
+from softland.firmware import firmware_dir, fsw_module
+from softland.intcheck import instrumented_firmware
 from softland.lidarlite_emu import EmulatedI2C, LidarLiteEmulator, MachineI2C, VirtualClock
 
 IMU = fsw_module("lsm6dsox")
@@ -383,3 +384,24 @@ def test_another_part_at_the_address_is_not_connected() -> None:
     rig.emu._regs[0x0F] = 0x6B  # a WHO_AM_I that is not the LSM6DSOX's
     rig.steps(IMU.CHECK_EVERY + 1)
     assert rig.drv.status == NOT_CONN
+
+
+# --- small ints -----------------------------------------------------------------------------
+
+
+def test_no_integer_leaves_the_small_int_range_through_every_fault_and_the_tick_wrap() -> None:
+    # the driver instrumented by softland.intcheck against the emulator: start-up across the
+    # 2^30 tick wrap, then every fault in turn, at +/-16 g with the force beyond full scale
+    with instrumented_firmware(firmware_dir()) as tracker:
+        from fsw.lsm6dsox import Lsm6dsox
+
+        rig = Rig(force=lambda t: 3 * G0 * np.sin(3 * t) * 7)
+        rig.drv = Lsm6dsox(rig.rec, fs_g=16)
+        t = rig.t_s + 0.5
+        for name in FAULT_NAMES:
+            rig.emu.inject(name, t, t + 0.7)
+            t += 1.0
+        rig.at(t + 0.5)
+    assert rig.drv.saturations > 0 and rig.drv.reprobes > 0 and rig.drv.stuck_events > 0
+    assert tracker.count > 5_000
+    assert tracker.violations == [], tracker.violations[:5]

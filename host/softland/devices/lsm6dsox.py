@@ -341,8 +341,10 @@ class Lsm6dsoxEmulator:
         return spec
 
     def clear_faults(self) -> None:
+        """Drop every scheduled fault (a power cycle already applied stays applied)."""
         with self._lock:
             self._faults.clear()
+            self._power.handled.clear()
 
     @property
     def faults(self) -> tuple[FaultSpec, ...]:
