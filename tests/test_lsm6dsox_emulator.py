@@ -364,3 +364,54 @@ def test_every_fault_validates_its_parameters() -> None:
         parse_fault("stuck", 0.0, g=3)
     with pytest.raises(ValueError, match="must be after"):
         parse_fault("dropout", 1.0, 0.5)
+
+
+def _turn_on_bias(seed: int) -> tuple[float, float, float]:
+    emu = Lsm6dsoxEmulator(VirtualClock(0), np.random.default_rng(seed), turn_on_bias_mg=20.0)
+    return emu.turn_on_bias_mps2
+
+
+def test_turn_on_bias_is_drawn_from_the_seed() -> None:
+    assert _turn_on_bias(4) == _turn_on_bias(4) != _turn_on_bias(5)
+
+
+def test_turn_on_bias_has_the_stated_spread() -> None:
+    values = np.array([_turn_on_bias(seed) for seed in range(400)]).ravel()
+    assert np.std(values) == pytest.approx(20e-3 * G0, rel=0.1)
+
+
+def test_turn_on_bias_reaches_the_outputs() -> None:
+    r = rig()
+    r.emu.turn_on_bias_mps2 = (0.0, 0.3, 0.0)
+    r.write(REG_CTRL1_XL, ODR_208)
+    r.wait_us(10_000)
+    assert r.outputs()[1] == to_raw(0.3, FS_BITS[2])
+
+
+def test_a_power_cycle_draws_a_new_turn_on_bias() -> None:
+    clock = VirtualClock(0)
+    emu = Lsm6dsoxEmulator(clock, np.random.default_rng(8), turn_on_bias_mg=20.0)
+    before = emu.turn_on_bias_mps2
+    emu.inject("power_cycle", 0.01)
+    emu.sync(20_000)
+    assert emu.turn_on_bias_mps2 != before
+
+
+def test_turn_on_bias_leaves_the_noise_stream_alone() -> None:
+    def samples(bias_mg: float) -> list[int]:
+        clock = VirtualClock(0)
+        emu = Lsm6dsoxEmulator(
+            clock, np.random.default_rng(3), noise_ug_rthz=70.0, turn_on_bias_mg=bias_mg
+        )
+        i2c = MachineI2C(EmulatedI2C(clock, [emu]))
+        i2c.writeto_mem(ADDR, REG_CTRL1_XL, bytes([ODR_208]))
+        out = []
+        for _ in range(10):
+            clock.advance_us(20_000)
+            raw = i2c.readfrom_mem(ADDR, REG_OUTX_L_A, 2)
+            out.append(int.from_bytes(raw, "little", signed=True))
+        return out
+
+    diffs = [x - y for x, y in zip(samples(20.0), samples(0.0), strict=True)]
+    assert max(diffs) - min(diffs) <= 1  # a constant offset, give or take the rounding
+    assert diffs != [0] * len(diffs)

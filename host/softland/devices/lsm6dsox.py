@@ -10,11 +10,13 @@ Physical input
 ``force(now_s) -> float``: the vertical specific force in m/s^2 (what an accelerometer whose
 axis points up reads: +g0 at rest on the ground, 0 in free fall, g0 + a under thrust). The
 part is mounted with body axis ``up_axis`` (0 x, 1 y, 2 z) along the vertical, sense
-``up_sign``; the other two axes read 0. Each axis adds ``bias_mps2[axis]`` and white noise of
-``noise_ug_rthz`` (70 ug/sqrt(Hz), the datasheet's high-performance figure) over a bandwidth of
-ODR/2, drawn from the seeded ``numpy.random.Generator``: every sample draws exactly six normals
-(three of noise, three for the ``noise_burst`` fault) whatever the faults, so a fault never
-shifts the noise stream. Samples are taken at the output data rate on the virtual clock.
+``up_sign``; the other two axes read 0. Each axis adds ``bias_mps2[axis]``, a turn-on bias
+(normal, ``turn_on_bias_mg`` standard deviation, drawn at construction and again at every power
+cycle from a child generator of ``rng``) and white noise of ``noise_ug_rthz`` (70 ug/sqrt(Hz),
+the datasheet's high-performance figure) over a bandwidth of ODR/2, drawn from the seeded
+``numpy.random.Generator``: every sample draws exactly six normals (three of noise, three for
+the ``noise_burst`` fault) whatever the faults, so a fault never shifts the noise stream.
+Samples are taken at the output data rate on the virtual clock.
 
 Registers (what is modelled)
 ----------------------------
@@ -270,6 +272,7 @@ class Lsm6dsoxEmulator:
         up_sign: int = 1,
         bias_mps2: tuple[float, float, float] = (0.0, 0.0, 0.0),
         noise_ug_rthz: float = NOISE_UG_RTHZ,
+        turn_on_bias_mg: float = 0.0,
         address: int = DEFAULT_ADDRESS,
     ) -> None:
         if up_axis not in (0, 1, 2) or up_sign not in (1, -1):
@@ -285,6 +288,9 @@ class Lsm6dsoxEmulator:
         self.noise_ug_rthz = float(noise_ug_rthz)
         self._rng = rng
         self._fault_rng = np.random.default_rng(int(rng.integers(0, 2**62)))
+        self._bias_rng = np.random.default_rng(int(rng.integers(0, 2**62)))
+        self.turn_on_bias_mg = float(turn_on_bias_mg)
+        self.turn_on_bias_mps2 = self._draw_turn_on_bias()
         self._lock = threading.RLock()
         self._faults: list[FaultSpec] = []
         self._power = _Power(boot_until_us=clock.now_us)
@@ -310,6 +316,11 @@ class Lsm6dsoxEmulator:
     def _reset(self) -> None:
         self.resets += 1
         self._restore_defaults()
+
+    def _draw_turn_on_bias(self) -> tuple[float, float, float]:
+        sigma = self.turn_on_bias_mg * 1e-3 * G0
+        x, y, z = (float(v) * sigma for v in self._bias_rng.standard_normal(3))
+        return x, y, z
 
     @property
     def fs_bits(self) -> int:
@@ -366,6 +377,7 @@ class Lsm6dsoxEmulator:
                     self._power.handled.add(i)
                     back = spec.start_us if spec.end_us is None else spec.end_us
                     self._power.boot_until_us = max(back, spec.start_us) + BOOT_US
+                    self.turn_on_bias_mps2 = self._draw_turn_on_bias()
                     self._reset()
         s = self._sampler
         if s.odr_hz <= 0.0:
@@ -401,7 +413,8 @@ class Lsm6dsoxEmulator:
         if sat is not None:
             vertical += sat.params["g"] * G0
         for axis in range(3):
-            a = self.bias_mps2[axis] + sigma * normals[axis] + extra * normals[3 + axis]
+            a = self.bias_mps2[axis] + self.turn_on_bias_mps2[axis]
+            a += sigma * normals[axis] + extra * normals[3 + axis]
             if axis == self.up_axis:
                 a += self.up_sign * vertical
             self._raw[axis] = to_raw(float(a), bits)
