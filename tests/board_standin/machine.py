@@ -13,8 +13,8 @@
 #   I2C       answered by I2C.backend when a test sets one (under CPython: the emulator's
 #             MachineI2C), else by FakeLidar, a small LIDAR-Lite v3 register file.
 #             `unplugged` makes every transaction raise OSError(ENODEV).
-#   PWM       duty_ns() records the pulse (pulse_us, writes; `log` collects (time, us) when
-#             a test sets it to a list).
+#   PWM       duty_ns() records the pulse (pulse_us, max_ns, writes; `log` collects
+#             (time, us) when a test sets it to a list).
 #   WDT       feed() records the feed; the clock checks it on every advance and raises
 #             WatchdogBite (a BaseException: no `except Exception` in the loop catches it)
 #             when it goes unfed longer than its timeout.
@@ -205,6 +205,7 @@ class PWM:
         self.writes = 0
         self.log = None
         self.pulse_ns = duty_ns
+        self.max_ns = duty_ns  # the longest pulse written
         created.append("PWM")
 
     def freq(self, hz=None):
@@ -216,6 +217,8 @@ class PWM:
         if ns is None:
             return self.pulse_ns
         self.pulse_ns = ns
+        if ns > self.max_ns:
+            self.max_ns = ns
         self.writes += 1
         if self.log is not None:
             self.log.append((clock.now_us, ns // 1000))
@@ -263,5 +266,6 @@ class RTC:
         n = len(data)
         if n > len(_rtc):
             raise ValueError("RTC memory holds 2048 bytes")
-        _rtc[:n] = data
+        for i in range(n):  # byte by byte: a slice would allocate under the heap lock
+            _rtc[i] = data[i]
         _rtc_n[0] = n
