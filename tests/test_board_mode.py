@@ -98,6 +98,18 @@ def test_a_tick_late_by_a_period_or_more_skips_the_missed_deadlines() -> None:
     assert rig.telemetry()[-1]["overruns"] == 1
 
 
+def test_a_deadline_impossibly_far_ahead_restarts_the_grid_instead_of_sleeping() -> None:
+    rig = BoardRig()
+    rig.run(5)
+    rig.loop.deadline = (rig.clock.ticks_us() + 300_000_000) & TICKS_MASK  # 5 min ahead
+    before = rig.clock.now_us
+    frames = rig.run(1)
+    assert rig.clock.now_us - before < PERIOD_US  # no sleep
+    assert [e["arg"] for e in rig.events(frames) if e["code"] == loop_mod.EV_SKIP] == [0]
+    rig.run(5)
+    assert _gaps([t["time_us"] for t in rig.telemetry()][-6:]) == [PERIOD_US] * 5
+
+
 def test_a_loop_that_keeps_missing_its_deadline_is_reset_by_the_watchdog() -> None:
     machine = BoardRig().machine
     rig = BoardRig()

@@ -12,7 +12,9 @@
 #   beyond 1.5 periods); it is counted (`overruns`) and reported (EV_LATE, arg: us late).
 #   One that is a whole period late or more skips the missed deadlines instead of running
 #   them back to back: the next deadline is the first one after now (EV_SKIP, arg: deadlines
-#   skipped; `skipped` counts them).
+#   skipped; `skipped` counts them). A deadline more than a period ahead (impossible unless
+#   the clock jumped) restarts the grid at now (EV_SKIP, arg 0): no sleep is ever longer
+#   than a period.
 # The watchdog is fed at the end of a tick that was on time and completed without an
 #   exception, and only then: a loop that keeps missing its deadline or keeps faulting stops
 #   feeding it, and the reset that follows boots with the engine output safe and the flight
@@ -40,6 +42,7 @@ from fsw.link import COUNT_MASK
 
 EV_LATE = const(16)  # a tick started after its deadline; arg: how late, us
 EV_SKIP = const(17)  # deadlines skipped by a tick late by a period or more; arg: how many
+# (0: the grid restarted at now, its next deadline was impossibly far ahead)
 EV_INTERLOCK = const(18)  # the arming switch changed; arg: 1 closed, 0 open
 
 RX_MAX = const(64)  # console bytes read a tick at most (a CMD frame is 17)
@@ -110,8 +113,16 @@ class BoardLoop:
         period = app.params.v[P.PERIOD_MS] * 1000
         now = board.ticks_us()
         late = ticks_diff(now, self.deadline)
-        if late < 0:
-            board.sleep_us(-late)  # to the deadline, not past it
+        if late < -period:
+            # a deadline more than a period ahead cannot be (a clock that jumped, or a tick
+            # half a wrap, 9 min, late): no sleep that long; the grid restarts at now
+            self.deadline = now
+            self.skipped = (self.skipped + 1) & COUNT_MASK
+            app.event(EV_SKIP, 0)
+            late = 0
+            on_time = True
+        elif late < 0:
+            board.sleep_us(-late)  # to the deadline, not past it: at most a period
             now = board.ticks_us()
             late = 0
             on_time = True
