@@ -9,6 +9,7 @@ import importlib
 import importlib.machinery
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -85,8 +86,9 @@ class HostOutput:
 
 
 class BoardRig:
-    """One board: the stand-in machine reset, a LIDAR-Lite emulator at `target_m` (fixed, or
-    a function of time in seconds), the board built from `config`, the app and its loop."""
+    """One board: the stand-in machine reset, a LIDAR-Lite emulator at `target_m` (or
+    `target`: time s -> (distance m, reflectance)), the board built from `config`, the app
+    and its loop."""
 
     def __init__(
         self,
@@ -94,12 +96,16 @@ class BoardRig:
         target_m: float = 2.0,
         start_us: int = T0_US,
         emulator: bool = True,
+        target: Callable[[float], tuple[float, float]] | None = None,
     ) -> None:
         self.machine = standin_machine()
         self.clock = self.machine.reset(start_us)
         if emulator:
             self.lidar = LidarLiteEmulator(self.clock, np.random.default_rng(1), variant="v3")
-            self.lidar.set_target(target_m)
+            if target is None:
+                self.lidar.set_target(target_m)
+            else:
+                self.lidar._target = target  # (distance m, reflectance) at time s
             bus = EmulatedI2C(self.clock, [self.lidar], frequency=400_000, timeout_us=2000)
             self.machine.I2C.backend = MachineI2C(bus)
         mb = hal_module("machine_board")
