@@ -1,13 +1,22 @@
 # softland entry point on MicroPython (boards over USB serial for HIL; the unix port for SIL).
-# The SIL runner starts `micropython main.py` with this directory on MICROPYPATH; a
+# A board_config.py beside this file (a dict CONFIG, docs/architecture.md "Board mode") with
+# "mode": "board" runs the flight standalone on the board's own clock, LIDAR-Lite bus and ESC
+# output (hal/board_loop.py); without one, or with "mode": "link", the link as before:
+# the SIL runner starts `micropython main.py` with this directory on MICROPYPATH; a
 # SOFTLAND_HEAP_LOCK=1 environment variable locks the heap for the whole loop. On a board no
 # read waits longer than WAIT_MS for a byte (hal/stdio_link.serve); the unix port's reads
 # block, so that SIL, where the host owns virtual time, stays deterministic.
 import sys
 
-from hal.stdio_link import serve
-
 WAIT_MS = 250
+
+
+def _board_config():
+    try:
+        import board_config
+    except ImportError:
+        return None
+    return board_config.CONFIG
 
 
 def _want_heap_lock():
@@ -19,8 +28,16 @@ def _want_heap_lock():
         return False
 
 
-serve(
-    heap_lock=_want_heap_lock(),
-    wait_ms=0 if sys.platform in ("linux", "darwin") else WAIT_MS,
-)
+_cfg = _board_config()
+if _cfg is not None and _cfg.get("mode") == "board":
+    from hal.machine_board import run_board
+
+    run_board(_cfg)
+else:
+    from hal.stdio_link import serve
+
+    serve(
+        heap_lock=_want_heap_lock(),
+        wait_ms=0 if sys.platform in ("linux", "darwin") else WAIT_MS,
+    )
 sys.exit(0)

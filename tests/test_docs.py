@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from board_stand_in import hal_module
+
 from softland.boards.firmware import fsw_module
 
 PROTOCOL = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
@@ -33,6 +35,7 @@ def test_the_parameter_table_matches_the_firmware() -> None:
 
 def test_every_event_code_is_documented() -> None:
     flight = fsw_module("flight")
-    codes = {getattr(flight, n): n for n in dir(flight) if n.startswith("EV_")}
+    board = hal_module("board_loop")
+    codes = {getattr(m, n): n for m in (flight, board) for n in dir(m) if n.startswith("EV_")}
     rows = _table_rows(r"^\| (\d+)\s+\| `(EV_[A-Z_]+)`")
     assert {int(code): name for code, name in rows} == codes

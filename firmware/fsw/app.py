@@ -12,7 +12,7 @@ except ImportError:
 from fsw import params as P
 from fsw.flags import LINK_ERR
 from fsw.fixmath import ticks_diff
-from fsw.flight import EV_FAULT, Flight
+from fsw.flight import EV_ARM_REFUSED, EV_FAULT, Flight
 from fsw.link import (
     HEADER_LEN,
     OVERHEAD,
@@ -36,6 +36,7 @@ from fsw.linkdev import SER_DATA, LinkI2C, LinkUart
 from fsw.lidarlite import LidarLite
 from fsw.lrf import Lrf
 from fsw.persist import Persist
+from fsw.rangefinder import RF_NOT_CONNECTED
 from fsw.telemetry import LENGTH as TELEM_LEN
 from fsw.telemetry import Telemetry
 
@@ -77,6 +78,8 @@ C_PING = const(7)
 E_BAD_FRAME = const(5)  # ACK result: payload length wrong for its type
 E_UNKNOWN = const(6)  # ACK result: unknown command
 ARM_OVERRIDE = const(1)  # ARM value bit: arm despite failed preflight sensor checks
+AR_ARM_SWITCH = const(0x120)  # ARM/START refused: the board's arming switch is open (a hardware
+# interlock: the override bit does not override it; board mode only, hal/board_loop.py)
 
 
 class RangeInput:
@@ -101,12 +104,17 @@ class RangeInput:
 
 
 class App:
-    def __init__(self, out, read_into=None, backup=None):
+    def __init__(self, out, read_into=None, backup=None, bus=None):
         # out: a stream with write(buf) (stdout, UART, or the host's in-memory sink);
         # read_into(buf, n): the input stream, read while a tick waits for the host's answer
         # to an I2C transaction (None: no link devices, every transaction fails);
         # backup: where the flight state survives a reset (readinto(buf) -> n, write(buf);
-        # hal/backup.py), None: no persistence
+        # hal/backup.py), None: no persistence;
+        # bus: board mode (hal/board_loop.py): the board's own machine.I2C, the LIDAR-Lite's
+        # bus; the board's clock drives the ticks (board_step/board_report), TICK frames are
+        # refused as bad frames. None: link mode, the host's TICK frames drive the flight
+        self.board = bus is not None
+        self.interlock_open = False  # board mode: the arming switch is open (ARM/START refused)
         self._write = out.write
         self.params = P.Params()
         self.flight = Flight(self.params, self.event)
@@ -116,7 +124,7 @@ class App:
         self.i2c = LinkI2C(self._write, self.enc, self.dec, read_into)
         self.uart = LinkUart()
         self.lrf = Lrf(self.uart)
-        self.lidar = LidarLite(self.i2c)
+        self.lidar = LidarLite(bus if bus is not None else self.i2c)
         self.range = RangeInput()
         self._used_reading_us = -1
         self._in_tick = False
@@ -187,7 +195,9 @@ class App:
             return
         try:
             if ftype == T_TICK:
-                if length == TICK_LEN:
+                if self.board:
+                    self._bad_frame()  # the board's clock drives the ticks, not the host
+                elif length == TICK_LEN:
                     self._tick(buf)
                 else:
                     # a tick of the wrong size is not acted on; the host still gets telemetry
@@ -200,7 +210,7 @@ class App:
         except Exception:
             self.flight.ctrl.flags = 0
             self.fault()
-            if ftype == T_TICK:
+            if ftype == T_TICK and not self.board:
                 try:
                     self._send_telemetry()  # the tick is answered when it can be
                 except Exception:
@@ -228,30 +238,42 @@ class App:
         # the tick frame's buffer is reused from here on (link devices read more frames)
         self._in_tick = True
         try:
-            rf = self.range
-            source = self.params.v[P.RF_SOURCE]
-            age_ms = 0
-            if source == 1:
-                lidar = self.lidar
-                lidar.step(now_us)
-                rf.take(lidar, lidar.tx_last, lidar.errors)
-                age_ms = self._age_ms(lidar.reading_us, now_us)
-            elif source == 2:
-                lrf = self.lrf
-                lrf.step(now_us)
-                rf.take(lrf, 1, lrf.crc_errors + lrf.uart_errors)
-                age_ms = self._age_ms(lrf.reading_us, now_us)
-            else:
-                rf.status = range_status
-                rf.distance_mm = range_mm
-                rf.valid_count = 0
-                rf.signal = 0
-                rf.tx_last = 0
-            self.flight.tick(now_us, rf.distance_mm, rf.status, acc, acc_ok, age_ms)
+            self._step(now_us, range_mm, range_status, acc, acc_ok, self.params.v[P.RF_SOURCE])
         finally:
             self._in_tick = False
         self._save()  # before the answer: a reset after it finds this tick's state
         self._send_telemetry()
+
+    def board_step(self, now_us, acc, acc_ok):
+        # board mode, one tick on the board's clock: the LIDAR-Lite on the board's bus, then
+        # the flight. The caller writes the engine output, then calls board_report()
+        self._step(now_us, 0, RF_NOT_CONNECTED, acc, acc_ok, 1)
+
+    def board_report(self):
+        # board mode, after board_step: persist, then the tick's TELEM, as a TICK frame does
+        self._save()
+        self._send_telemetry()
+
+    def _step(self, now_us, range_mm, range_status, acc, acc_ok, source):
+        rf = self.range
+        age_ms = 0
+        if source == 1:
+            lidar = self.lidar
+            lidar.step(now_us)
+            rf.take(lidar, lidar.tx_last, lidar.errors)
+            age_ms = self._age_ms(lidar.reading_us, now_us)
+        elif source == 2:
+            lrf = self.lrf
+            lrf.step(now_us)
+            rf.take(lrf, 1, lrf.crc_errors + lrf.uart_errors)
+            age_ms = self._age_ms(lrf.reading_us, now_us)
+        else:
+            rf.status = range_status
+            rf.distance_mm = range_mm
+            rf.valid_count = 0
+            rf.signal = 0
+            rf.tx_last = 0
+        self.flight.tick(now_us, rf.distance_mm, rf.status, acc, acc_ok, age_ms)
 
     def link_errors(self):
         # modulo 2^29, as its parts (telemetry clamps it to u16; LINK_ERR compares it)
@@ -297,11 +319,19 @@ class App:
                 value = self.params.v[pid]
             else:
                 result = P.E_ID
+        elif code == C_ARM and self.interlock_open:
+            result = P.E_PREFLIGHT
+            value = fl.arm_reason = AR_ARM_SWITCH
+            self.event(EV_ARM_REFUSED, value)
         elif code == C_ARM:
             result = fl.arm(value & ARM_OVERRIDE)
             value = fl.arm_reason
         elif code == C_DISARM:
             result = fl.disarm()
+        elif code == C_START and self.interlock_open:
+            result = P.E_PREFLIGHT
+            value = AR_ARM_SWITCH
+            self.event(EV_ARM_REFUSED, value)
         elif code == C_START:
             result = fl.start()
         elif code == C_ABORT:
