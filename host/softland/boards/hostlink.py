@@ -65,6 +65,10 @@ EVENTS = {
     13: "acc_calibrated",
     14: "resumed",
     15: "arm_override",
+    # board mode's loop (firmware/hal/board_loop.py)
+    16: "late_tick",
+    17: "skipped_ticks",
+    18: "interlock",
 }
 
 
