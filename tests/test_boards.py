@@ -105,6 +105,16 @@ def _write_variant(tmp_path: Path, edit: str, replacement: str) -> Path:
         (r"^min_version = .*$", 'min_version = "latest"', "min_version"),
         (r"^name = .*$", 'name = "pico3"', "name"),  # does not match the file name
         (r"^pwm_pin = .*$", 'pwm_pin = ""', "pwm_pin"),
+        (r"^name = .*$", 'name = "pico"\nmode = "standalone"', "mode"),
+        (r"^pwm_min_us = .*$", "pwm_min_us = 300", "board_mode.pwm_min_us"),  # below 500 us
+        (r"^pwm_min_us = .*$", "pwm_min_us = 2000", "board_mode.pwm_min_us"),  # not below max
+        (r"^pwm_hz = .*$", "pwm_hz = 1000", "board_mode.pwm_hz"),  # servo pulses: <= 400 Hz
+        (r"^wdt_ms = .*$", "wdt_ms = 9000", "board_mode.wdt_ms"),  # above the RP2040's 8388
+        (r"^wdt_ms = .*$", "wdt_ms = 20", "board_mode.wdt_ms"),  # under 3 loop periods
+        (r"^arm_closed = .*$", "arm_closed = 2", "board_mode.arm_closed"),
+        (r"^arm_pin = .*$", "arm_pin = -1", "board_mode.arm_pin"),
+        (r"^backup = .*$", 'backup = "sdcard"', "board_mode.backup"),
+        (r"^backup = .*$", 'backup = "none"\nesc = "yes"', "board_mode.esc"),  # unknown key
     ],
 )
 def test_bad_board_file_names_file_and_field(
@@ -117,6 +127,22 @@ def test_bad_board_file_names_file_and_field(
     assert f"'{field}'" in message
     assert str(path) in message
     assert "\n" not in message
+
+
+def test_mode_board_needs_the_board_mode_table(tmp_path: Path) -> None:
+    text = (REPO / "boards" / "pico.toml").read_text().split("[board_mode]")[0]
+    path = tmp_path / "pico.toml"
+    path.write_text('mode = "board"\n' + text)
+    with pytest.raises(UserError, match=r"needs a \[board_mode\] table"):
+        load_board(path)
+
+
+def test_a_board_file_in_board_mode_loads_with_its_table(tmp_path: Path) -> None:
+    path = tmp_path / "pico.toml"
+    path.write_text('mode = "board"\n' + (REPO / "boards" / "pico.toml").read_text())
+    board = load_board(path)
+    assert board.mode == "board"
+    assert board.board_mode is not None and board.board_mode.pwm_min_us == 1000
 
 
 def test_invalid_toml_names_the_file(tmp_path: Path) -> None:

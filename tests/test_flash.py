@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from softland.boards.catalog import load_board
+from softland.boards.catalog import board_config, load_board
 from softland.boards.flash import flash, mpremote_target
 from softland.errors import UserError
 
@@ -115,8 +115,11 @@ def test_flash_to_unix_port_copies_identical_bytes(
     port, fs = unix_port
     report = flash(port, firmware, load_board("unix"), run=False, soft_reset=False)
     expected = {rel: (firmware / rel).read_bytes() for rel in FAKE_FIRMWARE}
+    expected["board_config.py"] = board_config(load_board("unix")).encode()
     assert _board_files(fs) == expected
-    assert report.files == ["fsw/__init__.py", "fsw/x.py", "hal/__init__.py", "main.py"]
+    assert report.files == [
+        "fsw/__init__.py", "fsw/x.py", "hal/__init__.py", "board_config.py", "main.py",
+    ]  # fmt: skip
     assert report.copied == report.files
     assert report.removed == [] and not report.ran
 
@@ -137,6 +140,7 @@ def test_flash_mpy_replaces_stale_sources_and_imports(
     assert report.compiled
     assert report.removed == ["fsw/x.py"]  # would shadow x.mpy on import
     assert sorted(_board_files(fs)) == [
+        "board_config.py",
         "fsw/__init__.py",
         "fsw/x.mpy",
         "hal/__init__.py",
@@ -175,6 +179,58 @@ def test_dry_run_plans_without_a_device(firmware: Path) -> None:
     assert "resume" not in argv
     assert argv[-2:] == ["+", "reset"]
     assert argv.index(":fsw/") < argv.index(":hal/") < argv.index(":main.py")
+
+
+def test_the_board_configuration_goes_on_before_main_py(firmware: Path) -> None:
+    report = flash("a0", firmware, load_board("pico"), dry_run=True)
+    argv = report.commands[0]
+    assert report.files[-2:] == ["board_config.py", "main.py"]
+    assert argv.index(":board_config.py") < argv.index(":main.py")
+
+
+def test_flash_writes_the_board_files_mode_unless_told_another(
+    tmp_path: Path, firmware: Path
+) -> None:
+    drive = tmp_path / "fs"
+    drive.mkdir()
+    flash(str(drive), firmware, load_board("pico"), run=False)
+    assert _config(drive)["mode"] == "link"
+    flash(str(drive), firmware, load_board("pico"), run=False, mode="board")
+    config = _config(drive)
+    pico = load_board("pico")
+    assert config["mode"] == "board"
+    assert (config["i2c_sda"], config["i2c_scl"], config["pwm_pin"]) == (4, 5, 15)
+    assert config["arm_pin"] == pico.board_mode.arm_pin
+    assert config["wdt_ms"] <= pico.watchdog_max_ms
+
+
+def test_the_board_mode_configuration_is_what_the_firmware_accepts(
+    tmp_path: Path, firmware: Path
+) -> None:
+    from board_stand_in import hal_module
+
+    for name in ("pico", "pico2", "esp32s3"):
+        drive = tmp_path / name
+        drive.mkdir()
+        flash(str(drive), firmware, load_board(name), run=False, mode="board")
+        checked = hal_module("machine_board").config(_config(drive))
+        assert checked["mode"] == "board"
+
+
+def test_board_mode_where_it_cannot_run_is_one_clear_error(tmp_path: Path, firmware: Path) -> None:
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    with pytest.raises(UserError, match="CircuitPython HAL is not written yet"):
+        flash(str(drive), firmware, load_board("feather_rp2040"), mode="board")
+    with pytest.raises(UserError, match="'i2c_sda' is \"link\""):
+        flash(str(drive), firmware, load_board("unix"), mode="board")
+    assert not any(drive.iterdir())  # nothing was written
+
+
+def _config(drive: Path) -> dict:
+    scope: dict = {}
+    exec((drive / "board_config.py").read_text(), scope)
+    return scope["CONFIG"]
 
 
 def test_port_shortcuts() -> None:

@@ -4,6 +4,11 @@
 The directory is the checkout's boards/ unless $SOFTLAND_BOARDS names another one. Every file is
 checked strictly: an unknown, missing, mistyped or out-of-range field is a `UserError` naming the
 file and the field.
+
+`mode` ("link", the default: the host is the world; "board": the flight runs standalone) and a
+`[board_mode]` table (the ESC's pulse range, the arming switch and LED pins, the watchdog, the
+I2C timeout) are optional; `board_config()` turns a board into the `board_config.py` the
+firmware's main.py reads at boot (`softland flash` installs it).
 """
 
 from __future__ import annotations
@@ -39,10 +44,28 @@ MPY_CROSS_ARCHES = (
     "rv32imc",
     "rv64imc",
 )
+MODES = ("link", "board")
+BACKUPS = ("auto", "rtc", "none")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
 
 Pin = int | str
+
+
+@dataclass(frozen=True)
+class BoardMode:
+    """The `[board_mode]` table: what board mode needs beyond the bus and the ESC pin
+    (firmware/hal/machine_board.py reads the same names; docs/architecture.md, "Board mode")."""
+
+    pwm_hz: int = 50
+    pwm_min_us: int = 1000  # the ESC's pulse at throttle 0, also the safe (disarmed) pulse
+    pwm_max_us: int = 2000
+    arm_pin: Pin | None = None  # arming switch (absent: none fitted, never arms)
+    arm_closed: int = 0  # pin level when closed: 0 switch to ground (pull-up), 1 to 3V3
+    led_pin: Pin | None = None
+    i2c_timeout_us: int = 2000
+    wdt_ms: int = 0  # 0: no watchdog
+    backup: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -64,6 +87,8 @@ class Board:
     mpy_version: str
     watchdog_max_ms: int
     notes: str
+    mode: str = "link"
+    board_mode: BoardMode | None = None
     path: Path | None = None  # the file it was loaded from (not a TOML field)
 
     @property
@@ -106,8 +131,29 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "watchdog_max_ms": ((int,), "an integer"),
     "notes": ((str,), "a string"),
 }
-_TOML_FIELDS = tuple(f.name for f in fields(Board) if f.name != "path")
+_OPTIONAL = ("mode", "board_mode")
+_TOML_FIELDS = tuple(f.name for f in fields(Board) if f.name not in ("path", *_OPTIONAL))
 assert set(_TYPES) == set(_TOML_FIELDS)
+_BOARD_MODE_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "pwm_hz": ((int,), "an integer"),
+    "pwm_min_us": ((int,), "an integer"),
+    "pwm_max_us": ((int,), "an integer"),
+    "arm_pin": ((int, str), "a pin number or name"),
+    "arm_closed": ((int,), "0 or 1"),
+    "led_pin": ((int, str), "a pin number or name"),
+    "i2c_timeout_us": ((int,), "an integer"),
+    "wdt_ms": ((int,), "an integer"),
+    "backup": ((str,), "a string"),
+}
+assert set(_BOARD_MODE_TYPES) == {f.name for f in fields(BoardMode)}
+_BOARD_MODE_RANGES: dict[str, tuple[int, int]] = {
+    "pwm_hz": (20, 400),
+    "pwm_min_us": (500, 2500),  # what a servo-pulse ESC input accepts at all
+    "pwm_max_us": (500, 2500),
+    "arm_closed": (0, 1),
+    "i2c_timeout_us": (100, 100_000),
+    "wdt_ms": (0, 3_600_000),
+}
 
 # Field name -> (lowest, highest) accepted value for integer fields.
 _RANGES: dict[str, tuple[int, int]] = {
@@ -165,17 +211,125 @@ def _board_from_file(path: Path) -> Board:
         raise UserError(f"cannot read board file {path}: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"{path}: not valid TOML: {e}") from None
-    unknown = sorted(set(data) - set(_TOML_FIELDS))
+    unknown = sorted(set(data) - set(_TOML_FIELDS) - set(_OPTIONAL))
     if unknown:
-        raise UserError(
-            f"{path}: unknown field '{unknown[0]}' (board fields: {', '.join(_TOML_FIELDS)})"
-        )
+        known = ", ".join((*_TOML_FIELDS, *_OPTIONAL))
+        raise UserError(f"{path}: unknown field '{unknown[0]}' (board fields: {known})")
     missing = [key for key in _TOML_FIELDS if key not in data]
     if missing:
         raise UserError(f"{path}: missing field '{missing[0]}'")
     for key in _TOML_FIELDS:
         _check_value(path, key, data[key])
-    return Board(**data, path=path)
+    mode = data.pop("mode", "link")
+    if not isinstance(mode, str) or mode not in MODES:
+        raise UserError(f"{path}: field 'mode' = {mode!r}: expected one of {', '.join(MODES)}")
+    table = data.pop("board_mode", None)
+    board_mode = None if table is None else _board_mode(path, table, data)
+    board = Board(**data, mode=mode, board_mode=board_mode, path=path)
+    if mode == "board":
+        check_board_mode(board)
+    return board
+
+
+def _board_mode(path: Path, table: Any, board: dict[str, Any]) -> BoardMode:
+    if not isinstance(table, dict):
+        raise UserError(f"{path}: 'board_mode' must be a table ([board_mode])")
+    unknown = sorted(set(table) - set(_BOARD_MODE_TYPES))
+    if unknown:
+        raise UserError(
+            f"{path}: unknown field 'board_mode.{unknown[0]}' "
+            f"(board_mode fields: {', '.join(_BOARD_MODE_TYPES)})"
+        )
+    for key, value in table.items():
+        where = f"{path}: field 'board_mode.{key}'"
+        types, type_text = _BOARD_MODE_TYPES[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise UserError(f"{where} must be {type_text}, got {type(value).__name__} {value!r}")
+        if isinstance(value, int) and key in _BOARD_MODE_RANGES:
+            low, high = _BOARD_MODE_RANGES[key]
+            if not low <= value <= high:
+                raise UserError(f"{where} = {value} is out of range [{low}, {high}]")
+        if key in ("arm_pin", "led_pin") and isinstance(value, int) and value < 0:
+            raise UserError(f"{where} = {value}: a pin number cannot be negative")
+        if key == "backup" and value not in BACKUPS:
+            raise UserError(f"{where} = {value!r}: expected one of {', '.join(BACKUPS)}")
+    bm = BoardMode(**table)
+    where = f"{path}: field 'board_mode"
+    if bm.pwm_min_us >= bm.pwm_max_us:
+        raise UserError(f"{where}.pwm_min_us' = {bm.pwm_min_us}: must be below pwm_max_us")
+    if bm.pwm_max_us * bm.pwm_hz >= 1_000_000:
+        raise UserError(f"{where}.pwm_hz' = {bm.pwm_hz}: leaves no room for pwm_max_us")
+    cap = board["watchdog_max_ms"]
+    if bm.wdt_ms and cap and bm.wdt_ms > cap:
+        raise UserError(f"{where}.wdt_ms' = {bm.wdt_ms}: above this board's {cap} ms")
+    if bm.wdt_ms and bm.wdt_ms < 3 * 1000 // board["loop_hz"]:
+        raise UserError(f"{where}.wdt_ms' = {bm.wdt_ms}: 0 (none) or at least 3 loop periods")
+    return bm
+
+
+def check_board_mode(board: Board) -> None:
+    """Can this board fly in board mode? A UserError naming what stops it."""
+    where = f"{board.path or board.name}"
+    if board.runtime != "micropython":
+        raise UserError(
+            f"{where}: board mode runs on MicroPython's machine module; board '{board.name}' "
+            f'runs {board.runtime} (its HAL is not written yet): use mode "link"'
+        )
+    for key in ("i2c_sda", "i2c_scl", "pwm_pin"):
+        if getattr(board, key) == "link":
+            raise UserError(
+                f"{where}: field '{key}' is \"link\": board '{board.name}' has no pins of its "
+                "own, it flies in link mode only"
+            )
+    if board.board_mode is None:
+        raise UserError(f'{where}: mode "board" needs a [board_mode] table (ESC pulse, pins)')
+    if not 40 <= board.loop_hz <= 200:
+        raise UserError(f"{where}: field 'loop_hz' = {board.loop_hz}: board mode runs 40..200")
+
+
+def board_config(board: Board, mode: str | None = None) -> str:
+    """The board_config.py the firmware's main.py reads at boot, for `mode` (default: the
+    board file's). Link mode needs nothing else; board mode the bus, pins, ESC and watchdog."""
+    mode = mode or board.mode
+    if mode not in MODES:
+        raise UserError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    values: dict[str, Any] = {"mode": mode}
+    if mode == "board":
+        checked = Board(**{**_as_dict(board), "mode": "board"})
+        check_board_mode(checked)
+        bm = board.board_mode
+        assert bm is not None
+        values.update(
+            hal="machine",
+            i2c_id=board.i2c_bus,
+            i2c_sda=board.i2c_sda,
+            i2c_scl=board.i2c_scl,
+            i2c_freq=board.i2c_freq_hz,
+            i2c_timeout_us=bm.i2c_timeout_us,
+            loop_hz=board.loop_hz,
+            pwm_pin=board.pwm_pin,
+            pwm_hz=bm.pwm_hz,
+            pwm_min_us=bm.pwm_min_us,
+            pwm_max_us=bm.pwm_max_us,
+            arm_pin=bm.arm_pin,
+            arm_closed=bm.arm_closed,
+            led_pin=bm.led_pin,
+            wdt_ms=bm.wdt_ms,
+            backup=bm.backup,
+        )
+    source = board.path.name if board.path else f"{board.name}.toml"
+    lines = [
+        f"# board_config.py for '{board.name}' (from {source}), written by softland flash:",
+        "# main.py reads it at boot (link: serve the host link; board: fly standalone).",
+        "CONFIG = {",
+        *(f"    {key!r}: {value!r}," for key, value in values.items()),
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _as_dict(board: Board) -> dict[str, Any]:
+    return {f.name: getattr(board, f.name) for f in fields(Board)}
 
 
 def _looks_like_path(name_or_path: str | Path) -> bool:

@@ -50,7 +50,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from softland.boards.catalog import Board
+from softland.boards.catalog import Board, board_config
 from softland.boards.firmware import firmware_dir
 from softland.errors import UserError
 
@@ -292,6 +292,7 @@ def flash(
     dry_run: bool = False,
     soft_reset: bool = True,
     timeout: float = 120.0,
+    mode: str | None = None,
 ) -> FlashReport:
     """Copy the firmware in `firmware_dir` to the board on `port` and (if `run`) reset it.
 
@@ -299,6 +300,8 @@ def flash(
     id:SERIAL), or a directory that is the board's filesystem (a mounted CIRCUITPY drive).
     `soft_reset=False` connects with mpremote's `resume` (needed for the MicroPython unix port
     behind a pty). `dry_run` works out and returns the plan without touching the board.
+    `mode` ("link" or "board"; default: the board file's) goes into the board_config.py that
+    a MicroPython board's main.py reads at boot, installed before main.py.
     """
     if board.name in NOT_FLASHED:
         raise UserError(f"board '{board.name}' is not flashed: {NOT_FLASHED[board.name]}")
@@ -318,11 +321,26 @@ def flash(
             f"board '{board.name}' runs CircuitPython: give its mounted CIRCUITPY drive as PORT "
             f"(e.g. /media/$USER/CIRCUITPY), not {port}"
         )
+    if board.runtime == "micropython":
+        config = board_config(board, mode)  # checked before anything touches the board
+    elif mode == "board":
+        raise UserError(
+            f"--mode board: board '{board.name}' runs {board.runtime}; board mode runs on "
+            "MicroPython's machine module only (the CircuitPython HAL is not written yet)"
+        )
+    else:
+        config = None
     files = plan_files(Path(firmware_dir), board)
     report = FlashReport(port=port, board=board.name, files=[], dry_run=dry_run)
     if not is_directory:
         _check_mpremote()
     with tempfile.TemporaryDirectory(prefix="softland-flash-") as staging:
+        if config is not None:
+            # the board's configuration, from its board file: before the entry file, which
+            # reads it at boot (a board reset half-way boots the old main.py)
+            path = Path(staging) / "board_config.py"
+            path.write_text(config)
+            files.insert(len(files) - 1, FlashFile(path, "board_config.py"))
         if compile_mpy:
             _compile_mpy(files, board, Path(staging), timeout)
             report.compiled = True

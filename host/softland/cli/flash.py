@@ -70,6 +70,13 @@ def _print_report(report: FlashReport, verbose: bool) -> None:
     default=None,
     help="Firmware directory (default: the checkout's firmware/, or $SOFTLAND_FIRMWARE).",
 )
+@click.option(
+    "--mode",
+    type=click.Choice(["link", "board"]),
+    default=None,
+    help="What the board runs at boot: the host link (SIL/HIL), or the flight standalone on "
+    "its own clock, bus and ESC [default: the board file's mode, link unless it says board].",
+)
 @click.option("-v", "--verbose", is_flag=True, help="List every file.")
 def flash_command(
     port: str,
@@ -79,6 +86,7 @@ def flash_command(
     resume: bool,
     dry_run: bool,
     firmware_path: Path | None,
+    mode: str | None,
     verbose: bool,
 ) -> None:
     """Copy the firmware to the board on PORT and reset it.
@@ -102,6 +110,7 @@ def flash_command(
             run=not no_run,
             dry_run=dry_run,
             soft_reset=not resume,
+            mode=mode,
         )
     except UserError as e:
         click.echo(f"error: {e}", err=True)
