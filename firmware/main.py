@@ -6,6 +6,8 @@
 # SOFTLAND_HEAP_LOCK=1 environment variable locks the heap for the whole loop. On a board no
 # read waits longer than WAIT_MS for a byte (hal/stdio_link.serve); the unix port's reads
 # block, so that SIL, where the host owns virtual time, stays deterministic.
+# Flashed by `softland flash`, this file runs from fw/<slot>/ under the board's loader
+# (docs/flashing.md), which it tells that this version started once it reaches its loop.
 import sys
 
 WAIT_MS = 250
@@ -28,14 +30,25 @@ def _want_heap_lock():
         return False
 
 
+def _confirm():
+    # under the loader: keep this version (no loader, as in SIL: nothing to do)
+    import __main__
+
+    confirm = getattr(__main__, "softland_confirm", None)
+    if confirm is not None:
+        confirm()
+
+
 _cfg = _board_config()
 if _cfg is not None and _cfg.get("mode") == "board":
     from hal.machine_board import run_board
 
+    _confirm()
     run_board(_cfg)
 else:
     from hal.stdio_link import serve
 
+    _confirm()
     serve(
         heap_lock=_want_heap_lock(),
         wait_ms=0 if sys.platform in ("linux", "darwin") else WAIT_MS,

