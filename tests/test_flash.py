@@ -14,12 +14,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from softland.boards.catalog import board_config, load_board
 from softland.boards.flash import flash, mpremote_target
+from softland.boards.slots import LOADER
 from softland.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,9 +59,10 @@ def _micropython() -> str | None:
     return str(beside) if beside.is_file() else shutil.which("micropython")
 
 
-@pytest.fixture
-def unix_port(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """(pty path, board filesystem dir) of a MicroPython unix port REPL behind socat."""
+@contextmanager
+def unix_port_repl(fs: Path, link: Path, log_path: Path) -> Iterator[str]:
+    """A MicroPython unix port REPL behind socat on pty `link`, its cwd `fs` (the board's
+    filesystem); ended (its process group) on exit."""
     micropython = _micropython()
     socat = shutil.which("socat")
     if micropython is None:
@@ -68,11 +71,9 @@ def unix_port(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         pytest.skip("socat not installed (apt-get install socat)")
     if not HAS_MPREMOTE:
         pytest.skip("mpremote not installed")
-    fs = tmp_path / "boardfs"
-    fs.mkdir()
-    link = tmp_path / "ttyV0"
+    link.unlink(missing_ok=True)
     heap = load_board("unix").heap_bytes
-    log = (tmp_path / "socat.log").open("wb")
+    log = log_path.open("ab")
     proc = subprocess.Popen(
         [
             socat,
@@ -89,9 +90,9 @@ def unix_port(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         deadline = time.monotonic() + 10
         while not link.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"socat did not create {link}: {(tmp_path / 'socat.log').read_text()}")
+                pytest.fail(f"socat did not create {link}: {log_path.read_text()}")
             time.sleep(0.02)
-        yield str(link), fs
+        yield str(link)
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -105,60 +106,82 @@ def unix_port(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         log.close()
 
 
+@pytest.fixture
+def unix_port(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """(pty path, board filesystem dir) of a MicroPython unix port REPL behind socat."""
+    fs = tmp_path / "boardfs"
+    fs.mkdir()
+    with unix_port_repl(fs, tmp_path / "ttyV0", tmp_path / "socat.log") as port:
+        yield port, fs
+
+
 def _board_files(fs: Path) -> dict[str, bytes]:
     return {p.relative_to(fs).as_posix(): p.read_bytes() for p in fs.rglob("*") if p.is_file()}
 
 
-def test_flash_to_unix_port_copies_identical_bytes(
+def test_flash_to_unix_port_installs_a_version_in_a_slot_with_identical_bytes(
     unix_port: tuple[str, Path], firmware: Path
 ) -> None:
     port, fs = unix_port
     report = flash(port, firmware, load_board("unix"), run=False, soft_reset=False)
-    expected = {rel: (firmware / rel).read_bytes() for rel in FAKE_FIRMWARE}
-    expected["board_config.py"] = board_config(load_board("unix")).encode()
-    assert _board_files(fs) == expected
+    expected = {f"fw/a/{rel}": (firmware / rel).read_bytes() for rel in FAKE_FIRMWARE}
+    expected["fw/a/board_config.py"] = board_config(load_board("unix")).encode()
+    on_board = _board_files(fs)
+    assert {k: v for k, v in on_board.items() if k.startswith("fw/a/")} == {
+        **expected,
+        "fw/a/manifest": on_board["fw/a/manifest"],
+    }
+    assert sorted(set(on_board) - set(expected)) == ["fw/a/manifest", "fw/state", "main.py"]
+    assert on_board["main.py"] == LOADER.read_bytes()  # the loader, not the firmware's main
     assert report.files == [
         "fsw/__init__.py", "fsw/x.py", "hal/__init__.py", "board_config.py", "main.py",
     ]  # fmt: skip
     assert report.copied == report.files
+    assert (report.slot, report.before) == ("a", None)
     assert report.removed == [] and not report.ran
 
-    # Reflashing an unchanged tree rewrites nothing; a changed file is rewritten.
-    (firmware / "fsw" / "x.py").write_text("def f():\n    return 43\n")
+    # Reflashing an unchanged tree writes nothing; a changed tree goes to the other slot.
     again = flash(port, firmware, load_board("unix"), run=False, soft_reset=False)
-    assert again.copied == ["fsw/x.py"]
-    assert (fs / "fsw" / "x.py").read_bytes() == (firmware / "fsw" / "x.py").read_bytes()
+    assert again.copied == [] and again.version == report.version
+    assert _board_files(fs) == on_board
+    (firmware / "fsw" / "x.py").write_text("def f():\n    return 43\n")
+    changed = flash(port, firmware, load_board("unix"), run=False, soft_reset=False)
+    assert (changed.slot, changed.before) == ("b", report.version)
+    assert changed.previous_version == report.version
+    assert (fs / "fw/b/fsw/x.py").read_bytes() == (firmware / "fsw" / "x.py").read_bytes()
+    # and back to the first slot: only what differs from what is there is copied
+    (firmware / "fsw" / "x.py").write_text("def f():\n    return 44\n")
+    third = flash(port, firmware, load_board("unix"), run=False, soft_reset=False)
+    assert third.slot == "a" and third.copied == ["fsw/x.py"]
 
 
-def test_flash_mpy_replaces_stale_sources_and_imports(
+def test_flash_mpy_compiles_for_what_the_board_reports_and_imports(
     unix_port: tuple[str, Path], firmware: Path
 ) -> None:
     port, fs = unix_port
     board = load_board("unix")
     flash(port, firmware, board, run=False, soft_reset=False)
     report = flash(port, firmware, board, compile_mpy=True, run=False, soft_reset=False)
-    assert report.compiled
-    assert report.removed == ["fsw/x.py"]  # would shadow x.mpy on import
-    assert sorted(_board_files(fs)) == [
-        "board_config.py",
-        "fsw/__init__.py",
-        "fsw/x.mpy",
-        "hal/__init__.py",
-        "main.py",
+    assert report.compiled and report.slot == "b"
+    # the unix port on x86-64 reports .mpy 6.3 and arch x64 (sys.implementation._mpy)
+    assert report.mpy == "v6.3 x64"
+    assert sorted(p for p in _board_files(fs) if p.startswith("fw/b/")) == [
+        "fw/b/board_config.py",
+        "fw/b/fsw/__init__.py",
+        "fw/b/fsw/x.mpy",
+        "fw/b/hal/__init__.py",
+        "fw/b/main.py",
+        "fw/b/manifest",
     ]
-    assert (fs / "fsw" / "x.mpy").read_bytes()[:1] == b"M"
-    assert (fs / "main.py").read_bytes() == (firmware / "main.py").read_bytes()
-    # The compiled module loads in MicroPython from the "board" filesystem.
+    assert (fs / "fw/b/fsw/x.mpy").read_bytes()[:1] == b"M"
+    assert (fs / "fw/b/main.py").read_bytes() == (firmware / "main.py").read_bytes()
+    # The compiled module loads in MicroPython from the "board" filesystem, under the loader.
     micropython = _micropython()
     assert micropython is not None
     out = subprocess.run(
-        [micropython, "-c", "import fsw.x; print(fsw.x.f(), fsw.x.__file__)"],
-        cwd=fs,
-        capture_output=True,
-        text=True,
-        timeout=10,
+        [micropython, "main.py"], cwd=fs, capture_output=True, text=True, timeout=10
     )
-    assert out.stdout.split() == ["42", "fsw/x.mpy"], out.stderr
+    assert out.stdout.split() == ["main", "9.9"], out.stderr
 
 
 @needs_mpremote
@@ -174,18 +197,17 @@ def test_missing_port_is_one_clear_user_error(tmp_path: Path, firmware: Path) ->
 def test_dry_run_plans_without_a_device(firmware: Path) -> None:
     report = flash("a0", firmware, load_board("pico"), dry_run=True)
     assert report.dry_run and not report.ran
-    argv = report.commands[0]
+    assert report.version is not None and len(report.version) == 12
+    (argv,) = report.commands  # the question it would ask the board first
     assert argv[:5] == [sys.executable, "-m", "mpremote", "connect", "/dev/ttyACM0"]
-    assert "resume" not in argv
-    assert argv[-2:] == ["+", "reset"]
-    assert argv.index(":fsw/") < argv.index(":hal/") < argv.index(":main.py")
+    assert "resume" not in argv and argv[5] == "exec"
 
 
-def test_the_board_configuration_goes_on_before_main_py(firmware: Path) -> None:
+def test_the_board_configuration_is_part_of_the_version(firmware: Path) -> None:
     report = flash("a0", firmware, load_board("pico"), dry_run=True)
-    argv = report.commands[0]
     assert report.files[-2:] == ["board_config.py", "main.py"]
-    assert argv.index(":board_config.py") < argv.index(":main.py")
+    board_mode = flash("a0", firmware, load_board("pico"), dry_run=True, mode="board")
+    assert board_mode.version != report.version
 
 
 def test_flash_writes_the_board_files_mode_unless_told_another(

@@ -382,7 +382,8 @@ def _install(
     if state is not None and state.version == manifest.version and state.active in SLOTS:
         # This version is active: copy nothing, unless a file no longer matches its hash.
         slot = state.active
-        report.slot, report.previous_version = slot, state.previous_version
+        report.slot = slot
+        report.previous_version = None if state.previous == "-" else state.previous_version
         have = info.slots.get(slot, {})
         bad = [k for k in order if have.get(k) != expected[k]]
         extra = sorted(k for k in have if k not in expected)

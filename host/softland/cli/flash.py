@@ -15,7 +15,8 @@ from softland.errors import UserError
 
 def _print_report(report: FlashReport, verbose: bool) -> None:
     if report.dry_run:
-        click.echo(f"dry run: would install {len(report.files)} files on {report.port}:")
+        version = f" (version {report.version})" if report.version else ""
+        click.echo(f"dry run: would install {len(report.files)} files{version} on {report.port}:")
         for name in report.files:
             state = " (up to date)" if name in report.unchanged else ""
             click.echo(f"  {name}{state}")
@@ -23,11 +24,16 @@ def _print_report(report: FlashReport, verbose: bool) -> None:
             click.echo(f"  remove {name}")
         if report.compiled:
             click.echo("  (.mpy files are compiled into a temporary directory per run)")
+        if report.version:
+            click.echo(
+                "  then: ask the board which version it runs, upload into its inactive slot, "
+                "verify every SHA-256 there, switch (docs/flashing.md)"
+            )
         for argv in report.commands:
             shown = list(argv)
             for i, arg in enumerate(shown[:-1]):
-                if arg == "exec":  # the setup script: make fsw/ and hal/, remove stale files
-                    shown[i + 1] = "<mkdir + remove stale .py/.mpy>"
+                if arg == "exec":  # a board-side script
+                    shown[i + 1] = "<script>"
             click.echo("  $ " + shlex.join(shown))
         return
     if verbose:
@@ -36,11 +42,33 @@ def _print_report(report: FlashReport, verbose: bool) -> None:
         for name in report.removed:
             click.echo(f"  removed   {name}")
     what = ".mpy + .py" if report.compiled else ".py"
-    line = (
-        f"flashed board '{report.board}' on {report.port}: {len(report.copied)} files copied, "
-        f"{len(report.unchanged)} unchanged, {len(report.removed)} stale removed ({what})"
-    )
-    click.echo(line)
+    if report.mpy:
+        what += f", the board loads .mpy {report.mpy}"
+    if report.rolled_back:
+        click.echo(f"note: the board had rolled back from version {report.rolled_back}")
+    if report.version is None:  # a drive: plain copies
+        click.echo(
+            f"flashed board '{report.board}' on {report.port}: {len(report.copied)} files "
+            f"copied, {len(report.unchanged)} unchanged, {len(report.removed)} stale removed "
+            f"({what})"
+        )
+    elif report.before == report.version:
+        mended = f", {len(report.repaired)} damaged files repaired" if report.repaired else ""
+        click.echo(
+            f"board '{report.board}' on {report.port} already runs version {report.version} "
+            f"(fw/{report.slot}){mended} ({what})"
+        )
+    else:
+        kept = (
+            f"; version {report.previous_version} kept for rollback"
+            if report.previous_version
+            else ""
+        )
+        click.echo(
+            f"flashed board '{report.board}' on {report.port}: version {report.version} active "
+            f"in fw/{report.slot} ({len(report.copied)} files copied, {len(report.unchanged)} "
+            f"unchanged, {what}){kept}"
+        )
     if report.ran:
         click.echo("board reset: the new firmware is running")
 
