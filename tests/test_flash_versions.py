@@ -235,20 +235,33 @@ def _restore(fs: Path, snapshot: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
-def _whole_version(fs: Path) -> bool:
-    """The active slot holds exactly the files its manifest lists, each with its hash."""
-    state = BoardState.parse((fs / "fw/state").read_text()) if (fs / "fw/state").exists() else None
-    if state is None and (fs / "fw/state.new").exists():
-        state = BoardState.parse((fs / "fw/state.new").read_text())
-    assert state is not None
-    slot = fs / "fw" / state.active
-    lines = (slot / "manifest").read_text().splitlines()
-    assert lines[1] == f"version {state.version}"
+def _slot_whole(fs: Path, slot: str, version: str) -> bool:
+    """fw/<slot> holds `version`: every file its manifest lists, each with its hash."""
+    lines = (fs / "fw" / slot / "manifest").read_text().splitlines()
+    if lines[1] != f"version {version}":
+        return False
     for line in lines[2:]:
         digest, rel = line.split(" ", 1)
-        if hashlib.sha256((slot / rel).read_bytes()).hexdigest() != digest:
+        if hashlib.sha256((fs / "fw" / slot / rel).read_bytes()).hexdigest() != digest:
             return False
     return True
+
+
+def _board_state(fs: Path) -> BoardState:
+    """fw/state as the loader reads it (fw/state.new when only that is complete)."""
+    for name in ("state", "state.new"):
+        path = fs / "fw" / name
+        state = BoardState.parse(path.read_text()) if path.exists() else None
+        if state is not None:
+            return state
+    raise AssertionError("no complete fw/state")
+
+
+def _children(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
 
 
 KILLS = 20
@@ -257,17 +270,23 @@ KILLS = 20
 def test_a_transfer_killed_at_20_random_points_leaves_a_board_that_boots(
     tmp_path: Path,
 ) -> None:
-    """Each run: the board has v1 (confirmed); `softland flash` of v2 is SIGKILLed (it and its
-    mpremote) at a seeded random moment within a whole flash's duration; then the board boots
-    v1 or v2, never a mix."""
+    """The board runs v1 from fw/b with v0 kept in fw/a for rollback; `softland flash` of v2
+    (into fw/a) is SIGKILLed, it and its mpremote, at a seeded random moment while it talks to
+    the board. Each time the active slot and any rollback target are whole versions, and the
+    board boots v1 or v2, never a mix."""
+    if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
+        pytest.skip("needs Linux /proc to see when mpremote starts")
     fs = tmp_path / "boardfs"
     fs.mkdir()
     link, log = tmp_path / "ttyV0", tmp_path / "socat.log"
-    _write_version(tmp_path / "v1", "v1", filler=3000)  # some kB each: many mpremote chunks
-    _write_version(tmp_path / "v2", "v2", filler=3000)
+    for tag in ("v0", "v1", "v2"):  # some kB each: many mpremote chunks per file
+        _write_version(tmp_path / tag, tag, filler=3000)
     with unix_port_repl(fs, link, log) as port:
+        _flash(port, tmp_path / "v0")
+        assert _answer(fs) == "v0"
         _flash(port, tmp_path / "v1")
     assert _answer(fs) == "v1"
+    assert (_board_state(fs).active, _board_state(fs).previous) == ("b", "a")
     snapshot = {p.relative_to(fs).as_posix(): p.read_bytes() for p in fs.rglob("*") if p.is_file()}
     argv = [
         sys.executable, "-m", "softland.cli", "flash", str(link), "--board", "unix",
@@ -275,34 +294,43 @@ def test_a_transfer_killed_at_20_random_points_leaves_a_board_that_boots(
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO / "host")}
 
-    def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
+    def start() -> tuple[subprocess.Popen[bytes], float]:
+        """The flash, and the moment its first mpremote started (time.monotonic())."""
+        proc = subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
         )
+        while not _children(proc.pid) and proc.poll() is None:
+            time.sleep(0.002)
+        return proc, time.monotonic()
 
-    with unix_port_repl(fs, link, log):  # a whole flash of v2, timed
-        t0 = time.monotonic()
-        whole = start()
+    with unix_port_repl(fs, link, log):  # a whole flash of v2, timed from mpremote's start
+        whole, t0 = start()
         out, err = whole.communicate(timeout=60)
         duration = time.monotonic() - t0
         assert whole.returncode == 0, err
     assert _answer(fs) == "v2"
 
     rng = random.Random(20261130)
-    seen: list[tuple[float, str]] = []
+    seen: list[tuple[float, str, str]] = []  # (kill time, version booted, rollback target)
     for _ in range(KILLS):
         _restore(fs, snapshot)
         at = rng.uniform(0.0, duration)
         with unix_port_repl(fs, link, log):  # a fresh board REPL each time
-            proc = start()
-            time.sleep(at)
+            proc, t0 = start()
+            time.sleep(max(0.0, t0 + at - time.monotonic()))
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate(timeout=10)
-        assert _whole_version(fs), f"killed at {at:.3f} s: the active slot is not whole"
+        state = _board_state(fs)
+        where = f"killed {at:.3f} s into the transfer"
+        assert _slot_whole(fs, state.active, state.version), f"{where}: active slot not whole"
+        if state.previous != "-":
+            whole_previous = _slot_whole(fs, state.previous, state.previous_version)
+            assert whole_previous, f"{where}: the rollback target is not whole"
         booted = _answer(fs)
-        seen.append((round(at, 3), booted))
-        assert booted in ("v1", "v2"), f"killed at {at:.3f} s: booted {booted}"
-    print(f"\nwhole flash {duration:.2f} s; killed at (s, booted):", seen)
+        seen.append((round(at, 3), booted, state.previous_version))
+        assert booted in ("v1", "v2"), f"{where}: booted {booted}"
+    print(f"\ntransfer {duration:.2f} s; killed at (s, booted, rollback target):")
+    print("\n".join(f"  {at:.3f} {booted} {kept}" for at, booted, kept in seen))
     # After the last kill, flashing again finishes the job.
     with unix_port_repl(fs, link, log) as port:
         _flash(port, tmp_path / "v2")
