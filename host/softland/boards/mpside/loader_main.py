@@ -78,9 +78,10 @@ def _boot():
                     failed, tries, state["version"]
                 )
             )
-        else:
+        elif tries < MAX_TRIES:
             state["tries"] = str(tries + 1)
             _save(state)
+        # else: nothing to go back to; run it without writing at every boot
     return state
 
 
