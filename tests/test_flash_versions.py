@@ -174,6 +174,39 @@ def test_a_version_that_fails_to_start_is_rolled_back_after_three_boots(
     assert f"already runs version {good.version} (fw/a)" in cli.stdout  # type: ignore[attr-defined]
 
 
+def test_a_first_version_that_fails_has_nothing_to_go_back_to_and_is_not_reset_forever(
+    board: tuple[str, Path], tmp_path: Path
+) -> None:
+    port, fs = board
+    _write_version(tmp_path / "bad", "bad", broken=True)
+    _flash(port, tmp_path / "bad")
+    for _ in range(5):
+        out = _boot(fs)
+        # the exception goes on to the REPL, as without the loader (the unix port exits 1)
+        assert out.returncode == 1 and "RuntimeError: no start" in out.stdout + out.stderr
+        assert "resetting" not in out.stdout and "rolled back" not in out.stdout
+    assert _state(fs).tries == 3  # counted up to MAX_TRIES, then no more writes
+
+
+def test_the_loader_reads_a_complete_state_new_when_the_rename_did_not_finish(
+    board: tuple[str, Path], tmp_path: Path
+) -> None:
+    """On FAT, MicroPython's rename removes the target first: a reset between the two leaves
+    only fw/state.new, complete; one cut short is no state at all."""
+    port, fs = board
+    _write_version(tmp_path / "v1", "v1")
+    _write_version(tmp_path / "v2", "v2")
+    _flash(port, tmp_path / "v1")
+    _flash(port, tmp_path / "v2")
+    (fs / "fw/state").rename(fs / "fw/state.new")
+    assert _answer(fs) == "v2"
+    assert not (fs / "fw/state.new").exists()  # the boot count went back into fw/state
+    text = (fs / "fw/state").read_text()
+    (fs / "fw/state").write_text(text.replace("end ok\n", ""))  # cut short
+    (fs / "fw/state.new").write_text(text.replace("active b", "active a"))
+    assert _answer(fs) == "v1"  # the complete one wins
+
+
 def test_the_loader_is_replaced_by_renaming_a_complete_copy(
     board: tuple[str, Path], tmp_path: Path
 ) -> None:
