@@ -341,6 +341,8 @@ def test_a_transfer_killed_at_20_random_points_leaves_a_board_that_boots(
         out, err = whole.communicate(timeout=60)
         duration = time.monotonic() - t0
         assert whole.returncode == 0, err
+    said = out.decode()
+    assert "version" in said and "active in fw/a" in said and "kept for rollback" in said, said
     assert _answer(fs) == "v2"
 
     rng = random.Random(20261130)
