@@ -127,7 +127,7 @@ class BoardRig:
         loop_mod = hal_module("board_loop")
         app_mod = fsw_module("app")
         imu_config = {} if force is None else {"imu": "lsm6dsox", "imu_addr": 0x6A}
-        self.cfg = mb.config(dict(CONFIG, **imu_config, **(config or {})))
+        self.cfg = mb.config({**CONFIG, **imu_config, **(config or {})})
         self.board = mb.MachineBoard(self.cfg, self.machine, self.clock)
         self.inp, self.out = HostInput(), HostOutput()
         self.app = app_mod.App(self.out, None, self.board.backup, self.board.i2c)
