@@ -172,3 +172,6 @@ def test_an_imu_pulled_mid_descent_falls_back_to_the_thrust_model() -> None:
     contact = hop.dyn.first_contact
     assert contact is not None
     assert contact.speed_mps < hop.scenario.criteria.max_touchdown_speed_mps
+    # and, as without an IMU, the ground is not seen: no LANDED (docs/architecture.md,
+    # "Board mode": the engine burns on until the switch is opened or ABORT is sent)
+    assert hop.landed_t_s is None
