@@ -1,7 +1,8 @@
 """A board in board mode without hardware, under CPython: the firmware's board HAL and loop
 (hal/machine_board.py, hal/board_loop.py) on the `machine` stand-in of tests/board_standin/,
-with the host's register-level LIDAR-Lite emulator answering the I2C bus on the stand-in's
-virtual clock, and a host on the console (HostLink frames in, frames out)."""
+with the host's register-level LIDAR-Lite emulator (and, when asked, the LSM6DSOX emulator
+beside it) answering the I2C bus on the stand-in's virtual clock, and a host on the console
+(HostLink frames in, frames out)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 from softland.boards.firmware import firmware_dir, fsw_module
 from softland.boards.hostlink import Frame, HostLink
 from softland.devices.lidarlite import EmulatedI2C, LidarLiteEmulator, MachineI2C
+from softland.devices.lsm6dsox import G0, Lsm6dsoxEmulator
 
 STANDIN_DIR = Path(__file__).resolve().parent / "board_standin"
 # start 2 s before the 2^30 wrap of ticks_us: a run of 100 ticks or more crosses it
@@ -85,10 +87,17 @@ class HostOutput:
         return len(buf)
 
 
+def at_rest(_t_s: float) -> float:
+    """An accelerometer standing on the ground: +1 g up."""
+    return G0
+
+
 class BoardRig:
     """One board: the stand-in machine reset, a LIDAR-Lite emulator at `target_m` (or
     `target`: time s -> (distance m, reflectance)), the board built from `config`, the app
-    and its loop."""
+    and its loop. `force` (time s -> vertical specific force, m/s^2): an LSM6DSOX emulator at
+    0x6A on the same bus, z up, and the board configured with it ("imu": "lsm6dsox"); None:
+    no accelerometer, as the board configuration's default."""
 
     def __init__(
         self,
@@ -97,21 +106,28 @@ class BoardRig:
         start_us: int = T0_US,
         emulator: bool = True,
         target: Callable[[float], tuple[float, float]] | None = None,
+        force: Callable[[float], float] | None = None,
     ) -> None:
         self.machine = standin_machine()
         self.clock = self.machine.reset(start_us)
+        self.imu: Lsm6dsoxEmulator | None = None
         if emulator:
             self.lidar = LidarLiteEmulator(self.clock, np.random.default_rng(1), variant="v3")
             if target is None:
                 self.lidar.set_target(target_m)
             else:
                 self.lidar._target = target  # (distance m, reflectance) at time s
-            bus = EmulatedI2C(self.clock, [self.lidar], frequency=400_000, timeout_us=2000)
+            devices: list[Any] = [self.lidar]
+            if force is not None:
+                self.imu = Lsm6dsoxEmulator(self.clock, np.random.default_rng(2), force=force)
+                devices.append(self.imu)  # at 0x6A, beside the LIDAR-Lite at 0x62
+            bus = EmulatedI2C(self.clock, devices, frequency=400_000, timeout_us=2000)
             self.machine.I2C.backend = MachineI2C(bus)
         mb = hal_module("machine_board")
         loop_mod = hal_module("board_loop")
         app_mod = fsw_module("app")
-        self.cfg = mb.config(dict(CONFIG, **(config or {})))
+        imu_config = {} if force is None else {"imu": "lsm6dsox", "imu_addr": 0x6A}
+        self.cfg = mb.config({**CONFIG, **imu_config, **(config or {})})
         self.board = mb.MachineBoard(self.cfg, self.machine, self.clock)
         self.inp, self.out = HostInput(), HostOutput()
         self.app = app_mod.App(self.out, None, self.board.backup, self.board.i2c)
@@ -168,11 +184,12 @@ class BoardRig:
         ]
 
     def flying(self) -> None:
-        """Switch closed, sensors read, ARM (override: no accelerometer), START: DESCENT."""
+        """Switch closed, sensors read, ARM (override when no accelerometer), START:
+        DESCENT."""
         app = fsw_module("app")
         self.close_switch()
         self.run(10)
-        self.send(app.C_ARM, 0, app.ARM_OVERRIDE)
+        self.send(app.C_ARM, 0, app.ARM_OVERRIDE if self.imu is None else 0)
         self.run(1)
         self.send(app.C_START)
         self.run(1)

@@ -1,6 +1,7 @@
 """Board mode (hal/machine_board.py, hal/board_loop.py): the flight standalone on the board's
-clock, LIDAR-Lite bus, ESC output, watchdog and arming switch, here on the `machine`
-stand-in of tests/board_standin with the host's LIDAR-Lite emulator on the bus."""
+clock, LIDAR-Lite bus (and the LSM6DSOX accelerometer on it), ESC output, watchdog and arming
+switch, here on the `machine` stand-in of tests/board_standin with the host's LIDAR-Lite and
+LSM6DSOX emulators on the bus."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from itertools import pairwise
 
 import pytest
-from board_stand_in import CONFIG, PERIOD_US, BoardRig, hal_module
+from board_stand_in import CONFIG, PERIOD_US, BoardRig, at_rest, hal_module
 
 from softland.boards.firmware import fsw_module
 
@@ -16,6 +17,8 @@ app_mod = fsw_module("app")
 flight_mod = fsw_module("flight")
 params = fsw_module("params")
 rf = fsw_module("rangefinder")
+flags_mod = fsw_module("flags")
+imu_mod = fsw_module("lsm6dsox")
 loop_mod = hal_module("board_loop")
 mb = hal_module("machine_board")
 
@@ -329,3 +332,117 @@ def test_the_configuration_fills_the_defaults() -> None:
     assert cfg["i2c_timeout_us"] == 2000
     assert (cfg["pwm_hz"], cfg["pwm_min_us"], cfg["pwm_max_us"]) == (50, 1000, 2000)
     assert cfg["arm_pin"] is None  # no switch fitted: never arms
+
+
+# ---- (f) the accelerometer on the LIDAR's bus
+
+
+def _busy_us(rig: BoardRig, n: int) -> list[int]:
+    """n ticks one by one: each tick's work on the board's clock (from its start after the
+    sleep to its end), bus transactions included."""
+    busy = []
+    for _ in range(n):
+        start = rig.telemetry(rig.run(1))[0]["time_us"]
+        busy.append((rig.clock.ticks_us() - start) & TICKS_MASK)
+    return busy
+
+
+def test_with_an_imu_the_ticks_keep_their_deadlines_across_the_clock_wrap() -> None:
+    rig = BoardRig(force=at_rest)
+    busy = _busy_us(rig, 150)
+    times = [t["time_us"] for t in rig.telemetry()]
+    assert times[-1] < times[0]  # the wrap was crossed
+    assert _gaps(times) == [PERIOD_US] * 149
+    assert rig.loop.overruns == 0
+    # the LIDAR-Lite's and the IMU's transactions together: under 1 ms of bus time a tick
+    assert max(busy) < PERIOD_US // 4
+    assert rig.loop.imu.tx_max <= 3
+
+
+def test_the_imu_health_is_reported_at_boot_and_arm_needs_no_override() -> None:
+    rig = BoardRig(force=at_rest)
+    rig.close_switch()
+    frames = rig.run(10)
+    health = [e["arg"] for e in rig.events(frames) if e["code"] == loop_mod.EV_IMU]
+    assert health == [imu_mod.ACC_NO_DATA, imu_mod.ACC_GOOD]  # probed, then sampling
+    assert rig.loop.imu.acc_ok and abs(rig.loop.imu.acc_mm_s2 - 9807) < 50
+    rig.send(app_mod.C_ARM)
+    ack = rig.acks(rig.run(1))[0]
+    assert (ack["result"], ack["mode"]) == (params.OK, flight_mod.ARMED)
+
+
+def test_the_imu_mounting_and_address_come_from_the_configuration() -> None:
+    rig = BoardRig(
+        {"imu_addr": 0x6B, "imu_up_axis": "x", "imu_up_sign": -1, "imu_fs_g": 8},
+        force=at_rest,
+    )
+    assert rig.imu is not None
+    rig.imu.address = 0x6B  # SA0 high
+    rig.imu.up_axis, rig.imu.up_sign = 0, -1  # mounted with x pointing down
+    rig.run(10)
+    driver = rig.loop.imu
+    assert driver.acc_ok and abs(driver.acc_mm_s2 - 9807) < 50
+    assert rig.imu.full_scale_g == 8
+
+
+def test_an_imu_pulled_mid_descent_keeps_the_deadline_and_flies_the_thrust_model() -> None:
+    rig = BoardRig(target_m=30.0, force=at_rest)
+    rig.flying()
+    tel = rig.telemetry(rig.run(20))
+    assert all(t["flags"] & flags_mod.IMU_USED for t in tel)
+    rig.board.i2c.nack_addr = 0x6A  # the IMU pulled: every transaction to it NACKs
+    frames = rig.run(60)
+    tel = rig.telemetry(frames)
+    assert _gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 59
+    assert rig.loop.overruns == 0
+    assert not any(t["flags"] & flags_mod.IMU_USED for t in tel)  # acc_ok 0: thrust model
+    assert all(t["faults"] == 0 for t in tel)
+    assert all(t["rf_status"] == rf.RF_GOOD for t in tel)  # the LIDAR-Lite is untouched
+    health = [e["arg"] for e in rig.events(frames) if e["code"] == loop_mod.EV_IMU]
+    assert health == [imu_mod.ACC_NO_DATA, imu_mod.ACC_NOT_CONNECTED]
+    assert rig.app.flight.mode == flight_mod.DESCENT  # flying on
+    rig.board.i2c.nack_addr = -1  # plugged back in: found, configured, used again
+    tel = rig.telemetry(rig.run(10))
+    assert tel[-1]["flags"] & flags_mod.IMU_USED
+
+
+def test_a_stalled_imu_falls_back_to_the_thrust_model_and_recovers() -> None:
+    rig = BoardRig(target_m=30.0, force=at_rest)
+    rig.flying()
+    rig.run(10)
+    assert rig.imu is not None
+    t = rig.clock.now_s
+    rig.imu.inject("dropout", t, t + 0.3)  # no new samples for 300 ms
+    tel = rig.telemetry(rig.run(40))
+    used = [bool(t["flags"] & flags_mod.IMU_USED) for t in tel]
+    assert not all(used) and used[-1]
+    assert all(t["faults"] == 0 for t in tel)
+
+
+def test_the_configuration_has_no_imu_unless_it_says_so() -> None:
+    cfg = mb.config({"i2c_scl": 5, "i2c_sda": 4, "pwm_pin": 15})
+    assert cfg["imu"] == "none"
+    assert (cfg["imu_addr"], cfg["imu_fs_g"], cfg["imu_up_axis"], cfg["imu_up_sign"]) == (
+        0x6A,
+        16,
+        "z",
+        1,
+    )
+    assert BoardRig().loop.imu is None
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("imu", "bmi088"),
+        ("imu_addr", 0x62),  # the LIDAR-Lite's
+        ("imu_fs_g", 3),
+        ("imu_up_axis", "w"),
+        ("imu_up_axis", 2),  # a letter, not an index
+        ("imu_up_sign", 0),
+        ("i2c_timeout_us", 3000),  # 7 transactions x 3 ms: beyond a 20 ms period
+    ],
+)
+def test_the_imu_configuration_refuses_bad_values_naming_the_key(key: str, value: object) -> None:
+    with pytest.raises(ValueError, match=key):
+        mb.config({**CONFIG, "imu": "lsm6dsox", key: value})

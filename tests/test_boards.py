@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from softland.boards.catalog import Board, boards_dir, list_boards, load_board
+from softland.boards.catalog import Board, board_config, boards_dir, list_boards, load_board
 from softland.errors import UserError
 
 BUNDLED = ("esp32s3", "feather_m4", "feather_rp2040", "pico", "pico2", "qemu_m0", "unix")
@@ -115,6 +115,14 @@ def _write_variant(tmp_path: Path, edit: str, replacement: str) -> Path:
         (r"^arm_pin = .*$", "arm_pin = -1", "board_mode.arm_pin"),
         (r"^backup = .*$", 'backup = "sdcard"', "board_mode.backup"),
         (r"^backup = .*$", 'backup = "none"\nesc = "yes"', "board_mode.esc"),  # unknown key
+        (r"^imu = .*$", 'imu = "mpu6050"', "board_mode.imu"),  # no driver for it
+        (r"^imu_addr = .*$", "imu_addr = 0x62", "board_mode.imu_addr"),  # the LIDAR-Lite's
+        (r"^imu_fs_g = .*$", "imu_fs_g = 3", "board_mode.imu_fs_g"),
+        (r"^imu_up_axis = .*$", 'imu_up_axis = "up"', "board_mode.imu_up_axis"),
+        (r"^imu_up_axis = .*$", "imu_up_axis = 2", "board_mode.imu_up_axis"),  # a letter
+        (r"^imu_up_sign = .*$", "imu_up_sign = 0", "board_mode.imu_up_sign"),
+        # 7 transactions a tick (LIDAR-Lite 4, IMU 3) x 3 ms: beyond the 20 ms period
+        (r"^i2c_timeout_us = .*$", "i2c_timeout_us = 3000", "board_mode.i2c_timeout_us"),
     ],
 )
 def test_bad_board_file_names_file_and_field(
@@ -143,6 +151,33 @@ def test_a_board_file_in_board_mode_loads_with_its_table(tmp_path: Path) -> None
     board = load_board(path)
     assert board.mode == "board"
     assert board.board_mode is not None and board.board_mode.pwm_min_us == 1000
+
+
+@pytest.mark.parametrize("name", ["pico", "pico2", "esp32s3"])
+def test_the_board_mode_boards_carry_the_lsm6dsox_on_the_lidar_bus(name: str) -> None:
+    from board_stand_in import hal_module
+
+    text = board_config(load_board(name), "board")
+    scope: dict = {}
+    exec(text, scope)
+    config = scope["CONFIG"]
+    assert config["imu"] == "lsm6dsox"
+    assert "'imu_addr': 0x6A," in text  # the Adafruit breakout's default, spelt as in its docs
+    assert (config["imu_fs_g"], config["imu_up_axis"], config["imu_up_sign"]) == (16, "z", 1)
+    assert hal_module("machine_board").config(config)["imu_addr"] == 0x6A
+
+
+def test_a_board_mode_table_without_an_imu_flies_on_the_thrust_model(tmp_path: Path) -> None:
+    path = _write_variant(tmp_path, r"^imu = .*$", 'imu = "none"')
+    board = load_board(path)
+    assert board.board_mode is not None and board.board_mode.imu == "none"
+    scope: dict = {}
+    exec(board_config(board, "board"), scope)
+    assert scope["CONFIG"]["imu"] == "none"
+    # 4 LIDAR-Lite transactions x 4 ms fit in 20 ms without the IMU (not with it: 7 x 4 ms)
+    text = path.read_text().replace("i2c_timeout_us = 2000", "i2c_timeout_us = 4000")
+    path.write_text(text)
+    assert load_board(path).board_mode.i2c_timeout_us == 4000
 
 
 def test_invalid_toml_names_the_file(tmp_path: Path) -> None:

@@ -25,6 +25,11 @@
 # Arming switch: open -> ARM and START refused (E_PREFLIGHT, value AR_ARM_SWITCH, with an
 #   EV_ARM_REFUSED); opening it in ARMED disarms, in DESCENT/TERMINAL aborts; every change is
 #   an EV_INTERLOCK (arg 1 closed, 0 open).
+# Accelerometer (board.imu, the LSM6DSOX on the LIDAR's bus; None: none fitted): stepped every
+#   tick (at most 3 transactions, each bounded by the bus timeout; the driver never raises), its
+#   vertical specific force and acc_ok go to the flight, and every change of its health is an
+#   EV_IMU (arg: fsw.lsm6dsox ACC_*). An IMU that is lost (NACK, stale, stuck, saturated)
+#   gives acc_ok 0: the flight propagates on its thrust model, as with none fitted; no fault.
 # Host: at most RX_MAX console bytes a tick, read without waiting (select.poll, 0 timeout);
 #   Ctrl-C is off while the loop runs (micropython.kbd_intr(-1)), as in hal/stdio_link.serve.
 try:
@@ -44,6 +49,7 @@ EV_LATE = const(16)  # a tick started after its deadline; arg: how late, us
 EV_SKIP = const(17)  # deadlines skipped by a tick late by a period or more; arg: how many
 # (0: the grid restarted at now, its next deadline was impossibly far ahead)
 EV_INTERLOCK = const(18)  # the arming switch changed; arg: 1 closed, 0 open
+EV_IMU = const(19)  # the accelerometer's health changed; arg: fsw.lsm6dsox ACC_* (3 good)
 
 RX_MAX = const(64)  # console bytes read a tick at most (a CMD frame is 17)
 QUIET_TICKS = const(13)  # ~250 ms at 50 Hz without a byte: drop a half-received frame
@@ -75,6 +81,8 @@ class BoardLoop:
         self.skipped = 0  # deadlines skipped (wraps at 2^29)
         self.feeds = 0  # watchdog feeds (wraps at 2^29)
         self.closed = False  # arming switch as last read (boot: open until read closed)
+        self.imu = board.imu  # the accelerometer driver, or None
+        self.imu_status = -1  # its health as last reported (EV_IMU); -1: not yet
         self.deadline = 0
         self._quiet = 0
         self._started = False
@@ -141,7 +149,17 @@ class BoardLoop:
                     app.event(EV_SKIP, k)
             self._interlock(board.switch.closed())
             self._console()
-            app.board_step(now, 0, 0)  # no accelerometer yet: the flight's thrust model
+            imu = self.imu
+            if imu is None:
+                app.board_step(now, 0, 0)  # no accelerometer: the flight's thrust model
+            else:
+                imu.step(now)  # <= 3 bounded transactions; never raises
+                st = imu.status
+                if st != self.imu_status:
+                    self.imu_status = st
+                    app.event(EV_IMU, st)
+                # acc_ok 0 (lost, stale, saturated): the thrust model, as without one
+                app.board_step(now, imu.acc_mm_s2, 1 if imu.acc_ok else 0)
             mode = fl.mode
             if self.closed and (mode == DESCENT or mode == TERMINAL):
                 esc.throttle(fl.ctrl.throttle_q15)

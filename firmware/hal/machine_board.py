@@ -1,5 +1,5 @@
-# Board HAL on MicroPython's `machine` module: the board's own I2C bus (the LIDAR-Lite), its
-# clock (time.ticks_us), the ESC output (machine.PWM, servo pulses), the watchdog
+# Board HAL on MicroPython's `machine` module: the board's own I2C bus (the LIDAR-Lite, and the
+# LSM6DSOX accelerometer when the configuration has one: "imu"), its clock (time.ticks_us), the ESC output (machine.PWM, servo pulses), the watchdog
 # (machine.WDT), the arming switch, the status LED and the backup store, built from the board
 # configuration (board_config.py, a plain dict: docs/architecture.md, "Board mode"). The loop
 # that drives them is hal/board_loop.py.
@@ -26,10 +26,19 @@ DEFAULTS = {
     "wdt_ms": 0,
     "backup": "auto",
     "console": True,
+    "imu": "none",  # "none": the flight's thrust model; "lsm6dsox": on the LIDAR's bus
+    "imu_addr": 0x6A,  # 0x6A (SA0 low, the Adafruit breakout's default) or 0x6B
+    "imu_fs_g": 16,  # full scale, g: 2, 4, 8 or 16 (landing shocks)
+    "imu_up_axis": "z",  # the body axis along the thrust, pointing up: "x", "y" or "z"
+    "imu_up_sign": 1,  # +1: that axis points up, -1: down
 }
 REQUIRED = ("i2c_scl", "i2c_sda", "pwm_pin")
 PULSE_MIN_US = 500  # what a servo-pulse ESC input accepts at all
 PULSE_MAX_US = 2500
+IMUS = ("none", "lsm6dsox")
+AXES = ("x", "y", "z")
+LIDAR_TX = 4  # I2C transactions a tick at most: the LIDAR-Lite driver's max_tx ...
+IMU_TX = 3  # ... and the LSM6DSOX driver's
 
 
 def config(cfg):
@@ -56,6 +65,22 @@ def config(cfg):
     wdt = c["wdt_ms"]
     if wdt and wdt < 3 * 1000 // c["loop_hz"]:
         raise ValueError("board_config: wdt_ms must be 0 (none) or at least 3 loop periods")
+    imu = c["imu"]
+    if imu not in IMUS:
+        raise ValueError("board_config: imu %r is not supported (none, lsm6dsox)" % (imu,))
+    if c["imu_addr"] not in (0x6A, 0x6B):
+        raise ValueError("board_config: imu_addr must be 0x6A or 0x6B (the LSM6DSOX's SA0)")
+    if c["imu_fs_g"] not in (2, 4, 8, 16):
+        raise ValueError("board_config: imu_fs_g must be 2, 4, 8 or 16")
+    if c["imu_up_axis"] not in AXES:
+        raise ValueError("board_config: imu_up_axis must be 'x', 'y' or 'z'")
+    if c["imu_up_sign"] not in (1, -1):
+        raise ValueError("board_config: imu_up_sign must be 1 or -1")
+    # every transaction of a tick timing out must still leave the tick inside its period
+    tx = LIDAR_TX + (IMU_TX if imu != "none" else 0)
+    if tx * c["i2c_timeout_us"] >= 1000000 // c["loop_hz"]:
+        raise ValueError("board_config: i2c_timeout_us x %d transactions a tick must fit in a "
+                         "loop period" % tx)
     return c
 
 
@@ -128,6 +153,14 @@ class MachineBoard:
         self.i2c = machine.I2C(cfg["i2c_id"], scl=machine.Pin(cfg["i2c_scl"]),
                                sda=machine.Pin(cfg["i2c_sda"]), freq=cfg["i2c_freq"],
                                timeout=cfg["i2c_timeout_us"])
+        # the accelerometer on the same bus (a different address), or None: no IMU
+        self.imu = None
+        if cfg["imu"] == "lsm6dsox":
+            from fsw.lsm6dsox import Lsm6dsox
+
+            self.imu = Lsm6dsox(self.i2c, cfg["imu_addr"], cfg["imu_fs_g"],
+                                AXES.index(cfg["imu_up_axis"]), cfg["imu_up_sign"],
+                                cfg["loop_hz"], IMU_TX)
         self._ticks_us = clock.ticks_us
         self.sleep_us = clock.sleep_us
         self.wdt = None

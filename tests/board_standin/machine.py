@@ -10,9 +10,11 @@
 #             test advances it.
 #   Pin       value() reads `level` (set_level(id, level) sets it from a test); a pull-up
 #             input reads 1 until something pulls it down.
-#   I2C       answered by I2C.backend when a test sets one (under CPython: the emulator's
-#             MachineI2C), else by FakeLidar, a small LIDAR-Lite v3 register file.
-#             `unplugged` makes every transaction raise OSError(ENODEV).
+#   I2C       answered by I2C.backend when a test sets one (under CPython: the emulators'
+#             MachineI2C), else by FakeLidar, a small LIDAR-Lite v3 register file (writeto,
+#             readfrom_into), and FakeImu, a small LSM6DSOX register file (writeto_mem,
+#             readfrom_mem_into). `unplugged` makes every transaction raise OSError(ENODEV),
+#             `nack_addr` those to one address (a part pulled off the bus).
 #   PWM       duty_ns() records the pulse (pulse_us, max_ns, writes; `log` collects
 #             (time, us) when a test sets it to a list).
 #   WDT       feed() records the feed; the clock checks it on every advance and raises
@@ -172,6 +174,59 @@ class FakeLidar:
             buf[i] = r[(p + i) & 0xFF] if inc else r[p]
 
 
+class FakeImu:
+    # LSM6DSOX at 0x6A: WHO_AM_I, CTRL1_XL..CTRL10_C storage, CTRL3_C SW_RESET and IF_INC,
+    # STATUS_REG XLDA set while CTRL1_XL's ODR is on (the part samples faster than the loop),
+    # the outputs: `mg` milli-g on z (up) at the configured full scale, plus a count that varies
+    # (a frozen output would be reset by the driver); ~0.1 ms of bus time a transaction
+    SENS_UG = (61, 488, 122, 244)  # ug/LSB for FS_XL bits 0..3 (+/-2, 16, 4, 8 g)
+
+    def __init__(self, mg=1000):
+        self.regs = bytearray(128)
+        self.mg = mg
+        self.n = 0
+        self._defaults()
+
+    def _defaults(self):
+        r = self.regs
+        for i in range(128):
+            r[i] = 0
+        r[0x0F] = 0x6C
+        r[0x12] = 0x04
+
+    def writeto_mem(self, addr, reg, buf):
+        clock.advance_us(100 + 25 * len(buf))
+        if addr != 0x6A:
+            raise _ENODEV
+        r = self.regs
+        for i in range(len(buf)):
+            a = (reg + i) & 0x7F if r[0x12] & 0x04 else reg
+            if a == 0x12 and buf[i] & 0x01:
+                self._defaults()  # SW_RESET: the rest of the write is lost
+                return
+            if 0x10 <= a <= 0x19:
+                r[a] = buf[i]
+
+    def readfrom_mem_into(self, addr, reg, buf):
+        clock.advance_us(100 + 25 * len(buf))
+        if addr != 0x6A:
+            raise _ENODEV
+        r = self.regs
+        on = r[0x10] >> 4
+        r[0x1E] = 1 if on else 0
+        if on and reg == 0x28:
+            self.n = (self.n + 1) & 0xFFFF
+            z = (self.mg * 1000) // FakeImu.SENS_UG[(r[0x10] >> 2) & 3] + (self.n & 3)
+            r[0x28] = self.n & 1
+            r[0x29] = 0
+            r[0x2A] = 0
+            r[0x2B] = 0
+            r[0x2C] = z & 0xFF
+            r[0x2D] = (z >> 8) & 0xFF
+        for i in range(len(buf)):
+            buf[i] = r[(reg + i) & 0x7F] if r[0x12] & 0x04 else r[reg]
+
+
 class I2C:
     backend = None
 
@@ -182,20 +237,31 @@ class I2C:
         self.freq = freq
         self.timeout_us = timeout
         self.unplugged = False
+        self.nack_addr = -1
         self.dev = I2C.backend if I2C.backend is not None else FakeLidar()
+        self.mem_dev = I2C.backend if I2C.backend is not None else FakeImu()
         created.append("I2C")
 
-    def writeto(self, addr, buf, stop=True):
-        if self.unplugged:
+    def _nack(self, addr):
+        if self.unplugged or addr == self.nack_addr:
             clock.advance_us(30)  # an address NACK at 400 kHz
             raise _ENODEV
+
+    def writeto(self, addr, buf, stop=True):
+        self._nack(addr)
         return self.dev.writeto(addr, buf)
 
     def readfrom_into(self, addr, buf, stop=True):
-        if self.unplugged:
-            clock.advance_us(30)
-            raise _ENODEV
+        self._nack(addr)
         self.dev.readfrom_into(addr, buf)
+
+    def writeto_mem(self, addr, memaddr, buf):
+        self._nack(addr)
+        self.mem_dev.writeto_mem(addr, memaddr, buf)
+
+    def readfrom_mem_into(self, addr, memaddr, buf):
+        self._nack(addr)
+        self.mem_dev.readfrom_mem_into(addr, memaddr, buf)
 
 
 class PWM:

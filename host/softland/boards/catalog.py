@@ -7,8 +7,9 @@ file and the field.
 
 `mode` ("link", the default: the host is the world; "board": the flight runs standalone) and a
 `[board_mode]` table (the ESC's pulse range, the arming switch and LED pins, the watchdog, the
-I2C timeout) are optional; `board_config()` turns a board into the `board_config.py` the
-firmware's main.py reads at boot (`softland flash` installs it).
+I2C timeout, the accelerometer on the LIDAR's bus and its mounting) are optional;
+`board_config()` turns a board into the `board_config.py` the firmware's main.py reads at boot
+(`softland flash` installs it).
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ MPY_CROSS_ARCHES = (
 )
 MODES = ("link", "board")
 BACKUPS = ("auto", "rtc", "none")
+IMUS = ("none", "lsm6dsox")
+IMU_ADDRESSES = (0x6A, 0x6B)  # the LSM6DSOX's SA0 low (the Adafruit breakout's default), high
+IMU_FULL_SCALES_G = (2, 4, 8, 16)
+AXES = ("x", "y", "z")
+LIDAR_TX = (
+    4  # I2C transactions a tick at most: the LIDAR-Lite driver's (firmware/fsw/lidarlite.py)
+)
+IMU_TX = 3  # ... and the LSM6DSOX driver's (firmware/fsw/lsm6dsox.py)
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
 
@@ -66,6 +75,11 @@ class BoardMode:
     i2c_timeout_us: int = 2000
     wdt_ms: int = 0  # 0: no watchdog
     backup: str = "auto"
+    imu: str = "none"  # "lsm6dsox": the accelerometer on the LIDAR-Lite's I2C bus
+    imu_addr: int = 0x6A
+    imu_fs_g: int = 16  # full scale, g (16: landing shocks)
+    imu_up_axis: str = "z"  # the body axis along the thrust
+    imu_up_sign: int = 1  # +1 when that axis points up
 
 
 @dataclass(frozen=True)
@@ -144,6 +158,11 @@ _BOARD_MODE_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "i2c_timeout_us": ((int,), "an integer"),
     "wdt_ms": ((int,), "an integer"),
     "backup": ((str,), "a string"),
+    "imu": ((str,), "a string"),
+    "imu_addr": ((int,), "an integer"),
+    "imu_fs_g": ((int,), "an integer"),
+    "imu_up_axis": ((str,), "a string"),
+    "imu_up_sign": ((int,), "an integer"),
 }
 assert set(_BOARD_MODE_TYPES) == {f.name for f in fields(BoardMode)}
 _BOARD_MODE_RANGES: dict[str, tuple[int, int]] = {
@@ -153,6 +172,14 @@ _BOARD_MODE_RANGES: dict[str, tuple[int, int]] = {
     "arm_closed": (0, 1),
     "i2c_timeout_us": (100, 100_000),
     "wdt_ms": (0, 3_600_000),
+}
+# [board_mode] fields with a fixed set of values: field -> the values as the message lists them
+_BOARD_MODE_CHOICES: dict[str, dict[Any, str]] = {
+    "imu": {v: f'"{v}"' for v in IMUS},
+    "imu_addr": {v: f"0x{v:02X}" for v in IMU_ADDRESSES},
+    "imu_fs_g": {v: str(v) for v in IMU_FULL_SCALES_G},
+    "imu_up_axis": {v: f'"{v}"' for v in AXES},
+    "imu_up_sign": {1: "1", -1: "-1"},
 }
 
 # Field name -> (lowest, highest) accepted value for integer fields.
@@ -253,6 +280,9 @@ def _board_mode(path: Path, table: Any, board: dict[str, Any]) -> BoardMode:
             raise UserError(f"{where} = {value}: a pin number cannot be negative")
         if key == "backup" and value not in BACKUPS:
             raise UserError(f"{where} = {value!r}: expected one of {', '.join(BACKUPS)}")
+        choices = _BOARD_MODE_CHOICES.get(key)
+        if choices is not None and value not in choices:
+            raise UserError(f"{where} = {value!r}: expected one of {', '.join(choices.values())}")
     bm = BoardMode(**table)
     where = f"{path}: field 'board_mode"
     if bm.pwm_min_us >= bm.pwm_max_us:
@@ -264,6 +294,13 @@ def _board_mode(path: Path, table: Any, board: dict[str, Any]) -> BoardMode:
         raise UserError(f"{where}.wdt_ms' = {bm.wdt_ms}: above this board's {cap} ms")
     if bm.wdt_ms and bm.wdt_ms < 3 * 1000 // board["loop_hz"]:
         raise UserError(f"{where}.wdt_ms' = {bm.wdt_ms}: 0 (none) or at least 3 loop periods")
+    tx = LIDAR_TX + (IMU_TX if bm.imu != "none" else 0)
+    if tx * bm.i2c_timeout_us >= 1_000_000 // board["loop_hz"]:
+        raise UserError(
+            f"{where}.i2c_timeout_us' = {bm.i2c_timeout_us}: {tx} transactions a tick "
+            f"(LIDAR-Lite {LIDAR_TX}{f', IMU {IMU_TX}' if tx > LIDAR_TX else ''}) timing out "
+            f"must fit in a loop period ({1_000_000 // board['loop_hz']} us)"
+        )
     return bm
 
 
@@ -316,16 +353,26 @@ def board_config(board: Board, mode: str | None = None) -> str:
             led_pin=bm.led_pin,
             wdt_ms=bm.wdt_ms,
             backup=bm.backup,
+            imu=bm.imu,
+            imu_addr=bm.imu_addr,
+            imu_fs_g=bm.imu_fs_g,
+            imu_up_axis=bm.imu_up_axis,
+            imu_up_sign=bm.imu_up_sign,
         )
     source = board.path.name if board.path else f"{board.name}.toml"
     lines = [
         f"# board_config.py for '{board.name}' (from {source}), written by softland flash:",
         "# main.py reads it at boot (link: serve the host link; board: fly standalone).",
         "CONFIG = {",
-        *(f"    {key!r}: {value!r}," for key, value in values.items()),
+        *(f"    {key!r}: {_literal(key, value)}," for key, value in values.items()),
         "}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _literal(key: str, value: Any) -> str:
+    """A value as board_config.py spells it (an I2C address in hex, as datasheets do)."""
+    return f"0x{value:02X}" if key == "imu_addr" else repr(value)
 
 
 def _as_dict(board: Board) -> dict[str, Any]:

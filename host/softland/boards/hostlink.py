@@ -69,6 +69,7 @@ EVENTS = {
     16: "late_tick",
     17: "skipped_ticks",
     18: "interlock",
+    19: "imu",
 }
 
 
