@@ -174,6 +174,8 @@ def test_flash_mpy_compiles_for_what_the_board_reports_and_imports(
         "fw/b/manifest",
     ]
     assert (fs / "fw/b/fsw/x.mpy").read_bytes()[:1] == b"M"
+    again = flash(port, firmware, board, compile_mpy=True, run=False, soft_reset=False)
+    assert again.version == report.version and again.copied == []  # mpy-cross is deterministic
     assert (fs / "fw/b/main.py").read_bytes() == (firmware / "main.py").read_bytes()
     # The compiled module loads in MicroPython from the "board" filesystem, under the loader.
     micropython = _micropython()
