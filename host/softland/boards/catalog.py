@@ -103,7 +103,16 @@ class Board:
     notes: str
     mode: str = "link"
     board_mode: BoardMode | None = None
+    # --- finding the board and installing its runtime (softland.boards.detect, .runtime_install)
+    usb_ids: tuple[tuple[int, int], ...] = ()  # (VID, PID) its runtime enumerates with
+    mpflash_board: str = ""  # MicroPython: the board id mpflash downloads/flashes (RPI_PICO)
+    circuitpython_board: str = ""  # CircuitPython: circuitpython.org's board id
     path: Path | None = None  # the file it was loaded from (not a TOML field)
+
+    @property
+    def usb_ids_text(self) -> str:
+        """The USB ids as lsusb prints them: "2E8A:0005, ..." ("none" without any)."""
+        return ", ".join(f"{v:04X}:{p:04X}" for v, p in self.usb_ids) or "none"
 
     @property
     def min_version_tuple(self) -> tuple[int, ...]:
@@ -127,6 +136,44 @@ class Board:
         )
 
 
+# --- Optional fields for finding the board and installing its runtime (kept apart from the
+# [board_mode] fields): usb_ids = ["2E8A:0005"] (hex VID:PID), mpflash_board = "RPI_PICO",
+# circuitpython_board = "adafruit_feather_rp2040".
+_INSTALL_FIELDS = ("usb_ids", "mpflash_board", "circuitpython_board")
+_USB_ID_RE = re.compile(r"^([0-9A-Fa-f]{4}):([0-9A-Fa-f]{4})$")
+_MPFLASH_BOARD_RE = re.compile(r"^[A-Z0-9][A-Z0-9_]*(-[A-Z0-9_]+)?$")
+_CIRCUITPYTHON_BOARD_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+
+
+def _install_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """Pop and check the optional USB-id / runtime-install fields of a board file."""
+    out: dict[str, Any] = {}
+    runtime = data.get("runtime")
+    ids = data.pop("usb_ids", [])
+    where = f"{path}: field 'usb_ids'"
+    if not isinstance(ids, list):
+        raise UserError(f'{where} must be a list like ["2E8A:0005"], got {ids!r}')
+    parsed: list[tuple[int, int]] = []
+    for item in ids:
+        match = _USB_ID_RE.match(item) if isinstance(item, str) else None
+        if match is None:
+            raise UserError(f'{where}: {item!r} is not a USB id like "2E8A:0005" (hex VID:PID)')
+        parsed.append((int(match.group(1), 16), int(match.group(2), 16)))
+    out["usb_ids"] = tuple(parsed)
+    for key, pattern, wants, example in (
+        ("mpflash_board", _MPFLASH_BOARD_RE, "micropython", "RPI_PICO"),
+        ("circuitpython_board", _CIRCUITPYTHON_BOARD_RE, "circuitpython", "feather_m4_express"),
+    ):
+        value = data.pop(key, "")
+        where = f"{path}: field '{key}'"
+        if not isinstance(value, str) or (value and not pattern.match(value)):
+            raise UserError(f"{where} = {value!r}: expected a board id like {example!r}")
+        if value and runtime != wants:
+            raise UserError(f"{where}: only for {wants} boards (this one runs {runtime})")
+        out[key] = value
+    return out
+
+
 # Field name -> (accepted types, description of the type for messages).
 _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "name": ((str,), "a string"),
@@ -145,7 +192,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "watchdog_max_ms": ((int,), "an integer"),
     "notes": ((str,), "a string"),
 }
-_OPTIONAL = ("mode", "board_mode")
+_OPTIONAL = ("mode", "board_mode", *_INSTALL_FIELDS)
 _TOML_FIELDS = tuple(f.name for f in fields(Board) if f.name not in ("path", *_OPTIONAL))
 assert set(_TYPES) == set(_TOML_FIELDS)
 _BOARD_MODE_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
@@ -247,12 +294,13 @@ def _board_from_file(path: Path) -> Board:
         raise UserError(f"{path}: missing field '{missing[0]}'")
     for key in _TOML_FIELDS:
         _check_value(path, key, data[key])
+    install = _install_fields(path, data)
     mode = data.pop("mode", "link")
     if not isinstance(mode, str) or mode not in MODES:
         raise UserError(f"{path}: field 'mode' = {mode!r}: expected one of {', '.join(MODES)}")
     table = data.pop("board_mode", None)
     board_mode = None if table is None else _board_mode(path, table, data)
-    board = Board(**data, mode=mode, board_mode=board_mode, path=path)
+    board = Board(**data, mode=mode, board_mode=board_mode, path=path, **install)
     if mode == "board":
         check_board_mode(board)
     return board

@@ -1,6 +1,6 @@
 """The `softland` command line: the click group `cli` and `main` (the console script and
 `python -m softland.cli`), one module per command family (sim: sim, scenarios, bench; mc;
-flash: flash, boards; pil)."""
+flash: flash, install-runtime, boards; pil)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import click
 from rich.console import Console
 
-from softland.cli.flash import boards_command, flash_command
+from softland.cli.flash import boards_command, flash_command, install_runtime_command
 from softland.cli.mc import mc_command
 from softland.cli.pil import pil_command
 from softland.cli.sim import bench_command, scenarios_command, sim_command
@@ -33,6 +33,7 @@ cli.add_command(sim_command)
 cli.add_command(scenarios_command)
 cli.add_command(bench_command)
 cli.add_command(flash_command)
+cli.add_command(install_runtime_command)
 cli.add_command(boards_command)
 cli.add_command(mc_command)
 cli.add_command(pil_command)

@@ -1,4 +1,5 @@
-"""`softland flash` and `softland boards`: click commands, registered in the main CLI group."""
+"""`softland flash`, `softland install-runtime` and `softland boards`: click commands,
+registered in the main CLI group."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 
 import click
 
-from softland.boards.catalog import list_boards, load_board
+from softland.boards.catalog import Board, list_boards, load_board
+from softland.boards.detect import resolve_port
 from softland.boards.flash import FlashReport, firmware_dir, flash
+from softland.boards.runtime_install import manual_hint, plan_install, run_plan
 from softland.errors import UserError
 
 
@@ -73,8 +76,23 @@ def _print_report(report: FlashReport, verbose: bool) -> None:
         click.echo("board reset: the new firmware is running")
 
 
+def _port(port: str | None, board: Board) -> str:
+    """PORT as given, or found (no PORT or "auto"): a note on stderr says what was found."""
+    if port not in (None, "", "auto"):
+        assert port is not None
+        if not Path(port).exists() and port in {b.name for b in list_boards()}:
+            raise UserError(
+                f"'{port}' is a board name, not a port: run `softland flash PORT --board {port}` "
+                f"(PORT like /dev/ttyACM0, a0, or none to find it by USB id)"
+            )
+    found, note = resolve_port(port, board)
+    if note:
+        click.echo(note, err=True)
+    return found
+
+
 @click.command("flash")
-@click.argument("port")
+@click.argument("port", required=False)
 @click.option(
     "--board",
     "board_name",
@@ -107,7 +125,7 @@ def _print_report(report: FlashReport, verbose: bool) -> None:
 )
 @click.option("-v", "--verbose", is_flag=True, help="List every file.")
 def flash_command(
-    port: str,
+    port: str | None,
     board_name: str,
     mpy: bool,
     no_run: bool,
@@ -119,16 +137,13 @@ def flash_command(
 ) -> None:
     """Copy the firmware to the board on PORT and reset it.
 
-    PORT is a serial device (/dev/ttyACM0, COM3), an mpremote shortcut (a0, u0, c0, auto), or
-    for CircuitPython boards the mounted CIRCUITPY drive.
+    PORT is a serial device (/dev/ttyACM0, COM3), an mpremote shortcut (a0, u0, c0), or for
+    CircuitPython boards the mounted CIRCUITPY drive. Without PORT (or with "auto") the serial
+    port whose USB id is in the board file, or the mounted CIRCUITPY drive, is used.
     """
     try:
         board = load_board(board_name)
-        if not Path(port).exists() and port in {b.name for b in list_boards()}:
-            raise UserError(
-                f"'{port}' is a board name, not a port: run `softland flash PORT --board {port}` "
-                f"(PORT like /dev/ttyACM0, a0 or auto)"
-            )
+        port = _port(port, board)
         root = firmware_path if firmware_path is not None else firmware_dir()
         report = flash(
             port,
@@ -144,6 +159,58 @@ def flash_command(
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
     _print_report(report, verbose)
+
+
+@click.command("install-runtime")
+@click.argument("port", required=False)
+@click.option(
+    "--board",
+    "board_name",
+    default="pico",
+    show_default=True,
+    help="Board name (see `softland boards`) or path to a board .toml file.",
+)
+@click.option(
+    "--version",
+    "version",
+    default=None,
+    help="MicroPython release to flash (1.24.1, stable, preview) [default: stable]; for "
+    "CircuitPython boards the release the drive runs (else circup reads boot_out.txt).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the commands; run nothing.")
+def install_runtime_command(
+    port: str | None, board_name: str, version: str | None, dry_run: bool
+) -> None:
+    """Install the board's runtime: MicroPython through mpflash onto the board on PORT, or
+    CircuitPython's libraries through circup onto the CIRCUITPY drive PORT.
+
+    Both tools download (micropython.org, github.com): they need the network. Without PORT
+    (or with "auto") the port is found as `softland flash` finds it.
+    """
+    try:
+        board = load_board(board_name)
+        try:
+            target = _port(port, board)
+        except UserError as e:
+            raise UserError(f"{e}; {manual_hint(board)}") from None
+        plan = plan_install(board, target, version)
+        if dry_run:
+            click.echo(f"dry run: would install the {plan.runtime} runtime of '{plan.board}':")
+            for step in plan.steps:
+                network = f" (network: {step.network})" if step.network else ""
+                click.echo(f"  $ {shlex.join(step.argv)}")
+                click.echo(f"    {step.what}{network}")
+            for note in plan.notes:
+                click.echo(f"  note: {note}")
+            return
+        for note in plan.notes:
+            click.echo(f"note: {note}", err=True)
+        for step in run_plan(plan):
+            click.echo(f"done: {step.what}")
+    except UserError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    click.echo(f"next: softland flash {shlex.quote(plan.target)} --board {board.name}")
 
 
 @click.command("boards")
