@@ -54,15 +54,16 @@ def _describe(port: PortInfo) -> str:
 
 
 def find_serial_port(
-    board: Board, ports: Callable[[], Sequence[PortInfo]] = list_serial_ports
+    board: Board, ports: Callable[[], Sequence[PortInfo]] | None = None
 ) -> PortInfo:
-    """The one serial port whose USB VID:PID is one of the board file's `usb_ids`."""
+    """The one serial port whose USB VID:PID is one of the board file's `usb_ids`, among
+    `ports()` (default: `list_serial_ports`)."""
     if not board.usb_ids:
         raise UserError(
             f"board '{board.name}' lists no usb_ids in its board file, so its port cannot be "
             "found: give PORT (like /dev/ttyACM0, a0 or COM3)"
         )
-    seen = sorted(ports(), key=lambda p: p.device)
+    seen = sorted((ports or list_serial_ports)(), key=lambda p: p.device)
     matches = [p for p in seen if (p.vid, p.pid) in board.usb_ids]
     if len(matches) == 1:
         return matches[0]
@@ -115,7 +116,7 @@ def find_circuitpy_drive(candidates: Sequence[Path] | None = None) -> Path:
 def resolve_port(
     port: str | None,
     board: Board,
-    ports: Callable[[], Sequence[PortInfo]] = list_serial_ports,
+    ports: Callable[[], Sequence[PortInfo]] | None = None,
     drives: Sequence[Path] | None = None,
 ) -> tuple[str, str | None]:
     """(PORT to use, a note on how it was found or None). No PORT or "auto": a CircuitPython

@@ -37,8 +37,8 @@ TOOL_TIMEOUT_S = 600.0
 _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
 _BOX = "│╭╮╰╯─ "
 _INSTALL_HINTS = {
-    "mpflash": "pip install mpflash",
-    "circup": "pip install circup",
+    "mpflash": "pip install mpflash (or pip install -e '.[runtime]' in the softland checkout)",
+    "circup": "pip install circup (or pip install -e '.[runtime]' in the softland checkout)",
 }
 
 Runner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
