@@ -173,6 +173,7 @@ class HopResult:
     wdt_bites: int = 0
     final_pulse_us: int = 0
     requests: int = 0
+    compute_us: list[int] = field(default_factory=list)  # board compute time, each tick
     wall_s: float = 0.0
     telemetry: list[dict[str, int]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -212,6 +213,7 @@ class HopperHost:
         self.r = HopResult(runtime)
         self._phase = "params"
         self._tel = 0
+        self._compute = 0
         self._start_tel = 0
 
     # ---- answers
@@ -255,6 +257,7 @@ class HopperHost:
         args = p[6:]
         w = self.world
         self.r.requests += 1
+        self._compute += max(0, elapsed)
         w.advance_us(max(0, elapsed))
         if op == OP_HELLO:
             self._answer(0, room=room)
@@ -290,12 +293,14 @@ class HopperHost:
     def _on_telem(self, t: dict[str, int]) -> None:
         r = self.r
         self._tel += 1
+        compute, self._compute = self._compute, 0  # since the previous TELEM
         fl = self.flight
         if self._phase == "params" and self._tel >= 20:
             self._phase = "arm"
             self._command(self.app.C_ARM, 0, 0)
         if self._phase == "flying":
             r.ticks += 1
+            r.compute_us.append(compute)
             ts = self.dyn.state.t_s
             span = CONFIG["pwm_max_us"] - CONFIG["pwm_min_us"]
             if r.landed_t_s is not None:

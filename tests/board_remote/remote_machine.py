@@ -62,6 +62,14 @@ class Link:
         self.txv = memoryview(self.tx)
         self.rx = bytearray(L.BUF_LEN)
         self.rxv = memoryview(self.rx)
+        # views made once (slicing a memoryview allocates): what a request writes, where an
+        # answer's header and body are read; the loop then collects no garbage of ours
+        self.tx_views = [self.txv[:k] for k in range(L.BUF_LEN + 1)]
+        self.rx_head = self.rxv[: L.HEADER_LEN]
+        self.rx_bodies = [
+            self.rxv[L.HEADER_LEN : L.HEADER_LEN + n + L.TRAILER_LEN]
+            for n in range(L.MAX_PAYLOAD + 1)
+        ]
         self.base = 0  # the host's time at the mark, 2^30 domain
         self.mark = time.ticks_us()  # the board's clock when the host last answered
         self.pins = 0
@@ -88,7 +96,7 @@ class Link:
         room = CONS_LEN - self.c_n
         tx[10] = 255 if room > 255 else room
         k = self.enc.finish(tx, T_REQ, 6 + nargs)
-        self._write(self.txv[:k])
+        self._write(self.tx_views[k])
 
     def post(self, op, nargs=0):
         self._send(op, nargs)
@@ -97,14 +105,16 @@ class Link:
     def call(self, op, nargs=0):
         self._send(op, nargs)
         rx = self.rx
-        self._fill(0, L.HEADER_LEN)
+        self._fill(self.rx_head, 0, L.HEADER_LEN)
         while rx[0] != L.SYNC1 or rx[1] != L.SYNC2 or rx[3] != T_REP:
             # not an answer's header (noise): slide by one byte
             for i in range(L.HEADER_LEN - 1):
                 rx[i] = rx[i + 1]
-            self._fill(L.HEADER_LEN - 1, L.HEADER_LEN)
+            self._fill(None, L.HEADER_LEN - 1, L.HEADER_LEN)
         n = rx[2]
-        self._fill(L.HEADER_LEN, L.HEADER_LEN + n + L.TRAILER_LEN)
+        if n > L.MAX_PAYLOAD:
+            n = L.MAX_PAYLOAD
+        self._fill(self.rx_bodies[n], L.HEADER_LEN, L.HEADER_LEN + n + L.TRAILER_LEN)
         p = L.HEADER_LEN
         status = rx[p]
         self.base = L.get_i32(rx, p + 1) & MASK
@@ -123,14 +133,14 @@ class Link:
             raise Stop()
         return status
 
-    def _fill(self, a, b):
-        rxv = self.rxv
-        read = self._read
+    def _fill(self, view, a, b):
+        # rx[a:b] from the stream: into view (rx[a:b], made once) when given, else a slice
         while a < b:
-            k = read(rxv[a:b], b - a)
+            k = self._read(self.rxv[a:b] if view is None else view, b - a)
             if not k:
                 raise Stop()  # the host went away
             a += k
+            view = None  # a short read (not seen on these ports): the rest through a slice
 
 
 _link = None
