@@ -54,7 +54,7 @@ class CpBoardRig(BoardRig):
     emulator beside it (and "imu": "lsm6dsox"), the board built from CONFIG updated with
     `config`, the app and its loop."""
 
-    def __init__(  # noqa: PLR0913 - mirrors BoardRig
+    def __init__(
         self,
         config: dict[str, Any] | None = None,
         target_m: float = 2.0,

@@ -161,7 +161,10 @@ def test_the_esc_follows_the_throttle_in_flight() -> None:
     rig.pwm.log.clear()
     tel = rig.telemetry(rig.run(30))
     pulses = [us for _, us in rig.pwm.log]
-    assert [abs(p - _pulse(t["throttle_q15"])) <= 1 for p, t in zip(pulses, tel)] == [True] * 30
+    expected = [_pulse(t["throttle_q15"]) for t in tel]
+    assert len(pulses) == len(expected) == 30
+    # within 1 us: the 16-bit duty cycle of a 20 ms period steps by 0.3 us
+    assert all(abs(p - e) <= 1 for p, e in zip(pulses, expected, strict=True))
     assert max(pulses) > SAFE_US
 
 
@@ -309,7 +312,8 @@ def test_the_bus_wrapper_allocates_nothing_per_transaction() -> None:
     tracemalloc.stop()
     cp_file = str(Path(cp.__file__))
     grown = [
-        s for s in snap1.compare_to(snap0, "lineno")
+        s
+        for s in snap1.compare_to(snap0, "lineno")
         if s.traceback[0].filename == cp_file and s.size_diff > 0
     ]
     assert grown == []

@@ -11,8 +11,23 @@ class Pin:
         return f"board.{self.name}"
 
 
-_NAMES = ("SDA", "SCL", "D4", "D5", "D6", "D9", "D10", "D11", "D12", "D13", "A0", "A1",
-          "TX", "RX", "NEOPIXEL")
+_NAMES = (
+    "SDA",
+    "SCL",
+    "D4",
+    "D5",
+    "D6",
+    "D9",
+    "D10",
+    "D11",
+    "D12",
+    "D13",
+    "A0",
+    "A1",
+    "TX",
+    "RX",
+    "NEOPIXEL",
+)
 for _n in _NAMES:
     globals()[_n] = Pin(_n)
 LED = globals()["D13"]  # the red LED is on D13

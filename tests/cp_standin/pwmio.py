@@ -9,7 +9,11 @@ from . import state
 
 class PWMOut:
     def __init__(
-        self, pin: Any, *, duty_cycle: int = 0, frequency: int = 500,
+        self,
+        pin: Any,
+        *,
+        duty_cycle: int = 0,
+        frequency: int = 500,
         variable_frequency: bool = False,
     ) -> None:
         self.pin = pin
