@@ -296,6 +296,14 @@ class NoBus:
         raise _ENODEV
 
 
+class _Slicer:
+    def __getitem__(self, key):
+        return key
+
+
+_SLICE = _Slicer()  # _SLICE[a:b] is a slice object, made once and kept
+
+
 class SleepMemoryBackup:
     """alarm.sleep_memory (RAM that CircuitPython keeps while it sleeps; what survives a
     watchdog reset depends on the port: docs/board-feather.md). The record is written whole
@@ -319,9 +327,9 @@ class SleepMemoryBackup:
     def write(self, buf):
         n = len(buf)
         if n != self._n:
-            self._n = n
-            self._slice = slice(0, n)
+            self._slice = _SLICE[0:n]  # slice() cannot be called on every port
             self.fits = n <= self._cap
+            self._n = n
         if self.fits:
             self._mem[self._slice] = buf
 
