@@ -6,8 +6,9 @@ over the `machine` stand-in's LIDAR-Lite and LSM6DSOX register files (tests/boar
 pwmio.PWMOut, digitalio, microcontroller.watchdog, supervisor.ticks_ms on the stand-in's
 clock, time.sleep of the HAL's own floats, alarm.sleep_memory as a fixed bytearray. Every
 path: SAFE, ARM, descent with the ESC on the throttle, persistence, a stall (late tick,
-skipped deadline), the IMU pulled and back, the bus held by another user (the bounded lock
-wait), the LIDAR-Lite pulled, the switch opened."""
+skipped deadline), the IMU pulled and back, the LIDAR-Lite pulled, the switch opened; and,
+with the heap unlocked (its OSError(EBUSY) is a new exception, as busio's own are), the bus
+held by another user: the bounded lock wait."""
 
 from __future__ import annotations
 
@@ -249,10 +250,12 @@ def main():
         machine.clock.advance_us(50000)  # the loop stalls: a late tick, a skipped deadline
         loop.run(20)
         bus_errors = app.lidar.errors
+        micropython.heap_unlock()  # a failed transaction raises a new OSError (allocates)
         board_.i2c.bus.held_by_other = True  # another user holds the bus: bounded tries
         loop.run(10)
         lock_failures = board_.i2c.lock_failures
         board_.i2c.bus.held_by_other = False
+        micropython.heap_lock()
         loop.run(20)
         board_.i2c.bus.m.nack_addr = 0x6A  # the IMU pulled
         loop.run(30)

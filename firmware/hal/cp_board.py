@@ -18,6 +18,8 @@
 #   I2C      busio.I2C wrapped in machine.I2C style (writeto, readfrom_into, writeto_mem,
 #            readfrom_mem_into) for fsw.lidarlite and fsw.lsm6dsox: the bus lock is taken with
 #            at most LOCK_TRIES try_lock() calls (else OSError EBUSY) and released in finally;
+#            a failed transaction raises (busio's OSError, or the EBUSY: allocated, as any
+#            exception busio raises is);
 #            register writes go through a scratch buffer sliced by keywords (start=/end=).
 #   watchdog microcontroller.watchdog, timeout wdt_ms / 1000 s, mode WatchDogMode.RESET.
 #   backup   alarm.sleep_memory through a slice made at boot (no slice object per tick).
@@ -52,8 +54,11 @@ LOCK_TRIES = 100  # try_lock() calls before a transaction gives up (the loop own
 MS_MASK = 0x1FFFFFFF  # supervisor.ticks_ms wraps at 2^29
 _STEP_MAX_MS = 0x7FFFF  # a clock step beyond ~524 s is taken as 524 s (x1000 stays < 2^30)
 WRITE_MAX = 16  # bytes a writeto_mem carries at most (the LSM6DSOX driver writes 1..2)
-_EBUSY = OSError(16)  # made at boot: raising it allocates nothing
-_ENODEV = OSError(19)
+_EBUSY = 16
+_ENODEV = 19
+# The failures below raise a new OSError, as busio's own NACKs do: an allocation on those paths
+# only. A preallocated exception would not do: MicroPython appends to an exception's traceback
+# on every raise, so one instance raised every tick grows without bound.
 
 
 def _is_name(v):
@@ -237,7 +242,7 @@ class BusioI2C:
                 return
             n -= 1
         self.lock_failures = (self.lock_failures + 1) & MS_MASK
-        raise _EBUSY
+        raise OSError(_EBUSY)
 
     def writeto(self, addr, buf, stop=True):
         self._lock()
@@ -284,16 +289,16 @@ class NoBus:
     the engine output stays under its control and the sensors report NOT_CONNECTED."""
 
     def writeto(self, addr, buf, stop=True):
-        raise _ENODEV
+        raise OSError(_ENODEV)
 
     def readfrom_into(self, addr, buf, stop=True):
-        raise _ENODEV
+        raise OSError(_ENODEV)
 
     def writeto_mem(self, addr, memaddr, buf):
-        raise _ENODEV
+        raise OSError(_ENODEV)
 
     def readfrom_mem_into(self, addr, memaddr, buf):
-        raise _ENODEV
+        raise OSError(_ENODEV)
 
 
 class _Slicer:
