@@ -209,3 +209,77 @@ def test_a_bad_file_in_the_directory_fails_the_listing(
     monkeypatch.setenv("SOFTLAND_BOARDS", str(tmp_path))
     with pytest.raises(UserError, match=r"bad\.toml: missing field"):
         list_boards()
+
+
+# ---- board mode on CircuitPython: the [board_mode] table names the pins
+
+
+def _feather_variant(tmp_path: Path, edit: str, replacement: str) -> Path:
+    """feather_rp2040.toml in board mode, copied to tmp_path with one line replaced."""
+    text = 'mode = "board"\n' + (REPO / "boards" / "feather_rp2040.toml").read_text()
+    new, count = re.subn(edit, replacement, text, count=1, flags=re.MULTILINE)
+    assert count == 1, edit
+    path = tmp_path / "feather_rp2040.toml"
+    path.write_text(new)
+    return path
+
+
+@pytest.mark.parametrize("name", ["feather_rp2040", "feather_m4"])
+def test_the_feathers_fly_board_mode_on_circuitpython_by_pin_names(name: str) -> None:
+    board = load_board(name)
+    assert board.mode == "link"  # the default stays the link
+    scope: dict = {}
+    exec(board_config(board, "board"), scope)
+    config = scope["CONFIG"]
+    assert config["hal"] == "circuitpython"
+    assert "i2c_id" not in config  # busio.I2C takes pins, no bus number
+    assert (config["i2c_sda"], config["i2c_scl"], config["pwm_pin"]) == ("SDA", "SCL", "D5")
+    assert (config["arm_pin"], config["arm_closed"], config["led_pin"]) == ("D6", 0, "LED")
+    assert config["imu"] == "lsm6dsox" and config["imu_addr"] == 0x6A
+    assert 0 < config["wdt_ms"] <= board.watchdog_max_ms
+    # the board file's numbers stay, for the wiring docs
+    assert isinstance(board.pwm_pin, int)
+
+
+@pytest.mark.parametrize(
+    ("edit", "replacement", "field"),
+    [
+        (r"^pwm_pin_name = .*\n", "", "board_mode.pwm_pin_name"),  # missing
+        (r"^i2c_sda_name = .*\n", "", "board_mode.i2c_sda_name"),
+        (r"^pwm_pin_name = .*$", 'pwm_pin_name = "board.D5"', "board_mode.pwm_pin_name"),
+        (r"^pwm_pin_name = .*$", "pwm_pin_name = 7", "board_mode.pwm_pin_name"),  # a number
+        (r"^arm_pin = .*$", "arm_pin = 8", "board_mode.arm_pin"),  # a GPIO number, not a name
+        (r"^led_pin = .*$", "led_pin = 13", "board_mode.led_pin"),
+        (r"^backup = .*$", 'backup = "rtc"', "board_mode.backup"),  # MicroPython's store
+        (r"^wdt_ms = .*$", "wdt_ms = 9000", "board_mode.wdt_ms"),  # above the RP2040's cap
+    ],
+)
+def test_a_bad_circuitpython_board_mode_table_is_one_message_naming_the_field(
+    tmp_path: Path, edit: str, replacement: str, field: str
+) -> None:
+    path = _feather_variant(tmp_path, edit, replacement)
+    with pytest.raises(UserError) as info:
+        load_board(path)
+    message = str(info.value)
+    assert f"'{field}'" in message
+    assert str(path) in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("replacement", "field"),
+    [
+        ('imu_up_sign = 1\npwm_pin_name = "GP15"', "board_mode.pwm_pin_name"),
+        ('imu_up_sign = 1\nbackup = "sleep_memory"', "board_mode.backup"),
+    ],
+)
+def test_a_micropython_board_refuses_the_circuitpython_fields(
+    tmp_path: Path, replacement: str, field: str
+) -> None:
+    text = (REPO / "boards" / "pico.toml").read_text()
+    text = re.sub(r"^backup = .*\n", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^imu_up_sign = .*$", replacement, text, flags=re.MULTILINE)
+    path = tmp_path / "pico.toml"
+    path.write_text(text)
+    with pytest.raises(UserError, match=f"'{field}'"):
+        load_board(path)

@@ -244,11 +244,26 @@ def test_the_board_mode_configuration_is_what_the_firmware_accepts(
 def test_board_mode_where_it_cannot_run_is_one_clear_error(tmp_path: Path, firmware: Path) -> None:
     drive = tmp_path / "drive"
     drive.mkdir()
-    with pytest.raises(UserError, match="CircuitPython HAL is not written yet"):
-        flash(str(drive), firmware, load_board("feather_rp2040"), mode="board")
     with pytest.raises(UserError, match="'i2c_sda' is \"link\""):
         flash(str(drive), firmware, load_board("unix"), mode="board")
     assert not any(drive.iterdir())  # nothing was written
+
+
+def test_a_circuitpython_drive_gets_its_board_configuration_by_pin_names(
+    tmp_path: Path, firmware: Path
+) -> None:
+    from board_stand_in import hal_module
+
+    drive = tmp_path / "CIRCUITPY"
+    drive.mkdir()
+    (firmware / "code.py").write_text("import fsw\n")
+    report = flash(str(drive), firmware, load_board("feather_rp2040"), mode="board")
+    assert report.files[-2:] == ["board_config.py", "code.py"]
+    config = _config(drive)
+    assert (config["mode"], config["hal"], config["pwm_pin"]) == ("board", "circuitpython", "D5")
+    assert hal_module("cp_board").config(config)["arm_pin"] == "D6"
+    flash(str(drive), firmware, load_board("feather_rp2040"))
+    assert _config(drive) == {"mode": "link"}  # the board file's mode by default
 
 
 def _config(drive: Path) -> dict:

@@ -8,8 +8,10 @@ file and the field.
 `mode` ("link", the default: the host is the world; "board": the flight runs standalone) and a
 `[board_mode]` table (the ESC's pulse range, the arming switch and LED pins, the watchdog, the
 I2C timeout, the accelerometer on the LIDAR's bus and its mounting) are optional;
-`board_config()` turns a board into the `board_config.py` the firmware's main.py reads at boot
-(`softland flash` installs it).
+`board_config()` turns a board into the `board_config.py` the firmware's main.py (MicroPython,
+hal "machine": pin numbers) or code.py (CircuitPython, hal "circuitpython": the `board` module's
+pin names, from the table's i2c_sda_name/i2c_scl_name/pwm_pin_name, arm_pin, led_pin) reads at
+boot (`softland flash` installs it).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ MPY_CROSS_ARCHES = (
     "rv64imc",
 )
 MODES = ("link", "board")
-BACKUPS = ("auto", "rtc", "none")
+BACKUPS = ("auto", "rtc", "sleep_memory", "none")
 IMUS = ("none", "lsm6dsox")
 IMU_ADDRESSES = (0x6A, 0x6B)  # the LSM6DSOX's SA0 low (the Adafruit breakout's default), high
 IMU_FULL_SCALES_G = (2, 4, 8, 16)
@@ -56,6 +58,7 @@ LIDAR_TX = (
 )
 IMU_TX = 3  # ... and the LSM6DSOX driver's (firmware/fsw/lsm6dsox.py)
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_PIN_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a name in CircuitPython's `board`
 _VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
 
 Pin = int | str
@@ -80,6 +83,12 @@ class BoardMode:
     imu_fs_g: int = 16  # full scale, g (16: landing shocks)
     imu_up_axis: str = "z"  # the body axis along the thrust
     imu_up_sign: int = 1  # +1 when that axis points up
+    # CircuitPython boards only: the `board` module's names of the bus and ESC pins (the
+    # board file's i2c_sda/i2c_scl/pwm_pin stay the chip's numbers, for the wiring docs);
+    # their arm_pin and led_pin are names too
+    i2c_sda_name: str | None = None
+    i2c_scl_name: str | None = None
+    pwm_pin_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +219,9 @@ _BOARD_MODE_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "imu_fs_g": ((int,), "an integer"),
     "imu_up_axis": ((str,), "a string"),
     "imu_up_sign": ((int,), "an integer"),
+    "i2c_sda_name": ((str,), "a pin name"),
+    "i2c_scl_name": ((str,), "a pin name"),
+    "pwm_pin_name": ((str,), "a pin name"),
 }
 assert set(_BOARD_MODE_TYPES) == {f.name for f in fields(BoardMode)}
 _BOARD_MODE_RANGES: dict[str, tuple[int, int]] = {
@@ -328,6 +340,11 @@ def _board_mode(path: Path, table: Any, board: dict[str, Any]) -> BoardMode:
             raise UserError(f"{where} = {value}: a pin number cannot be negative")
         if key == "backup" and value not in BACKUPS:
             raise UserError(f"{where} = {value!r}: expected one of {', '.join(BACKUPS)}")
+        if key.endswith("_name") and not _PIN_NAME_RE.match(value):
+            raise UserError(
+                f"{where} = {value!r}: the name of a pin in CircuitPython's board module, "
+                'as "D5" or "SDA" (without "board.")'
+            )
         choices = _BOARD_MODE_CHOICES.get(key)
         if choices is not None and value not in choices:
             raise UserError(f"{where} = {value!r}: expected one of {', '.join(choices.values())}")
@@ -349,17 +366,13 @@ def _board_mode(path: Path, table: Any, board: dict[str, Any]) -> BoardMode:
             f"(LIDAR-Lite {LIDAR_TX}{f', IMU {IMU_TX}' if tx > LIDAR_TX else ''}) timing out "
             f"must fit in a loop period ({1_000_000 // board['loop_hz']} us)"
         )
+    _check_board_mode_runtime(str(path), board["runtime"], board["name"], bm)
     return bm
 
 
 def check_board_mode(board: Board) -> None:
     """Can this board fly in board mode? A UserError naming what stops it."""
     where = f"{board.path or board.name}"
-    if board.runtime != "micropython":
-        raise UserError(
-            f"{where}: board mode runs on MicroPython's machine module; board '{board.name}' "
-            f'runs {board.runtime} (its HAL is not written yet): use mode "link"'
-        )
     for key in ("i2c_sda", "i2c_scl", "pwm_pin"):
         if getattr(board, key) == "link":
             raise UserError(
@@ -370,6 +383,71 @@ def check_board_mode(board: Board) -> None:
         raise UserError(f'{where}: mode "board" needs a [board_mode] table (ESC pulse, pins)')
     if not 40 <= board.loop_hz <= 200:
         raise UserError(f"{where}: field 'loop_hz' = {board.loop_hz}: board mode runs 40..200")
+    _check_board_mode_runtime(where, board.runtime, board.name, board.board_mode)
+
+
+# ---- board mode on CircuitPython (firmware/hal/cp_board.py): pins by name, sleep memory
+
+
+def _check_board_mode_runtime(where: str, runtime: str, name: str, bm: BoardMode) -> None:
+    """The [board_mode] fields that depend on the runtime: a CircuitPython board names its
+    pins (board.D5 is "D5") and keeps its state in alarm.sleep_memory; a MicroPython board
+    takes pin numbers (or its port's names) and keeps it in RTC memory."""
+    names = ("i2c_sda_name", "i2c_scl_name", "pwm_pin_name")
+    if runtime == "circuitpython":
+        for key in names:
+            if getattr(bm, key) is None:
+                raise UserError(
+                    f"{where}: field 'board_mode.{key}' is missing: board mode on "
+                    "CircuitPython needs the board module's name of each pin "
+                    f'({key.removesuffix("_name")}), e.g. {key} = "{_EXAMPLE_NAMES[key]}"'
+                )
+        for key in ("arm_pin", "led_pin"):
+            value = getattr(bm, key)
+            if value is not None and not (isinstance(value, str) and _PIN_NAME_RE.match(value)):
+                raise UserError(
+                    f"{where}: field 'board_mode.{key}' = {value!r}: a CircuitPython board "
+                    'names its pins, as "D6" for board.D6'
+                )
+        if bm.backup == "rtc":
+            raise UserError(
+                f"{where}: field 'board_mode.backup' = \"rtc\": MicroPython's RTC memory; on "
+                'CircuitPython: "sleep_memory", "auto" or "none"'
+            )
+    else:
+        for key in names:
+            if getattr(bm, key) is not None:
+                raise UserError(
+                    f"{where}: field 'board_mode.{key}': for CircuitPython boards only; "
+                    f"board '{name}' runs {runtime}, whose pins are {key[:-5]}"
+                )
+        if bm.backup == "sleep_memory":
+            raise UserError(
+                f"{where}: field 'board_mode.backup' = \"sleep_memory\": CircuitPython's "
+                f'alarm.sleep_memory; on {runtime}: "rtc", "auto" or "none"'
+            )
+
+
+_EXAMPLE_NAMES = {"i2c_sda_name": "SDA", "i2c_scl_name": "SCL", "pwm_pin_name": "D5"}
+
+
+def _board_mode_config(board: Board, bm: BoardMode) -> dict[str, Any]:
+    """The hal and pins of board_config.py: numbers for MicroPython's machine module, the
+    board module's names for CircuitPython."""
+    if board.runtime == "circuitpython":
+        return {
+            "hal": "circuitpython",
+            "i2c_sda": bm.i2c_sda_name,
+            "i2c_scl": bm.i2c_scl_name,
+            "pwm_pin": bm.pwm_pin_name,
+        }
+    return {
+        "hal": "machine",
+        "i2c_id": board.i2c_bus,
+        "i2c_sda": board.i2c_sda,
+        "i2c_scl": board.i2c_scl,
+        "pwm_pin": board.pwm_pin,
+    }
 
 
 def board_config(board: Board, mode: str | None = None) -> str:
@@ -384,15 +462,11 @@ def board_config(board: Board, mode: str | None = None) -> str:
         check_board_mode(checked)
         bm = board.board_mode
         assert bm is not None
+        values.update(_board_mode_config(board, bm))
         values.update(
-            hal="machine",
-            i2c_id=board.i2c_bus,
-            i2c_sda=board.i2c_sda,
-            i2c_scl=board.i2c_scl,
             i2c_freq=board.i2c_freq_hz,
             i2c_timeout_us=bm.i2c_timeout_us,
             loop_hz=board.loop_hz,
-            pwm_pin=board.pwm_pin,
             pwm_hz=bm.pwm_hz,
             pwm_min_us=bm.pwm_min_us,
             pwm_max_us=bm.pwm_max_us,
@@ -410,7 +484,8 @@ def board_config(board: Board, mode: str | None = None) -> str:
     source = board.path.name if board.path else f"{board.name}.toml"
     lines = [
         f"# board_config.py for '{board.name}' (from {source}), written by softland flash:",
-        "# main.py reads it at boot (link: serve the host link; board: fly standalone).",
+        f"# {board.entry_file} reads it at boot (link: serve the host link; board: fly "
+        "standalone).",
         "CONFIG = {",
         *(f"    {key!r}: {_literal(key, value)}," for key, value in values.items()),
         "}",

@@ -518,7 +518,7 @@ def flash(
     `soft_reset=False` connects with mpremote's `resume` (needed for the MicroPython unix port
     behind a pty). `dry_run` works out and returns the plan without touching the board.
     `mode` ("link" or "board"; default: the board file's) goes into the board_config.py that
-    a MicroPython board's main.py reads at boot, installed before main.py.
+    the board's entry file (main.py, code.py) reads at boot, installed before it.
     """
     if board.name in NOT_FLASHED:
         raise UserError(f"board '{board.name}' is not flashed: {NOT_FLASHED[board.name]}")
@@ -538,15 +538,7 @@ def flash(
             f"board '{board.name}' runs CircuitPython: give its mounted CIRCUITPY drive as PORT "
             f"(e.g. /media/$USER/CIRCUITPY), not {port}"
         )
-    if board.runtime == "micropython":
-        config = board_config(board, mode)  # checked before anything touches the board
-    elif mode == "board":
-        raise UserError(
-            f"--mode board: board '{board.name}' runs {board.runtime}; board mode runs on "
-            "MicroPython's machine module only (the CircuitPython HAL is not written yet)"
-        )
-    else:
-        config = None
+    config = board_config(board, mode)  # checked before anything touches the board
     files = plan_files(Path(firmware_dir), board)
     report = FlashReport(port=port, board=board.name, files=[], dry_run=dry_run)
     if not is_directory:

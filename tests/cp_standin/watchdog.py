@@ -1,0 +1,10 @@
+"""Stand-in `watchdog`: WatchDogMode and WatchDogTimeout."""
+
+
+class WatchDogMode:
+    RAISE = "RAISE"
+    RESET = "RESET"
+
+
+class WatchDogTimeout(Exception):
+    pass
