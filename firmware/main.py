@@ -3,7 +3,8 @@
 # "mode": "board" runs the flight standalone on the board's own clock, LIDAR-Lite bus and ESC
 # output (hal/board_loop.py); without one, or with "mode": "link", the link as before:
 # the SIL runner starts `micropython main.py` with this directory on MICROPYPATH; a
-# SOFTLAND_HEAP_LOCK=1 environment variable locks the heap for the whole loop. On a board no
+# SOFTLAND_HEAP_LOCK=1 environment variable locks the heap for the whole loop (on a board the
+# link's loop always runs with it locked). On a board no
 # read waits longer than WAIT_MS for a byte (hal/stdio_link.serve); the unix port's reads
 # block, so that SIL, where the host owns virtual time, stays deterministic.
 # Flashed by `softland flash`, this file runs from fw/<slot>/ under the board's loader
@@ -22,6 +23,12 @@ def _board_config():
 
 
 def _want_heap_lock():
+    # a board's serving loop always runs with the heap locked: the link's CRC search then
+    # raises MemoryError for a CRC that would be a heap int instead of leaving it as garbage,
+    # and a preallocated exception raised again and again (a NACKing sensor) cannot grow its
+    # traceback; the unix port's SIL asks for it with SOFTLAND_HEAP_LOCK=1
+    if sys.platform not in ("linux", "darwin"):
+        return True
     try:
         import os
 
