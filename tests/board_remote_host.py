@@ -32,8 +32,8 @@ from softland.boards.hostlink import HostLink
 from softland.devices.lidarlite import EmulatedI2C, LidarLiteEmulator, MachineI2C
 from softland.devices.lsm6dsox import Lsm6dsoxEmulator
 from softland.simulation.dynamics import Dynamics
-from softland.simulation.scenario import Scenario, load_scenario
-from softland.simulation.sim import firmware_parameters
+from softland.simulation.scenario import load_scenario
+from softland.simulation.sim import firmware_parameters, scenario_dynamics
 
 REMOTE_DIR = Path(__file__).resolve().parent / "board_remote"
 T_REQ, T_REP = 0x90, 0x10
@@ -64,23 +64,6 @@ CONFIG: dict[str, Any] = {
 }
 AFTER_CONTACT_S = 5.0
 FLIGHT_MAX_S = 60.0
-
-
-def hopper_dynamics(s: Scenario) -> Dynamics:
-    v = s.vehicle
-    return Dynamics(
-        gravity_mps2=s.body.g,
-        dry_mass_kg=v.mass_kg - v.propellant_kg,
-        propellant_kg=v.propellant_kg,
-        max_thrust_n=v.max_thrust_n,
-        isp_s=v.isp_s,
-        throttle_min=v.throttle_min,
-        throttle_max=v.throttle_max,
-        engine_lag_s=v.engine_lag_s,
-        altitude_m=s.initial.altitude_m,
-        velocity_mps=s.initial.velocity_mps,
-        substeps=20,
-    )
 
 
 class World:
@@ -189,7 +172,7 @@ class HopperHost:
         self.write = write
         self.read = read
         self.s = load_scenario("earth-hopper")
-        self.dyn = hopper_dynamics(self.s)
+        self.dyn = scenario_dynamics(self.s)
         self.world = World(self.dyn, T0_US)
         sensor_m = self.s.vehicle.sensor_height_m
         bias = self.s.imu.bias_mps2

@@ -16,7 +16,7 @@ from board_stand_in import BoardRig
 from softland.boards.firmware import fsw_module, param_ids
 from softland.simulation.dynamics import Dynamics
 from softland.simulation.scenario import Scenario, load_scenario
-from softland.simulation.sim import firmware_parameters
+from softland.simulation.sim import firmware_parameters, scenario_dynamics
 
 app = fsw_module("app")
 flight = fsw_module("flight")
@@ -38,29 +38,12 @@ class Hop:
     throttle_after_landed: list[float]  # ESC throttle (0..1) on every tick after it
 
 
-def _dynamics(s: Scenario) -> Dynamics:
-    v = s.vehicle
-    return Dynamics(
-        gravity_mps2=s.body.g,
-        dry_mass_kg=v.mass_kg - v.propellant_kg,
-        propellant_kg=v.propellant_kg,
-        max_thrust_n=v.max_thrust_n,
-        isp_s=v.isp_s,
-        throttle_min=v.throttle_min,
-        throttle_max=v.throttle_max,
-        engine_lag_s=v.engine_lag_s,
-        altitude_m=s.initial.altitude_m,
-        velocity_mps=s.initial.velocity_mps,
-        substeps=20,
-    )
-
-
 def _fly(with_imu: bool, imu_lost_at_m: float | None = None) -> Hop:
     """Upload the scenario's parameters, ARM (the override bit only without an IMU), START,
     then fly until AFTER_CONTACT_S after the first ground contact. imu_lost_at_m: the IMU
     NACKs every transaction from that height above the ground down."""
     s = load_scenario("earth-hopper")
-    dyn = _dynamics(s)
+    dyn = scenario_dynamics(s)
     sensor_m = s.vehicle.sensor_height_m
     bias = s.imu.bias_mps2  # the scenario's accelerometer bias, on the up axis
     rig = BoardRig(

@@ -15,7 +15,7 @@ from cp_stand_in import MS_WRAP_START_US, CpBoardRig
 from softland.boards.firmware import fsw_module, param_ids
 from softland.simulation.dynamics import Dynamics
 from softland.simulation.scenario import Scenario, load_scenario
-from softland.simulation.sim import firmware_parameters
+from softland.simulation.sim import firmware_parameters, scenario_dynamics
 
 app = fsw_module("app")
 flight = fsw_module("flight")
@@ -35,27 +35,10 @@ class Hop:
     throttle_after_landed: list[float]
 
 
-def _dynamics(s: Scenario) -> Dynamics:
-    v = s.vehicle
-    return Dynamics(
-        gravity_mps2=s.body.g,
-        dry_mass_kg=v.mass_kg - v.propellant_kg,
-        propellant_kg=v.propellant_kg,
-        max_thrust_n=v.max_thrust_n,
-        isp_s=v.isp_s,
-        throttle_min=v.throttle_min,
-        throttle_max=v.throttle_max,
-        engine_lag_s=v.engine_lag_s,
-        altitude_m=s.initial.altitude_m,
-        velocity_mps=s.initial.velocity_mps,
-        substeps=20,
-    )
-
-
 @pytest.fixture(scope="module")
 def hop() -> Hop:
     s = load_scenario("earth-hopper")
-    dyn = _dynamics(s)
+    dyn = scenario_dynamics(s)
     sensor_m = s.vehicle.sensor_height_m
     bias = s.imu.bias_mps2
     rig = CpBoardRig(

@@ -220,21 +220,12 @@ def run_scenario(
         rt.close()
 
 
-def fly(s: Scenario, rt: Runtime, seed: int) -> SimResult:
-    """Fly one descent on a runtime the caller made (and closes): the PIL recorder's way in."""
-    return _fly(s, rt, seed, None)
-
-
-def _fly(
-    s: Scenario, rt: Runtime, seed: int, on_tick: Callable[[float, float], None] | None
-) -> SimResult:
+def scenario_dynamics(s: Scenario) -> Dynamics:
+    """The vehicle of scenario s at its handover state over its terrain: what every flight of
+    s starts from (SIL here; the board-mode rigs of the tests too)."""
     v = s.vehicle
-    g = s.body.g
-    rng_range, rng_imu, rng_lrf, rng_lidar = np.random.default_rng(seed).spawn(4)
-    rangefinder = RangefinderModel(s.rangefinder, rng_range)
-    imu = ImuModel(s.imu, rng_imu)
-    dyn = Dynamics(
-        gravity_mps2=g,
+    return Dynamics(
+        gravity_mps2=s.body.g,
         dry_mass_kg=v.mass_kg - v.propellant_kg,
         propellant_kg=v.propellant_kg,
         max_thrust_n=v.max_thrust_n,
@@ -247,6 +238,21 @@ def _fly(
         substeps=s.sim.substeps,
         ground_m=s.ground_m,
     )
+
+
+def fly(s: Scenario, rt: Runtime, seed: int) -> SimResult:
+    """Fly one descent on a runtime the caller made (and closes): the PIL recorder's way in."""
+    return _fly(s, rt, seed, None)
+
+
+def _fly(
+    s: Scenario, rt: Runtime, seed: int, on_tick: Callable[[float, float], None] | None
+) -> SimResult:
+    v = s.vehicle
+    rng_range, rng_imu, rng_lrf, rng_lidar = np.random.default_rng(seed).spawn(4)
+    rangefinder = RangefinderModel(s.rangefinder, rng_range)
+    imu = ImuModel(s.imu, rng_imu)
+    dyn = scenario_dynamics(s)
     link = HostLink()
     period_us = 1_000_000 // s.sim.tick_hz
     dt = period_us / 1e6
