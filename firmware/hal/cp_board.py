@@ -28,10 +28,8 @@
 #            budget at 50 Hz) and wears out (~100k cycles: a few dozen flights at 50 writes/s).
 from fsw.fixmath import ticks_add
 
-try:
-    from hal.machine_board import DEFAULTS as _MP_DEFAULTS
-except ImportError:  # pragma: no cover
-    _MP_DEFAULTS = {}
+from hal.machine_board import AXES, IMU_TX, check_common
+from hal.machine_board import DEFAULTS as _MP_DEFAULTS
 
 DEFAULTS = dict(_MP_DEFAULTS)
 DEFAULTS.update({
@@ -44,12 +42,6 @@ DEFAULTS.pop("i2c_id", None)  # busio.I2C takes pins, no bus number
 REQUIRED = ("pwm_pin",)
 PIN_KEYS = ("i2c_scl", "i2c_sda", "pwm_pin", "arm_pin", "led_pin")
 BACKUPS = ("auto", "sleep_memory", "none")
-PULSE_MIN_US = 500
-PULSE_MAX_US = 2500
-IMUS = ("none", "lsm6dsox")
-AXES = ("x", "y", "z")
-LIDAR_TX = 4
-IMU_TX = 3
 LOCK_TRIES = 100  # try_lock() calls before a transaction gives up (the loop owns the bus)
 MS_MASK = 0x1FFFFFFF  # supervisor.ticks_ms wraps at 2^29
 _STEP_MAX_MS = 0x7FFFF  # a clock step beyond ~524 s is taken as 524 s (x1000 stays < 2^30)
@@ -86,38 +78,10 @@ def config(cfg):
         if v is not None and not _is_name(v):
             raise ValueError("board_config: %s must be a pin name of the board module "
                              "(e.g. 'D5', no 'board.'), not %r" % (key, v))
-    lo = c["pwm_min_us"]
-    hi = c["pwm_max_us"]
-    if not PULSE_MIN_US <= lo < hi <= PULSE_MAX_US:
-        raise ValueError("board_config: need 500 <= pwm_min_us < pwm_max_us <= 2500")
-    hz = c["pwm_hz"]
-    if not 1 <= hz or hi * hz >= 1000000:
-        raise ValueError("board_config: pwm_hz must leave room for pwm_max_us")
-    if c["arm_closed"] not in (0, 1):
-        raise ValueError("board_config: arm_closed is the pin level when closed, 0 or 1")
-    if c["loop_hz"] < 40 or c["loop_hz"] > 200:
-        raise ValueError("board_config: loop_hz must be 40..200 (PERIOD_MS 5..25)")
-    wdt = c["wdt_ms"]
-    if wdt and wdt < 3 * 1000 // c["loop_hz"]:
-        raise ValueError("board_config: wdt_ms must be 0 (none) or at least 3 loop periods")
     if c["backup"] not in BACKUPS:
         raise ValueError("board_config: backup %r is not supported (auto, sleep_memory, none)"
                          % (c["backup"],))
-    imu = c["imu"]
-    if imu not in IMUS:
-        raise ValueError("board_config: imu %r is not supported (none, lsm6dsox)" % (imu,))
-    if c["imu_addr"] not in (0x6A, 0x6B):
-        raise ValueError("board_config: imu_addr must be 0x6A or 0x6B (the LSM6DSOX's SA0)")
-    if c["imu_fs_g"] not in (2, 4, 8, 16):
-        raise ValueError("board_config: imu_fs_g must be 2, 4, 8 or 16")
-    if c["imu_up_axis"] not in AXES:
-        raise ValueError("board_config: imu_up_axis must be 'x', 'y' or 'z'")
-    if c["imu_up_sign"] not in (1, -1):
-        raise ValueError("board_config: imu_up_sign must be 1 or -1")
-    tx = LIDAR_TX + (IMU_TX if imu != "none" else 0)
-    if tx * c["i2c_timeout_us"] >= 1000000 // c["loop_hz"]:
-        raise ValueError("board_config: i2c_timeout_us x %d transactions a tick must fit in a "
-                         "loop period" % tx)
+    check_common(c)
     return c
 
 

@@ -51,6 +51,13 @@ def config(cfg):
             raise ValueError("board_config: %s is required" % key)
     if c["hal"] != "machine":
         raise ValueError("board_config: hal %r is not supported (machine)" % (c["hal"],))
+    check_common(c)
+    return c
+
+
+def check_common(c):
+    # the checks both HALs make (hal/cp_board.py too): the ESC pulse, the switch level, the
+    # loop rate, the watchdog, the IMU and the I2C budget; raises ValueError naming the key
     lo = c["pwm_min_us"]
     hi = c["pwm_max_us"]
     if not PULSE_MIN_US <= lo < hi <= PULSE_MAX_US:
@@ -81,7 +88,6 @@ def config(cfg):
     if tx * c["i2c_timeout_us"] >= 1000000 // c["loop_hz"]:
         raise ValueError("board_config: i2c_timeout_us x %d transactions a tick must fit in a "
                          "loop period" % tx)
-    return c
 
 
 class Esc:
