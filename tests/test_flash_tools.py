@@ -405,7 +405,10 @@ def test_tool_error_reads_mpflash_and_click_errors() -> None:
 # --- the real tools, when installed (they need the network; here it fails in one line) -----
 
 
-@pytest.mark.skipif(shutil.which("mpflash") is None, reason="mpflash not installed")
+@pytest.mark.skipif(
+    shutil.which("mpflash") is None,
+    reason="mpflash not installed: the optional runtime extra (pip install -e .[runtime]); the command lines are tested above without it",
+)
 def test_mpflash_for_real_fails_in_one_line_without_a_board(tmp_path: Path) -> None:
     plan = plan_install(load_board("pico"), str(tmp_path / "ttyNOPE"), "1.24.1")
     with pytest.raises(UserError) as info:
@@ -415,7 +418,10 @@ def test_mpflash_for_real_fails_in_one_line_without_a_board(tmp_path: Path) -> N
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.skipif(shutil.which("circup") is None, reason="circup not installed")
+@pytest.mark.skipif(
+    shutil.which("circup") is None,
+    reason="circup not installed: the optional runtime extra (pip install -e .[runtime]); the command lines are tested above without it",
+)
 def test_circup_for_real_installs_or_says_it_needs_the_network(tmp_path: Path) -> None:
     (tmp_path / "boot_out.txt").write_text(
         "Adafruit CircuitPython 9.2.1 on 2024-11-20; Adafruit Feather RP2040 with rp2040\n"
