@@ -404,10 +404,13 @@ def test_tool_error_reads_mpflash_and_click_errors() -> None:
 
 # --- the real tools, when installed (they need the network; here it fails in one line) -----
 
+_EXTRA = "pip install -e '.[runtime]'"
+
 
 @pytest.mark.skipif(
     shutil.which("mpflash") is None,
-    reason="mpflash not installed: the optional runtime extra (pip install -e .[runtime]); the command lines are tested above without it",
+    reason=f"mpflash not installed: it is the optional runtime extra ({_EXTRA}); "
+    "the command lines are tested above without it",
 )
 def test_mpflash_for_real_fails_in_one_line_without_a_board(tmp_path: Path) -> None:
     plan = plan_install(load_board("pico"), str(tmp_path / "ttyNOPE"), "1.24.1")
@@ -420,7 +423,8 @@ def test_mpflash_for_real_fails_in_one_line_without_a_board(tmp_path: Path) -> N
 
 @pytest.mark.skipif(
     shutil.which("circup") is None,
-    reason="circup not installed: the optional runtime extra (pip install -e .[runtime]); the command lines are tested above without it",
+    reason=f"circup not installed: it is the optional runtime extra ({_EXTRA}); "
+    "the command lines are tested above without it",
 )
 def test_circup_for_real_installs_or_says_it_needs_the_network(tmp_path: Path) -> None:
     (tmp_path / "boot_out.txt").write_text(
