@@ -446,3 +446,30 @@ def test_the_configuration_has_no_imu_unless_it_says_so() -> None:
 def test_the_imu_configuration_refuses_bad_values_naming_the_key(key: str, value: object) -> None:
     with pytest.raises(ValueError, match=key):
         mb.config({**CONFIG, "imu": "lsm6dsox", key: value})
+
+
+# ---- the host disconnected mid-descent
+
+
+def test_a_host_gone_mid_descent_leaves_the_flight_on_its_deadline_and_the_output_flying() -> None:
+    # the host armed and started the descent, then went away half-way through a frame: the
+    # board flies on by itself (no command is needed to land), on time, feeding the watchdog,
+    # the engine following the flight, and drops the half frame once the console is quiet
+    rig = BoardRig(target_m=30.0)
+    rig.flying()
+    rig.run(5)
+    feeds = rig.board.wdt.feeds
+    half = rig.host.command_frame(app_mod.C_ABORT)[:7]  # the host died 7 bytes into a frame
+    rig.inp.pending += half
+    rig.pwm.log.clear()
+    tel = rig.telemetry(rig.run(60))
+    assert _gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 59
+    assert rig.loop.overruns == 0
+    assert rig.board.wdt.feeds == feeds + 60
+    assert rig.app.flight.mode == flight_mod.DESCENT  # the half ABORT was never acted on
+    assert rig.app.dec.truncated == 1  # dropped after the quiet ticks, counted
+    assert tel[-1]["link_errors"] >= 1  # and the telemetry says the link lost a frame
+    # the engine follows the flight (its check burn, then the coast), never forced safe
+    pulses = [us for _, us in rig.pwm.log]
+    assert pulses == [_pulse(t["throttle_q15"]) for t in tel]
+    assert max(pulses) > SAFE_US
