@@ -157,6 +157,8 @@ from typing import Any
 
 import numpy as np
 
+from softland.devices import faults
+
 DEFAULT_ADDRESS = 0x62
 
 # registers
@@ -377,108 +379,41 @@ VARIANT_SPECS: Mapping[str, VariantSpec] = MappingProxyType(
 # faults
 
 
-def _number(fault: str, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"fault {fault!r}: {name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"fault {fault!r}: {name} must be finite, got {value!r}")
-    return value
-
-
-def _probability(fault: str, name: str, value: Any) -> float:
-    v = _number(fault, name, value)
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"fault {fault!r}: {name} must be within 0..1, got {value!r}")
-    return v
-
-
-def _non_negative(fault: str, name: str, value: Any) -> float:
-    v = _number(fault, name, value)
-    if v < 0.0:
-        raise ValueError(f"fault {fault!r}: {name} must be >= 0, got {value!r}")
-    return v
-
-
-def _positive(fault: str, name: str, value: Any) -> float:
-    v = _number(fault, name, value)
-    if v <= 0.0:
-        raise ValueError(f"fault {fault!r}: {name} must be > 0, got {value!r}")
-    return v
-
-
-def _optional_non_negative(fault: str, name: str, value: Any) -> float | None:
-    return None if value is None else _non_negative(fault, name, value)
-
-
-def _boolean(fault: str, name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"fault {fault!r}: {name} must be true or false, got {value!r}")
-    return value
-
-
-def _nack_kind(fault: str, name: str, value: Any) -> str:
-    if value not in ("data", "address"):
-        raise ValueError(f"fault {fault!r}: {name} must be 'data' or 'address', got {value!r}")
-    return str(value)
-
-
-_Validator = Callable[[str, str, Any], Any]
-
 # fault name -> {param: (validator, default)}
-_FAULT_TABLE: Mapping[str, Mapping[str, tuple[_Validator, Any]]] = MappingProxyType(
+_FAULT_TABLE: faults.FaultTable = MappingProxyType(
     {
         "nack_burst": MappingProxyType(
-            {"probability": (_probability, 1.0), "kind": (_nack_kind, "data")}
+            {"probability": (faults.probability, 1.0), "kind": (faults.nack_kind, "data")}
         ),
-        "bus_lockup": MappingProxyType({"until_reset": (_boolean, True)}),
+        "bus_lockup": MappingProxyType({"until_reset": (faults.boolean, True)}),
         "stuck_zero": MappingProxyType({}),
         "busy_stuck": MappingProxyType({}),
         "read_ff": MappingProxyType({}),
         "stale": MappingProxyType({}),
         "secondary_return": MappingProxyType(
-            {"probability": (_probability, 0.5), "distance_m": (_optional_non_negative, None)}
+            {
+                "probability": (faults.probability, 0.5),
+                "distance_m": (faults.optional_non_negative, None),
+            }
         ),
         "signal_loss": MappingProxyType({}),
         "power_cycle": MappingProxyType({}),
         "post_reset_drift": MappingProxyType(
-            {"cm": (_number, 5.0), "measurements": (_positive, 200.0)}
+            {"cm": (faults.number, 5.0), "measurements": (faults.positive, 200.0)}
         ),
-        "latency": MappingProxyType({"ms": (_non_negative, 10.0)}),
+        "latency": MappingProxyType({"ms": (faults.non_negative, 10.0)}),
     }
 )
 
 FAULT_NAMES: tuple[str, ...] = tuple(_FAULT_TABLE)
 # fault name -> {param: default}
-FAULT_PARAMS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
-    {
-        name: MappingProxyType({p: d for p, (_, d) in params.items()})
-        for name, params in _FAULT_TABLE.items()
-    }
-)
+FAULT_PARAMS = faults.defaults(_FAULT_TABLE)
 _LATCHING = frozenset({"stuck_zero", "busy_stuck", "bus_lockup"})
 
 
 @dataclass(frozen=True)
-class FaultSpec:
-    """One scheduled fault: active on ``[start_s, end_s)`` (``end_s`` None: for ever)."""
-
-    name: str
-    start_s: float
-    end_s: float | None
-    params: Mapping[str, Any]
-
-    @property
-    def start_us(self) -> int:
-        return round(self.start_s * 1e6)
-
-    @property
-    def end_us(self) -> int | None:
-        return None if self.end_s is None else round(self.end_s * 1e6)
-
-    def active_at(self, t_us: int) -> bool:
-        end = self.end_us
-        return self.start_us <= t_us and (end is None or t_us < end)
+class FaultSpec(faults.FaultSpec):
+    """A LIDAR-Lite fault; `latches`: it lasts until the sensor is reset."""
 
     @property
     def latches(self) -> bool:
@@ -489,26 +424,7 @@ class FaultSpec:
 
 def parse_fault(name: str, start_s: float, end_s: float | None = None, **params: Any) -> FaultSpec:
     """Validate a fault (name, window, params) and fill in the defaults."""
-    if name not in _FAULT_TABLE:
-        raise ValueError(f"unknown fault {name!r}; known faults: {', '.join(FAULT_NAMES)}")
-    start = _non_negative(name, "start_s", start_s)
-    end = None
-    if end_s is not None:
-        end = _number(name, "end_s", end_s)
-        if end <= start:
-            raise ValueError(f"fault {name!r}: end_s ({end_s!r}) must be after start_s ({start})")
-    table = _FAULT_TABLE[name]
-    unknown = sorted(set(params) - set(table))
-    if unknown:
-        allowed = ", ".join(table) if table else "none"
-        raise ValueError(
-            f"fault {name!r}: unknown parameter(s) {', '.join(unknown)}; allowed: {allowed}"
-        )
-    resolved = {
-        p: validate(name, p, params[p]) if p in params else default
-        for p, (validate, default) in table.items()
-    }
-    return FaultSpec(name, start, end, MappingProxyType(resolved))
+    return faults.parse(_FAULT_TABLE, FaultSpec, name, start_s, end_s, params)
 
 
 @dataclass

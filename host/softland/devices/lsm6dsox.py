@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from softland.devices import faults
 from softland.devices.lidarlite import Status, VirtualClock
 
 DEFAULT_ADDRESS = 0x6A
@@ -136,101 +137,27 @@ def to_raw(a_mps2: float, fs_bits: int) -> int:
 # faults
 
 
-def _number(fault: str, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"fault {fault!r}: {name} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"fault {fault!r}: {name} must be finite, got {value!r}")
-    return float(value)
-
-
-def _probability(fault: str, name: str, value: Any) -> float:
-    v = _number(fault, name, value)
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"fault {fault!r}: {name} must be within 0..1, got {value!r}")
-    return v
-
-
-def _non_negative(fault: str, name: str, value: Any) -> float:
-    v = _number(fault, name, value)
-    if v < 0.0:
-        raise ValueError(f"fault {fault!r}: {name} must be >= 0, got {value!r}")
-    return v
-
-
-def _nack_kind(fault: str, name: str, value: Any) -> str:
-    if value not in ("data", "address"):
-        raise ValueError(f"fault {fault!r}: {name} must be 'data' or 'address', got {value!r}")
-    return str(value)
-
-
-_Validator = Callable[[str, str, Any], Any]
-_FAULT_TABLE: Mapping[str, Mapping[str, tuple[_Validator, Any]]] = MappingProxyType(
+_FAULT_TABLE: faults.FaultTable = MappingProxyType(
     {
         "nack": MappingProxyType(
-            {"probability": (_probability, 1.0), "kind": (_nack_kind, "address")}
+            {"probability": (faults.probability, 1.0), "kind": (faults.nack_kind, "address")}
         ),
         "stuck": MappingProxyType({}),
-        "bias_jump": MappingProxyType({"mps2": (_number, 2.0)}),
-        "saturation": MappingProxyType({"g": (_number, 32.0)}),
+        "bias_jump": MappingProxyType({"mps2": (faults.number, 2.0)}),
+        "saturation": MappingProxyType({"g": (faults.number, 32.0)}),
         "dropout": MappingProxyType({}),
-        "noise_burst": MappingProxyType({"sigma_mps2": (_non_negative, 5.0)}),
+        "noise_burst": MappingProxyType({"sigma_mps2": (faults.non_negative, 5.0)}),
         "power_cycle": MappingProxyType({}),
     }
 )
 FAULT_NAMES: tuple[str, ...] = tuple(_FAULT_TABLE)
-FAULT_PARAMS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
-    {
-        name: MappingProxyType({p: d for p, (_, d) in params.items()})
-        for name, params in _FAULT_TABLE.items()
-    }
-)
-
-
-@dataclass(frozen=True)
-class FaultSpec:
-    """One scheduled fault: active on ``[start_s, end_s)`` (``end_s`` None: for ever)."""
-
-    name: str
-    start_s: float
-    end_s: float | None
-    params: Mapping[str, Any]
-
-    @property
-    def start_us(self) -> int:
-        return round(self.start_s * 1e6)
-
-    @property
-    def end_us(self) -> int | None:
-        return None if self.end_s is None else round(self.end_s * 1e6)
-
-    def active_at(self, t_us: int) -> bool:
-        end = self.end_us
-        return self.start_us <= t_us and (end is None or t_us < end)
+FAULT_PARAMS = faults.defaults(_FAULT_TABLE)
+FaultSpec = faults.FaultSpec
 
 
 def parse_fault(name: str, start_s: float, end_s: float | None = None, **params: Any) -> FaultSpec:
     """Validate a fault (name, window, params) and fill in the defaults."""
-    if name not in _FAULT_TABLE:
-        raise ValueError(f"unknown fault {name!r}; known faults: {', '.join(FAULT_NAMES)}")
-    start = _non_negative(name, "start_s", start_s)
-    end = None
-    if end_s is not None:
-        end = _number(name, "end_s", end_s)
-        if end <= start:
-            raise ValueError(f"fault {name!r}: end_s ({end_s!r}) must be after start_s ({start})")
-    table = _FAULT_TABLE[name]
-    unknown = sorted(set(params) - set(table))
-    if unknown:
-        allowed = ", ".join(table) if table else "none"
-        raise ValueError(
-            f"fault {name!r}: unknown parameter(s) {', '.join(unknown)}; allowed: {allowed}"
-        )
-    resolved = {
-        p: check(name, p, params[p]) if p in params else default
-        for p, (check, default) in table.items()
-    }
-    return FaultSpec(name, start, end, MappingProxyType(resolved))
+    return faults.parse(_FAULT_TABLE, FaultSpec, name, start_s, end_s, params)
 
 
 # ---------------------------------------------------------------------------------------------
