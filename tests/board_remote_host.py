@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from board_stand_in import CONFIG as STAND_IN_CONFIG
+from board_stand_in import T0_US
 
 from softland.boards.firmware import firmware_dir, fsw_module, param_ids
 from softland.boards.hostlink import HostLink
@@ -40,25 +42,13 @@ T_REQ, T_REP = 0x90, 0x10
 OP_HELLO, OP_SLEEP, OP_I2C, OP_PWM, OP_WDT, OP_FEED, OP_DONE = range(1, 8)
 STOP = 0x80
 MASK = (1 << 30) - 1
-T0_US = (1 << 30) - 2_000_000  # as tests/board_stand_in.py: the run crosses the 2^30 wrap
 CONS_MAX = 64  # console bytes in one answer at most
+# the stand-in board's configuration (tests/board_stand_in.py), with a watchdog a real board
+# would give it and the LSM6DSOX on the bus
 CONFIG: dict[str, Any] = {
-    "mode": "board",
-    "hal": "machine",
-    "i2c_id": 0,
-    "i2c_scl": 5,
-    "i2c_sda": 4,
-    "i2c_freq": 400_000,
-    "i2c_timeout_us": 2000,
-    "loop_hz": 50,
-    "pwm_pin": 15,
-    "pwm_min_us": 1000,
-    "pwm_max_us": 2000,
-    "arm_pin": 14,
+    **STAND_IN_CONFIG,
     "arm_closed": 0,
-    "led_pin": 25,
     "wdt_ms": 1000,
-    "backup": "none",
     "imu": "lsm6dsox",
     "imu_addr": 0x6A,
 }
