@@ -11,6 +11,7 @@ import importlib.machinery
 import importlib.util
 import sys
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -194,3 +195,30 @@ class BoardRig:
         self.send(app.C_START)
         self.run(1)
         assert self.app.flight.mode == fsw_module("flight").DESCENT
+
+
+# ---- what the board-mode tests measure (machine and CircuitPython HALs alike)
+TICKS_MASK = 0x3FFFFFFF
+
+
+def tick_gaps(times: list[int]) -> list[int]:
+    """The intervals between successive tick times, across the 2^30 wrap."""
+    return [(b - a) & TICKS_MASK for a, b in pairwise(times)]
+
+
+def slow_flight(rig: Any, extra_us: Callable[[int], int]) -> None:
+    """The flight's tick of rig (a BoardRig or CpBoardRig) takes extra_us(tick number) of
+    board time."""
+    tick = rig.app.flight.tick
+
+    def slow(*args: int) -> None:
+        tick(*args)
+        rig.clock.advance_us(extra_us(rig.app.flight.ticks))
+
+    rig.app.flight.tick = slow
+
+
+def esc_pulse(config: dict[str, Any], throttle_q15: int) -> int:
+    """The ESC pulse (us) the board writes for a throttle, as its HAL computes it."""
+    span = config["pwm_max_us"] - config["pwm_min_us"]
+    return config["pwm_min_us"] + throttle_q15 * span // 32767

@@ -5,11 +5,18 @@ LSM6DSOX emulators on the bus."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from itertools import pairwise
-
 import pytest
-from board_stand_in import CONFIG, PERIOD_US, BoardRig, at_rest, hal_module
+from board_stand_in import (
+    CONFIG,
+    PERIOD_US,
+    TICKS_MASK,
+    BoardRig,
+    at_rest,
+    esc_pulse,
+    hal_module,
+    slow_flight,
+    tick_gaps,
+)
 
 from softland.boards.firmware import fsw_module
 
@@ -23,27 +30,6 @@ loop_mod = hal_module("board_loop")
 mb = hal_module("machine_board")
 
 SAFE_US = CONFIG["pwm_min_us"]
-TICKS_MASK = 0x3FFFFFFF
-
-
-def _gaps(times: list[int]) -> list[int]:
-    return [(b - a) & TICKS_MASK for a, b in pairwise(times)]
-
-
-def _slow_tick(rig: BoardRig, extra_us: Callable[[int], int]) -> None:
-    """The flight's tick takes extra_us(tick number) of board time."""
-    tick = rig.app.flight.tick
-
-    def slow(*args: int) -> None:
-        tick(*args)
-        rig.clock.advance_us(extra_us(rig.app.flight.ticks))
-
-    rig.app.flight.tick = slow
-
-
-def _pulse(throttle_q15: int) -> int:
-    span = CONFIG["pwm_max_us"] - CONFIG["pwm_min_us"]
-    return CONFIG["pwm_min_us"] + throttle_q15 * span // 32767
 
 
 # ---- (a) deadlines, late ticks, watchdog
@@ -55,7 +41,7 @@ def test_ticks_start_on_their_deadlines_across_the_clock_wrap() -> None:
     times = [t["time_us"] for t in rig.telemetry()]
     assert len(times) == 150
     assert times[-1] < times[0]  # the wrap was crossed
-    assert _gaps(times) == [PERIOD_US] * 149
+    assert tick_gaps(times) == [PERIOD_US] * 149
     assert rig.loop.overruns == 0
     assert rig.telemetry()[-1]["overruns"] == 0
 
@@ -69,7 +55,7 @@ def test_the_watchdog_is_fed_once_per_tick_on_time() -> None:
 
 def test_a_late_tick_runs_at_once_is_counted_and_is_not_fed() -> None:
     rig = BoardRig()
-    _slow_tick(rig, lambda n: 30_000 if n == 10 else 0)  # tick 10 takes 1.5 periods
+    slow_flight(rig, lambda n: 30_000 if n == 10 else 0)  # tick 10 takes 1.5 periods
     rig.run(20)
     times = [t["time_us"] for t in rig.telemetry()]
     late = [e for e in rig.events() if e["code"] == loop_mod.EV_LATE]
@@ -77,7 +63,7 @@ def test_a_late_tick_runs_at_once_is_counted_and_is_not_fed() -> None:
     assert 10_000 <= late[0]["arg"] < 11_000  # 30 ms less the 20 ms period, plus bus time
     assert rig.loop.overruns == 1
     assert rig.loop.skipped == 0
-    assert 30_000 <= _gaps(times)[9] < 31_000  # tick 11 ran as soon as tick 10 ended
+    assert 30_000 <= tick_gaps(times)[9] < 31_000  # tick 11 ran as soon as tick 10 ended
     assert [(t - times[0]) & TICKS_MASK for t in times[11:]] == [
         k * PERIOD_US for k in range(11, 20)
     ]  # then back on the grid
@@ -86,7 +72,7 @@ def test_a_late_tick_runs_at_once_is_counted_and_is_not_fed() -> None:
 
 def test_a_tick_late_by_a_period_or_more_skips_the_missed_deadlines() -> None:
     rig = BoardRig()
-    _slow_tick(rig, lambda n: 50_000 if n == 10 else 0)  # 2.5 periods
+    slow_flight(rig, lambda n: 50_000 if n == 10 else 0)  # 2.5 periods
     rig.run(20)
     times = [t["time_us"] for t in rig.telemetry()]
     skips = [e["arg"] for e in rig.events() if e["code"] == loop_mod.EV_SKIP]
@@ -110,14 +96,14 @@ def test_a_deadline_impossibly_far_ahead_restarts_the_grid_instead_of_sleeping()
     assert rig.clock.now_us - before < PERIOD_US  # no sleep
     assert [e["arg"] for e in rig.events(frames) if e["code"] == loop_mod.EV_SKIP] == [0]
     rig.run(5)
-    assert _gaps([t["time_us"] for t in rig.telemetry()][-6:]) == [PERIOD_US] * 5
+    assert tick_gaps([t["time_us"] for t in rig.telemetry()][-6:]) == [PERIOD_US] * 5
 
 
 def test_a_loop_that_keeps_missing_its_deadline_is_reset_by_the_watchdog() -> None:
     machine = BoardRig().machine
     rig = BoardRig()
     rig.flying()
-    _slow_tick(rig, lambda n: 25_000)  # every tick now longer than a period
+    slow_flight(rig, lambda n: 25_000)  # every tick now longer than a period
     with pytest.raises(machine.WatchdogBite):
         rig.run(50)
     wdt = rig.board.wdt
@@ -151,7 +137,7 @@ def test_the_esc_follows_the_throttle_in_flight() -> None:
     rig.pwm.log.clear()
     tel = rig.telemetry(rig.run(30))
     pulses = [us for _, us in rig.pwm.log]
-    assert pulses == [_pulse(t["throttle_q15"]) for t in tel]
+    assert pulses == [esc_pulse(CONFIG, t["throttle_q15"]) for t in tel]
     assert max(pulses) > SAFE_US  # the engine-check burn at minimum throttle
 
 
@@ -272,7 +258,7 @@ def test_the_loop_period_follows_loop_hz_and_the_lidar_is_the_range_source() -> 
     assert rig.app.params.v[params.PERIOD_MS] == 10
     assert rig.app.params.v[params.RF_SOURCE] == 1
     rig.run(20)
-    assert _gaps([t["time_us"] for t in rig.telemetry()]) == [10_000] * 19
+    assert tick_gaps([t["time_us"] for t in rig.telemetry()]) == [10_000] * 19
 
 
 # ---- (e) the LIDAR-Lite pulled mid-descent
@@ -285,7 +271,7 @@ def test_a_lidar_pulled_mid_descent_keeps_the_deadline_and_reports_it() -> None:
     assert rig.telemetry()[-1]["rf_status"] == rf.RF_GOOD
     rig.board.i2c.unplugged = True  # every transaction: OSError(ENODEV)
     tel = rig.telemetry(rig.run(60))
-    assert _gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 59
+    assert tick_gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 59
     assert rig.loop.overruns == 0
     assert {t["rf_status"] for t in tel} <= {rf.RF_NO_DATA, rf.RF_NOT_CONNECTED}
     assert tel[-1]["rf_status"] == rf.RF_NOT_CONNECTED
@@ -352,7 +338,7 @@ def test_with_an_imu_the_ticks_keep_their_deadlines_across_the_clock_wrap() -> N
     busy = _busy_us(rig, 150)
     times = [t["time_us"] for t in rig.telemetry()]
     assert times[-1] < times[0]  # the wrap was crossed
-    assert _gaps(times) == [PERIOD_US] * 149
+    assert tick_gaps(times) == [PERIOD_US] * 149
     assert rig.loop.overruns == 0
     # the LIDAR-Lite's and the IMU's transactions together: under 1 ms of bus time a tick
     assert max(busy) < PERIOD_US // 4
@@ -393,7 +379,7 @@ def test_an_imu_pulled_mid_descent_keeps_the_deadline_and_flies_the_thrust_model
     rig.board.i2c.nack_addr = 0x6A  # the IMU pulled: every transaction to it NACKs
     frames = rig.run(60)
     tel = rig.telemetry(frames)
-    assert _gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 59
+    assert tick_gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 59
     assert rig.loop.overruns == 0
     assert not any(t["flags"] & flags_mod.IMU_USED for t in tel)  # acc_ok 0: thrust model
     assert all(t["faults"] == 0 for t in tel)
@@ -463,7 +449,7 @@ def test_a_host_gone_mid_descent_leaves_the_flight_on_its_deadline_and_the_outpu
     rig.inp.pending += half
     rig.pwm.log.clear()
     tel = rig.telemetry(rig.run(60))
-    assert _gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 59
+    assert tick_gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 59
     assert rig.loop.overruns == 0
     assert rig.board.wdt.feeds == feeds + 60
     assert rig.app.flight.mode == flight_mod.DESCENT  # the half ABORT was never acted on
@@ -471,5 +457,5 @@ def test_a_host_gone_mid_descent_leaves_the_flight_on_its_deadline_and_the_outpu
     assert tel[-1]["link_errors"] >= 1  # and the telemetry says the link lost a frame
     # the engine follows the flight (its check burn, then the coast), never forced safe
     pulses = [us for _, us in rig.pwm.log]
-    assert pulses == [_pulse(t["throttle_q15"]) for t in tel]
+    assert pulses == [esc_pulse(CONFIG, t["throttle_q15"]) for t in tel]
     assert max(pulses) > SAFE_US

@@ -6,12 +6,10 @@ host's LIDAR-Lite and LSM6DSOX emulators on the stand-in busio.I2C."""
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Callable
-from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from board_stand_in import at_rest, hal_module
+from board_stand_in import TICKS_MASK, at_rest, esc_pulse, hal_module, slow_flight, tick_gaps
 from cp_stand_in import CONFIG, MS_WRAP_START_US, PERIOD_US, US_WRAP_START_US, CpBoardRig
 from cp_standin import state
 
@@ -28,26 +26,6 @@ loop_mod = hal_module("board_loop")
 cp = hal_module("cp_board")
 
 SAFE_US = CONFIG["pwm_min_us"]
-TICKS_MASK = 0x3FFFFFFF
-
-
-def _gaps(times: list[int]) -> list[int]:
-    return [(b - a) & TICKS_MASK for a, b in pairwise(times)]
-
-
-def _slow_tick(rig: CpBoardRig, extra_us: Callable[[int], int]) -> None:
-    tick = rig.app.flight.tick
-
-    def slow(*args: int) -> None:
-        tick(*args)
-        rig.clock.advance_us(extra_us(rig.app.flight.ticks))
-
-    rig.app.flight.tick = slow
-
-
-def _pulse(throttle_q15: int) -> int:
-    span = CONFIG["pwm_max_us"] - CONFIG["pwm_min_us"]
-    return CONFIG["pwm_min_us"] + throttle_q15 * span // 32767
 
 
 # ---- the clock and the deadlines
@@ -61,7 +39,7 @@ def test_ticks_start_on_their_deadlines_across_both_clock_wraps(start_us: int) -
     rig.run(150)  # 3 s: past the wrap of the HAL's microseconds, or of supervisor.ticks_ms
     times = [t["time_us"] for t in rig.telemetry()]
     assert len(times) == 150
-    assert _gaps(times) == [PERIOD_US] * 149
+    assert tick_gaps(times) == [PERIOD_US] * 149
     assert rig.loop.overruns == 0
     wrapped_ms = (rig.clock.now_us // 1000) >> 29 != (start_us // 1000) >> 29
     assert times[-1] < times[0] or wrapped_ms
@@ -97,7 +75,7 @@ def test_a_clock_step_of_minutes_is_bounded_not_an_overflow() -> None:
 
 def test_a_late_tick_runs_at_once_is_counted_and_is_not_fed() -> None:
     rig = CpBoardRig()
-    _slow_tick(rig, lambda n: 30_000 if n == 10 else 0)
+    slow_flight(rig, lambda n: 30_000 if n == 10 else 0)
     rig.run(20)
     late = [e for e in rig.events() if e["code"] == loop_mod.EV_LATE]
     assert len(late) == 1 and 10_000 <= late[0]["arg"] <= 12_000
@@ -119,7 +97,7 @@ def test_the_watchdog_is_started_in_reset_mode_and_fed_once_per_tick_on_time() -
 def test_a_loop_that_keeps_missing_its_deadline_is_reset_by_the_watchdog() -> None:
     rig = CpBoardRig()
     rig.flying()
-    _slow_tick(rig, lambda n: 25_000)
+    slow_flight(rig, lambda n: 25_000)
     with pytest.raises(state.WatchdogBite):
         rig.run(50)
     assert rig.pwm.pulse_us == SAFE_US
@@ -161,7 +139,7 @@ def test_the_esc_follows_the_throttle_in_flight() -> None:
     rig.pwm.log.clear()
     tel = rig.telemetry(rig.run(30))
     pulses = [us for _, us in rig.pwm.log]
-    expected = [_pulse(t["throttle_q15"]) for t in tel]
+    expected = [esc_pulse(CONFIG, t["throttle_q15"]) for t in tel]
     assert len(pulses) == len(expected) == 30
     # within 1 us: the 16-bit duty cycle of a 20 ms period steps by 0.3 us
     assert all(abs(p - e) <= 1 for p, e in zip(pulses, expected, strict=True))
@@ -257,7 +235,7 @@ def test_a_bus_held_by_another_user_fails_the_transaction_after_bounded_tries() 
     tel = rig.telemetry(rig.run(30))
     assert bus.lock_calls - calls <= 30 * 4 * cp.LOCK_TRIES  # bounded: no spin for ever
     assert rig.board.i2c.lock_failures > 0
-    assert _gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 29
+    assert tick_gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 29
     assert tel[-1]["rf_status"] == rf.RF_NOT_CONNECTED
     assert all(t["faults"] == 0 for t in tel)
     bus.held_by_other = False
@@ -270,7 +248,7 @@ def test_a_lidar_pulled_mid_descent_keeps_the_deadline_and_reports_it() -> None:
     rig.run(20)
     rig.board.i2c.bus.unplugged = True
     tel = rig.telemetry(rig.run(60))
-    assert _gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 59
+    assert tick_gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 59
     assert tel[-1]["rf_status"] == rf.RF_NOT_CONNECTED
     assert all(t["faults"] == 0 for t in tel)
     assert rig.app.flight.mode == flight_mod.DESCENT
@@ -292,7 +270,7 @@ def test_a_bus_without_pull_ups_at_boot_leaves_a_board_that_runs_safe() -> None:
     assert isinstance(rig.board.i2c, cp.NoBus)
     assert rig.board.bus_error is not None
     tel = rig.telemetry(rig.run(20))
-    assert _gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 19
+    assert tick_gaps([t["time_us"] for t in tel]) == [PERIOD_US] * 19
     assert tel[-1]["rf_status"] == rf.RF_NOT_CONNECTED
     assert rig.pwm.pulse_us == SAFE_US
 
