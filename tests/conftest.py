@@ -47,3 +47,9 @@ def micropython32_bin() -> str:
 @pytest.fixture(scope="session")
 def nominal() -> Scenario:
     return load_scenario("nominal")
+
+
+@pytest.fixture(params=["micropython", "micropython32"])
+def any_micropython_bin(request: pytest.FixtureRequest) -> str:
+    """The 64-bit unix port, then the 32-bit one (each skips with its reason where absent)."""
+    return request.getfixturevalue(f"{request.param}_bin")

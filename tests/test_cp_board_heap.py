@@ -15,8 +15,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from softland.boards.runtimes import micropython_env
 
 STANDIN_DIR = Path(__file__).resolve().parent / "board_standin"
@@ -300,11 +298,6 @@ def _run(binary: str, alloc: str = "pass") -> dict[str, int]:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     words = proc.stdout.split()
     return {words[i]: int(words[i + 1]) for i in range(0, len(words), 2)}
-
-
-@pytest.fixture(params=["micropython", "micropython32"])
-def any_micropython_bin(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue(f"{request.param}_bin")
 
 
 def test_circuitpython_board_mode_ticks_do_not_allocate(any_micropython_bin: str) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import subprocess
 
-import pytest
-
 from softland.analysis.bench import MPSIDE_DIR
 from softland.boards.runtimes import micropython_env
 
@@ -54,11 +52,6 @@ def _run(micropython_bin: str, n: int, alloc: str = "", scatter: int = 0, heap: 
 def _field(out: str, name: str) -> int:
     words = out.split()
     return int(words[words.index(name) + 1])
-
-
-@pytest.fixture(params=["micropython", "micropython32"])
-def any_micropython_bin(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue(f"{request.param}_bin")
 
 
 def test_firmware_ticks_do_not_allocate(any_micropython_bin: str) -> None:
