@@ -149,9 +149,9 @@ print("n", out[0], "lo", out[1], "hi", out[2])
 """
 
 
-@pytest.fixture(params=["micropython", "micropython32"])
-def binary(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_bin"))
+@pytest.fixture
+def binary(any_micropython_bin: str) -> str:
+    return any_micropython_bin
 
 
 def _fields(out: str) -> dict[str, int]:
