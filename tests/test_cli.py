@@ -93,3 +93,40 @@ def test_bad_options_exit_non_zero_without_traceback(args: list[str]) -> None:
     proc = _softland(*args)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+
+
+def test_negative_seed_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    proc = _softland("sim", "--seed", "-5", "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "--seed" in proc.stderr
+
+
+def _unwritable_dir(tmp_path: Path) -> Path:
+    # a directory the process cannot create files in: its mode for a normal user; root
+    # writes anywhere it owns, so for root a read-only kernel directory
+    if os.geteuid() != 0:
+        d = tmp_path / "read-only"
+        d.mkdir()
+        d.chmod(0o500)
+        return d
+    return Path("/sys")
+
+
+def test_unwritable_output_directory_fails_before_flying(tmp_path: Path) -> None:
+    out = _unwritable_dir(tmp_path)
+    proc = _softland("sim", "--runtime", "cpython", "--out", str(out), "--quiet")
+    line = _one_error_line(proc)
+    assert f"cannot write in output directory {out}" in line
+    assert "softland sim" not in proc.stdout  # no summary table: nothing was flown
+
+
+def test_error_message_keeps_square_brackets(tmp_path: Path) -> None:
+    # rich markup must not eat "[vehicle]" (or crash on a path holding "[/]")
+    odd = tmp_path / "odd[/]dir"
+    odd.mkdir(parents=True)
+    bad = odd / "name.toml"
+    bad.write_text('name = "x"\ndescription = "no sections"\n')
+    line = _one_error_line(_softland("sim", str(bad), "--out", str(tmp_path / "o")))
+    assert "odd[/]dir/name.toml" in line
+    assert "missing section [vehicle]" in line

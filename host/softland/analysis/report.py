@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,12 @@ def prepare_out_dir(out: Path) -> Path:
         raise UserError(f"cannot create output directory {out}: {exc.strerror}") from None
     if not out.is_dir():
         raise UserError(f"output path {out} is not a directory")
+    # writable now, not after the whole run: a probe file, created and removed
+    try:
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".softland-probe-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write in output directory {out}: {exc.strerror}") from None
     return out
 
 

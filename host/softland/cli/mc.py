@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -161,14 +162,17 @@ def mc_command(
     _print_summary(summary)
     if summary["errors"]:
         console.print(
-            f"[yellow]warning:[/] {summary['errors']} run(s) raised instead of flying; first: "
-            f"{summary['first_error']}",
+            "[yellow]warning:[/] "
+            + escape(
+                f"{summary['errors']} run(s) raised instead of flying; first: "
+                f"{summary['first_error']}"
+            ),
             highlight=False,
         )
         if summary["errors"] == summary["runs"]:
             raise RuntimeError(f"every run failed to fly; first: {summary['first_error']}")
     console.print(
-        f"wrote {paths['summary']}, {paths['runs']}, {paths['plot']}",
+        escape(f"wrote {paths['summary']}, {paths['runs']}, {paths['plot']}"),
         highlight=False,
         soft_wrap=True,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -28,7 +29,12 @@ console = Console(stderr=True)
     "where the MicroPython unix port is not installed]; micropython32 is the 32-bit unix port "
     "(31-bit small ints, as on a board).",
 )
-@click.option("--seed", type=int, default=None, help="Random seed [default: the scenario's].")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Random seed, 0 or more [default: the scenario's].",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -108,10 +114,13 @@ def sim_command(
                 controller=controller,
             )
         for w in caught:
-            console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+            console.print(f"[yellow]warning:[/] {escape(str(w.message))}", highlight=False)
     paths = write_outputs(result, out)
     _print_summary(result.summary)
-    console.print(f"wrote {paths['summary']}, {paths['telemetry']}, {paths['plot']}")
+    console.print(
+        escape(f"wrote {paths['summary']}, {paths['telemetry']}, {paths['plot']}"),
+        highlight=False,
+    )
     if not result.summary["passed"]:
         sys.exit(1)
 

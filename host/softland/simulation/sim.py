@@ -89,6 +89,10 @@ class _Session:
         self.events: list[dict[str, Any]] = []
         self.i2c_transactions = 0
         self._pending: list[Frame] = []
+        # when an event arrives: the time of the TICK being served (the firmware's clock, us)
+        # and the vehicle's time (telemetry.csv's t_s; 0 until the descent starts)
+        self.time_us = 0
+        self.t_s = 0.0
         runtime.attach(self._on_output)
 
     def _on_output(self, chunk: bytes) -> None:
@@ -100,7 +104,8 @@ class _Session:
                 self.runtime.reply(self._serve_i2c(f))
                 continue
             if f.ftype == lk.T_EVENT:
-                self.events.append(self.link.decode_event(f.payload))
+                event = self.link.decode_event(f.payload)
+                self.events.append({"t_s": round(self.t_s, 6), "time_us": self.time_us, **event})
             self._pending.append(f)
 
     def _serve_i2c(self, frame: Frame) -> bytes:
@@ -288,6 +293,7 @@ def _fly(
         # the IMU reports the mean specific force over the interval that just ended
         acc = imu.sample(dyn.mean_specific_force_mps2 if flying else dyn.specific_force_mps2())
         frames = None
+        session.time_us = t_us
         if send:
             frames = session.exchange(
                 link.tick_frame(t_us, sample.range_mm, sample.status, acc, True),
@@ -330,6 +336,7 @@ def _fly(
         st = dyn.state
         t_us = pre_us + ticks * period_us
         tx_before = session.i2c_transactions
+        session.t_s = st.t_s
         computer_up = resets.up(st.t_s, ticks, session)
         sample, agl_m, acc, frames = sensors_and_tick(t_us, computer_up, ticks > 0)
         if computer_up:

@@ -1,0 +1,59 @@
+"""docs/outputs.md documents what a run writes, and docs/ cite only this repository."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from softland.analysis.report import write_outputs
+from softland.simulation.scenario import load_scenario
+from softland.simulation.sim import run_scenario
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    write_outputs(run_scenario(load_scenario("earth-hopper"), "cpython"), out)
+    return out
+
+
+def _documented() -> set[str]:
+    return set(re.findall(r"`([a-z0-9_]+)`", (DOCS / "outputs.md").read_text()))
+
+
+def test_every_summary_field_is_documented(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert set(summary) - _documented() == set()
+
+
+def test_every_host_telemetry_column_is_documented(run_dir: Path) -> None:
+    header = (run_dir / "telemetry.csv").read_text().splitlines()[0].split(",")
+    host_columns = header[: header.index("tick")] + header[header.index("flags2") + 1 :]
+    assert set(host_columns) - _documented() == set()
+
+
+def test_every_event_field_is_documented(run_dir: Path) -> None:
+    events = json.loads((run_dir / "events.json").read_text())
+    assert events, "the hopper's run sends events"
+    assert set().union(*events) - _documented() == set()
+
+
+def test_events_carry_the_time_they_came_with(run_dir: Path) -> None:
+    events = json.loads((run_dir / "events.json").read_text())
+    times = [e["time_us"] for e in events]
+    assert times == sorted(times)
+    assert max(e["t_s"] for e in events) > 0
+
+
+def test_docs_cite_no_file_outside_the_repository() -> None:
+    cited = [
+        (doc.name, m.group(0))
+        for doc in DOCS.glob("*.md")
+        for m in re.finditer(r"shared/(reference|DESIGN)\S*", doc.read_text())
+    ]
+    assert cited == []
