@@ -210,3 +210,13 @@ def test_an_i2c_transaction_the_host_never_answers_fails_and_the_tick_still_answ
     # the next tick is served as usual
     host.send(host.tick(PERIOD_US))
     assert host.telemetry(host.until(link.T_TELEM, timeout_s=60))["tick"] == 2
+
+
+def test_starting_a_started_board_replaces_its_qemu_instead_of_leaking_it(
+    board: EmulatedBoard,
+) -> None:
+    first = board.proc
+    assert first is not None and first.poll() is None
+    board.start()
+    assert first.poll() is not None  # the first QEMU was ended, not left running unowned
+    assert board.proc is not first and board.proc.poll() is None

@@ -152,6 +152,9 @@ class EmulatedBoard:
         return ["-device", f"loader,file={image},addr={ROMFS_ADDR:#x},force-raw=on"]
 
     def start(self, timeout_s: float = 10.0) -> str:
+        # one QEMU per board object: a start() on a running board (a `with` block already
+        # started it) replaces that QEMU instead of leaving it running unowned
+        self._stop()
         self.proc = subprocess.Popen(
             self.command(), stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log
         )
