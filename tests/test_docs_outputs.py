@@ -57,3 +57,20 @@ def test_docs_cite_no_file_outside_the_repository() -> None:
         for m in re.finditer(r"shared/(reference|DESIGN)\S*", doc.read_text())
     ]
     assert cited == []
+
+
+def test_the_html_report_stands_alone(run_dir: Path) -> None:
+    page = (run_dir / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page
+    # nothing to fetch: no script, no external source or link (the SVG namespace is a name)
+    assert "<script" not in page
+    assert re.findall(r"(?:src|href)=[\"']https?://", page) == []
+
+
+def test_the_html_report_lists_every_event_and_the_counters(run_dir: Path) -> None:
+    page = (run_dir / "report.html").read_text()
+    events = json.loads((run_dir / "events.json").read_text())
+    assert page.count("<tr><td class='num'>") >= len(events)
+    for name in {e["name"] for e in events} - {"mode"}:
+        assert name in page
+    assert "frames the firmware&#x27;s decoder dropped" in page

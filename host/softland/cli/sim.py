@@ -40,7 +40,7 @@ console = Console(stderr=True)
     type=click.Path(path_type=Path),
     default=Path("out"),
     show_default=True,
-    help="Directory for summary.json, telemetry.csv, descent.png.",
+    help="Directory for summary.json, telemetry.csv, events.json, descent.png, report.html (docs/outputs.md).",
 )
 @click.option(
     "--micropython",
@@ -118,7 +118,7 @@ def sim_command(
     paths = write_outputs(result, out)
     _print_summary(result.summary)
     console.print(
-        escape(f"wrote {paths['summary']}, {paths['telemetry']}, {paths['plot']}"),
+        escape("wrote " + ", ".join(str(p) for p in paths.values())),
         highlight=False,
     )
     if not result.summary["passed"]:

@@ -530,6 +530,7 @@ def _summary(
         "outcome": outcome,
         "passed": passed,
         "touchdown_vertical_speed_mps": _r(td_speed),
+        "max_touchdown_speed_mps": s.criteria.max_touchdown_speed_mps,
         "delta_v_mps": _r(dyn.delta_v_mps),
         "delta_v_optimal_mps": _r(dv_opt),
         "delta_v_ratio": _r(ratio),
