@@ -40,7 +40,8 @@ console = Console(stderr=True)
     type=click.Path(path_type=Path),
     default=Path("out"),
     show_default=True,
-    help="Directory for summary.json, telemetry.csv, events.json, descent.png, report.html (docs/outputs.md).",
+    help="Directory for summary.json, telemetry.csv, events.json, descent.png, report.html "
+    "(docs/outputs.md).",
 )
 @click.option(
     "--micropython",
