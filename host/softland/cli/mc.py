@@ -107,6 +107,7 @@ def mc_command(
     in runs.csv flies the same dispersed descent. Exits 0 when the campaign ran, whatever its
     success rate (read summary.json).
     """
+    from softland.analysis.campaign_report import percentile_warning
     from softland.analysis.report import prepare_out_dir
     from softland.boards.runtimes import resolve_runtime
     from softland.simulation.mc import resolve_workers, run_campaign, write_campaign
@@ -160,6 +161,11 @@ def mc_command(
     paths = write_campaign(campaign, out)
     summary = campaign.summary()
     _print_summary(summary)
+    counted = (("touchdown speed", "touchdown_runs"), ("delta-v ratio", "delta_v_ratio_runs"))
+    for what, n in counted:
+        too_few = percentile_warning(summary[n])
+        if too_few and summary[n]:
+            console.print(f"[yellow]warning:[/] {escape(f'{what}: {too_few}')}", highlight=False)
     if summary["errors"]:
         console.print(
             "[yellow]warning:[/] "
@@ -172,7 +178,7 @@ def mc_command(
         if summary["errors"] == summary["runs"]:
             raise RuntimeError(f"every run failed to fly; first: {summary['first_error']}")
     console.print(
-        escape(f"wrote {paths['summary']}, {paths['runs']}, {paths['plot']}"),
+        escape("wrote " + ", ".join(str(p) for p in paths.values())),
         highlight=False,
         soft_wrap=True,
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import inspect
 import json
-import math
 import multiprocessing
 import os
 import time
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from softland.errors import UserError
-from softland.simulation.dispersions import SIGMA_OF, DispersionDraw, dispersed_run_with_draw
+from softland.simulation.dispersions import DispersionDraw, dispersed_run_with_draw
 from softland.simulation.scenario import OUTCOMES, Scenario
 
 MAX_FAILED_SEEDS = 20
@@ -281,7 +280,9 @@ def _run_parallel(
 
 
 def write_campaign(c: Campaign, out_dir: Path) -> dict[str, Path]:
-    """DIR/summary.json, DIR/runs.csv and DIR/dispersion.png; returns their paths."""
+    """DIR/summary.json, DIR/runs.csv, DIR/dispersion.png and DIR/report.html; returns their
+    paths."""
+    from softland.analysis.campaign_report import plot_campaign, write_campaign_html
     from softland.analysis.report import prepare_out_dir
 
     out = prepare_out_dir(Path(out_dir))
@@ -289,10 +290,12 @@ def write_campaign(c: Campaign, out_dir: Path) -> dict[str, Path]:
         "summary": out / "summary.json",
         "runs": out / "runs.csv",
         "plot": out / "dispersion.png",
+        "report": out / "report.html",
     }
     paths["summary"].write_text(json.dumps(c.summary(), indent=2) + "\n")
     write_runs_csv(c.runs, paths["runs"])
     plot_campaign(c, paths["plot"])
+    write_campaign_html(c, paths["report"])
     return paths
 
 
@@ -303,154 +306,6 @@ def write_runs_csv(runs: list[dict[str, Any]], path: Path) -> None:
         writer.writeheader()
         for r in runs:
             writer.writerow({k: "" if r.get(k) is None else r.get(k) for k in columns})
-
-
-def _active_draws(c: Campaign) -> list[str]:
-    d = c.scenario.dispersions
-    return [name for name in DRAW_COLUMNS if getattr(d, SIGMA_OF[name]) > 0]
-
-
-def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
-        return 0.0
-    from scipy.stats import spearmanr
-
-    rho = float(spearmanr(x[ok], y[ok]).statistic)
-    return 0.0 if math.isnan(rho) else rho
-
-
-def plot_campaign(c: Campaign, path: Path) -> None:
-    """Touchdown speed by run and its histogram, delta-v ratio histogram, outcome counts,
-    the rank correlation of touchdown speed with each dispersion, and touchdown speed against
-    the most influential one."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    runs = c.runs
-    limit = c.scenario.criteria.max_touchdown_speed_mps
-    idx = np.array([r["index"] for r in runs])
-    td = np.array(
-        [
-            np.nan
-            if r.get("touchdown_vertical_speed_mps") is None
-            else r["touchdown_vertical_speed_mps"]
-            for r in runs
-        ],
-        dtype=float,
-    )
-    passed = np.array([bool(r["passed"]) for r in runs])
-    ratio = np.array(
-        [r["delta_v_ratio"] for r in runs if r["outcome"] == "landed" and r["delta_v_ratio"]],
-        dtype=float,
-    )
-    summary = c.summary()
-
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    ax = axes[0, 0]
-    ax.scatter(idx[passed], td[passed], s=10, c="tab:green", label="passed")
-    ax.scatter(idx[~passed], td[~passed], s=14, c="tab:red", marker="x", label="failed")
-    ax.axhline(limit, color="k", ls="--", lw=1, label=f"criterion {limit:g} m/s")
-    if np.nanmax(td, initial=0.0) > 10 * limit:
-        ax.set_yscale("log")
-    ax.set_xlabel("run index (seed - campaign seed)")
-    ax.set_ylabel("touchdown speed [m/s]")
-    ax.set_title("touchdown speed by run")
-    ax.legend(fontsize=8)
-
-    ax = axes[0, 1]
-    td_all = td[np.isfinite(td)]
-    if td_all.size:
-        ax.hist(td_all, bins=min(40, max(5, td_all.size // 5)), color="tab:blue")
-    ax.axvline(limit, color="k", ls="--", lw=1)
-    for key, style in (("touchdown_speed_p50", ":"), ("touchdown_speed_p99", "-.")):
-        if summary[key] is not None:
-            ax.axvline(summary[key], color="tab:orange", ls=style, label=key.split("_")[-1])
-    ax.set_xlabel("touchdown speed [m/s] (runs that touched down)")
-    ax.set_ylabel("runs")
-    ax.set_title("touchdown speed")
-    ax.legend(fontsize=8)
-
-    ax = axes[0, 2]
-    if ratio.size:
-        ax.hist(ratio, bins=min(40, max(5, ratio.size // 5)), color="tab:purple")
-        ax.axvline(float(np.median(ratio)), color="k", ls=":", label="p50")
-        ax.legend(fontsize=8)
-    ax.set_xlabel("delta-v / 1-D optimum (landed runs)")
-    ax.set_ylabel("runs")
-    ax.set_title("fuel use against the optimum")
-
-    ax = axes[1, 0]
-    names = [k for k, v in summary["outcomes"].items() if v or k == "landed"]
-    counts = [summary["outcomes"][k] for k in names]
-    colors = ["tab:green" if k == "landed" else "tab:red" for k in names]
-    bars = ax.bar(names, counts, color=colors)
-    ax.bar_label(bars)
-    ax.set_ylabel("runs")
-    ax.set_title("outcomes")
-    ax.tick_params(axis="x", labelrotation=20)
-
-    active = _active_draws(c)
-    ax_corr, ax_scatter = axes[1, 1], axes[1, 2]
-    if active:
-        rho = {
-            name: _spearman(np.array([r[name] for r in runs], dtype=float), td) for name in active
-        }
-        order = sorted(active, key=lambda k: abs(rho[k]))
-        ax_corr.barh(
-            order,
-            [rho[k] for k in order],
-            color=["tab:red" if rho[k] > 0 else "tab:blue" for k in order],
-        )
-        ax_corr.axvline(0, color="k", lw=0.8)
-        ax_corr.set_xlim(-1, 1)
-        ax_corr.set_xlabel("rank correlation with touchdown speed")
-        ax_corr.set_title("which dispersion matters")
-        top = order[-1]
-        x = np.array([r[top] for r in runs], dtype=float)
-        ax_scatter.scatter(x[passed], td[passed], s=10, c="tab:green", label="passed")
-        ax_scatter.scatter(x[~passed], td[~passed], s=14, c="tab:red", marker="x", label="failed")
-        ax_scatter.axhline(limit, color="k", ls="--", lw=1)
-        if np.nanmax(td, initial=0.0) > 10 * limit:
-            ax_scatter.set_yscale("log")
-        ax_scatter.set_xlabel(top)
-        ax_scatter.set_ylabel("touchdown speed [m/s]")
-        ax_scatter.set_title(f"touchdown speed vs {top} (rho {rho[top]:+.2f})")
-        ax_scatter.legend(fontsize=8)
-    else:
-        ax_corr.text(
-            0.5,
-            0.5,
-            "no dispersions in this scenario\n(only sensor noise differs between runs)",
-            ha="center",
-            va="center",
-            transform=ax_corr.transAxes,
-        )
-        ax_corr.set_axis_off()
-        ratio_all = np.array(
-            [np.nan if r.get("delta_v_ratio") is None else r["delta_v_ratio"] for r in runs],
-            dtype=float,
-        )
-        ax_scatter.scatter(td[passed], ratio_all[passed], s=10, c="tab:green", label="passed")
-        ax_scatter.scatter(
-            td[~passed], ratio_all[~passed], s=14, c="tab:red", marker="x", label="failed"
-        )
-        ax_scatter.set_xlabel("touchdown speed [m/s]")
-        ax_scatter.set_ylabel("delta-v / 1-D optimum")
-        ax_scatter.set_title("fuel against touchdown speed")
-        ax_scatter.legend(fontsize=8)
-
-    rate = summary["success_rate"]
-    fig.suptitle(
-        f"{c.scenario.name}: {summary['runs']} runs, seeds {c.seed}..{c.seed + len(runs) - 1}, "
-        f"{summary['controller']} controller, {c.runtime}; "
-        f"success {100 * rate:.1f} %, landed {100 * summary['landed_rate']:.1f} %"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _pct(values: list[float], q: float) -> float | None:
