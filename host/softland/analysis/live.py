@@ -266,9 +266,11 @@ class LiveView:
         """One line: what was streamed where, and the sends that failed."""
         parts = []
         for s in self._senders:
-            text = f"{s.target.url} {s.sent} datagrams"
+            text = f"{s.target.url} {s.sent + s.errors} datagrams"
             if s.errors:
-                text += f", {s.errors} not delivered ({s.last_error})"
+                # a connected UDP socket learns of a missing receiver from the ICMP answer to
+                # an earlier datagram: every other send fails then, and none arrives
+                text += f", {s.errors} send errors ({s.last_error}: no receiver?)"
             parts.append(text)
         return f"live: {self.frames} frames, {self.events} events; " + "; ".join(parts)
 

@@ -112,4 +112,4 @@ def listen_command(
             f"wrote {out / 'telemetry.csv'}, {out / 'events.json'}, {out / 'summary.json'}"
         )
     if live is not None:
-        console.print(live.stats(), highlight=False)
+        console.print(live.stats(), highlight=False, soft_wrap=True)

@@ -138,7 +138,7 @@ def sim_command(
     _print_summary(result.summary)
     console.print(f"wrote {paths['summary']}, {paths['telemetry']}, {paths['plot']}")
     if live is not None:
-        console.print(live.stats(), highlight=False)
+        console.print(live.stats(), highlight=False, soft_wrap=True)
     if not result.summary["passed"]:
         sys.exit(1)
 
