@@ -74,6 +74,19 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+def _strict_json(datagram: bytes) -> dict[str, Any]:
+    """One datagram as JSON the way a strict parser (PlotJuggler's nlohmann) reads it: NaN
+    and Infinity are not JSON."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    msg = json.loads(datagram, parse_constant=refuse)
+    assert isinstance(msg, dict)
+    assert all(not isinstance(v, (dict, list)) for v in msg.values())  # flat
+    return msg
+
+
 def _decode_mavlink(datagrams: list[bytes]) -> list[Any]:
     parser = mavlink.MAVLink(None)
     out = []
@@ -99,7 +112,7 @@ def streamed_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {
         "out": out,
         "proc": proc,
-        "json": [json.loads(d) for d in js.stop()],
+        "json": [_strict_json(d) for d in js.stop()],
         "mavlink": _decode_mavlink(mav_datagrams) if mavlink is not None else [],
         "rows": _csv_rows(out / "telemetry.csv"),
         "events": json.loads((out / "events.json").read_text()),
