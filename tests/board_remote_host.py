@@ -355,8 +355,14 @@ def config_literal(cfg: dict[str, Any]) -> str:
 # ---- the unix port
 
 
-def fly_unix(binary: str, board_clock: bool = False, timeout_s: float = 300.0) -> HopResult:
-    """The board loop in `micropython` (the firmware and the stand-in on MICROPYPATH)."""
+def fly_unix(
+    binary: str,
+    board_clock: bool = False,
+    timeout_s: float = 300.0,
+    tap: Callable[[bytes], Any] | None = None,
+) -> HopResult:
+    """The board loop in `micropython` (the firmware and the stand-in on MICROPYPATH); tap,
+    when given, sees every byte the board writes, as read."""
     env = {
         **os.environ,
         "MICROPYPATH": ":".join([str(firmware_dir()), str(REMOTE_DIR), ".frozen"]),
@@ -385,6 +391,8 @@ def fly_unix(binary: str, board_clock: bool = False, timeout_s: float = 300.0) -
             if not chunk:
                 err.seek(0)
                 raise RuntimeError(f"micropython exited: {err.read().decode(errors='replace')}")
+            if tap is not None:
+                tap(chunk)
             return chunk
 
         host = HopperHost(proc.stdin.write, read, "unix port (64-bit)")

@@ -1,6 +1,6 @@
 """The `softland` command line: the click group `cli` and `main` (the console script and
 `python -m softland.cli`), one module per command family (sim: sim, scenarios, bench; mc;
-flash: flash, install-runtime, boards; pil)."""
+flash: flash, install-runtime, boards; pil; listen)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from softland.cli.flash import boards_command, flash_command, install_runtime_command
+from softland.cli.listen import listen_command
 from softland.cli.mc import mc_command
 from softland.cli.pil import pil_command
 from softland.cli.sim import bench_command, scenarios_command, sim_command
@@ -39,6 +40,7 @@ cli.add_command(install_runtime_command)
 cli.add_command(boards_command)
 cli.add_command(mc_command)
 cli.add_command(pil_command)
+cli.add_command(listen_command)
 
 
 def main() -> None:

@@ -66,6 +66,22 @@ console = Console(stderr=True)
     help="Fly the scenario's nominal values; without it a scenario with [dispersions] flies "
     "the dispersed run of this seed (the same run as `softland mc` row with that seed).",
 )
+@click.option(
+    "--live",
+    "live_url",
+    metavar="udp://HOST:PORT",
+    default=None,
+    help="Stream every telemetry frame and event as JSON over UDP as it flies "
+    "(PlotJuggler's UDP server; docs/live.md).",
+)
+@click.option(
+    "--mavlink",
+    "mavlink_url",
+    metavar="udp://HOST:PORT",
+    default=None,
+    help="Stream the run as MAVLink 2 over UDP (QGroundControl; needs pymavlink: "
+    "pip install 'softland[live]').",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def sim_command(
     scenario: str,
@@ -75,9 +91,12 @@ def sim_command(
     micropython_bin: str | None,
     controller: str,
     undispersed: bool,
+    live_url: str | None,
+    mavlink_url: str | None,
     quiet: bool,
 ) -> None:
     """Fly SCENARIO (a built-in name or a .toml file) with the firmware in the loop."""
+    from softland.analysis.live import open_live_view, scenario_live_config
     from softland.analysis.report import prepare_out_dir, write_outputs
     from softland.boards.runtimes import resolve_runtime
     from softland.simulation.dispersions import dispersed_run
@@ -87,6 +106,7 @@ def sim_command(
     if not undispersed:
         s = dispersed_run(s, seed)
     prepare_out_dir(out)
+    live = open_live_view(live_url, mavlink_url, scenario_live_config(s))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         runtime, binary = resolve_runtime(runtime, micropython_bin)
@@ -106,14 +126,19 @@ def sim_command(
                 done = max(s.initial.altitude_m - altitude_m, 0.0)
                 progress.update(task, completed=done, alt=altitude_m)
 
-            result = run_scenario(
-                s,
-                runtime,
-                seed=seed,
-                micropython=micropython_bin,
-                on_tick=on_tick,
-                controller=controller,
-            )
+            try:
+                result = run_scenario(
+                    s,
+                    runtime,
+                    seed=seed,
+                    micropython=micropython_bin,
+                    on_tick=on_tick,
+                    controller=controller,
+                    live=live,
+                )
+            finally:
+                if live is not None:
+                    live.close()
         for w in caught:
             console.print(f"[yellow]warning:[/] {escape(str(w.message))}", highlight=False)
     paths = write_outputs(result, out)
@@ -122,6 +147,8 @@ def sim_command(
         escape("wrote " + ", ".join(str(p) for p in paths.values())),
         highlight=False,
     )
+    if live is not None:
+        console.print(escape(live.stats()), highlight=False, soft_wrap=True)
     if not result.summary["passed"]:
         sys.exit(1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -77,14 +77,30 @@ class I2cDevices(Protocol):
     ) -> tuple[int, bytes]: ...
 
 
+class FrameSink(Protocol):
+    """What watches a run as it flies (softland.analysis.live.LiveView): every telemetry row as
+    it is recorded, every event as it is decoded."""
+
+    def telemetry(self, frame: Mapping[str, Any]) -> None: ...
+
+    def event(self, event: Mapping[str, Any]) -> None: ...
+
+
 class _Session:
     """Lockstep exchanges with the firmware; every byte it sends goes into the hash, and the
     I2C transactions it makes mid-tick are answered at once by the attached devices."""
 
-    def __init__(self, runtime: Runtime, link: HostLink, i2c: I2cDevices | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        link: HostLink,
+        i2c: I2cDevices | None = None,
+        live: FrameSink | None = None,
+    ) -> None:
         self.runtime = runtime
         self.link = link
         self.i2c = i2c
+        self.live = live
         self.sha = hashlib.sha256()
         self.events: list[dict[str, Any]] = []
         self.i2c_transactions = 0
@@ -106,6 +122,8 @@ class _Session:
             if f.ftype == lk.T_EVENT:
                 event = self.link.decode_event(f.payload)
                 self.events.append({"t_s": round(self.t_s, 6), "time_us": self.time_us, **event})
+                if self.live is not None:
+                    self.live.event(self.events[-1])
             self._pending.append(f)
 
     def _serve_i2c(self, frame: Frame) -> bytes:
@@ -204,8 +222,10 @@ def run_scenario(
     heap_bytes: int = DEFAULT_HEAP_BYTES,
     on_tick: Callable[[float, float], None] | None = None,
     controller: str | None = None,
+    live: FrameSink | None = None,
 ) -> SimResult:
-    """Fly one descent. on_tick(t_s, altitude_m) is called after every tick.
+    """Fly one descent. on_tick(t_s, altitude_m) is called after every tick; live (the live
+    view, --live/--mavlink) gets every telemetry row as recorded and every event as decoded.
 
     controller: "firmware" (default), or a baseline that reproduces a mission's flawed logic:
     "naive" brakes only once the rangefinder is valid (Mission 2), "latching" excludes the
@@ -220,7 +240,7 @@ def run_scenario(
         )
     rt = open_runtime(runtime, micropython=micropython, heap_bytes=heap_bytes)
     try:
-        return _fly(scenario, rt, seed, on_tick)
+        return _fly(scenario, rt, seed, on_tick, live)
     finally:
         rt.close()
 
@@ -245,13 +265,17 @@ def scenario_dynamics(s: Scenario) -> Dynamics:
     )
 
 
-def fly(s: Scenario, rt: Runtime, seed: int) -> SimResult:
+def fly(s: Scenario, rt: Runtime, seed: int, live: FrameSink | None = None) -> SimResult:
     """Fly one descent on a runtime the caller made (and closes): the PIL recorder's way in."""
-    return _fly(s, rt, seed, None)
+    return _fly(s, rt, seed, None, live)
 
 
 def _fly(
-    s: Scenario, rt: Runtime, seed: int, on_tick: Callable[[float, float], None] | None
+    s: Scenario,
+    rt: Runtime,
+    seed: int,
+    on_tick: Callable[[float, float], None] | None,
+    live: FrameSink | None = None,
 ) -> SimResult:
     v = s.vehicle
     rng_range, rng_imu, rng_lrf, rng_lidar = np.random.default_rng(seed).spawn(4)
@@ -272,7 +296,7 @@ def _fly(
     lrf = _lrf_model(s, rng_lrf) if s.rangefinder.model == "lrf" else None
     if lrf is not None:
         _inject_faults(s, "lrf", lrf, True, 0.0)
-    session = _Session(rt, link, lidar)
+    session = _Session(rt, link, lidar, live)
     _upload(session, firmware_parameters(s))
 
     def sensors_and_tick(t_us: int, send: bool, flying: bool) -> tuple[Any, float, int, Any]:
@@ -360,6 +384,8 @@ def _fly(
                 "i2c_tx": session.i2c_transactions - tx_before,
             }
         )
+        if live is not None:
+            live.telemetry(rows[-1])
         ticks += 1
         if on_tick is not None:
             on_tick(st.t_s, agl_m)
