@@ -1,10 +1,15 @@
 """A free-falling target for the LIDAR-Lite emulator: the distance the sensor sees during a
 tabletop drop (docs/tabletop.md).
 
-``FreeFall(h0_m, t0_s, rest_m, g)`` is a ``target`` callable for ``LidarLiteEmulator``:
-``h(t) = h0`` before ``t0``, ``h0 - g/2 (t - t0)^2`` while falling, and ``rest_m`` (the foam
-and the sensor's own offset) from the impact on. Dropping the sensor onto the floor and
-dropping a target away from a sensor fixed above it give the same h(t).
+The falling thing's height above the floor is ``h(t) = h0`` before ``t0``,
+``h0 - g/2 (t - t0)^2`` while falling, and ``rest_m`` (the foam) from the impact on.
+``FreeFall`` is a ``target`` callable for ``LidarLiteEmulator`` giving the distance the sensor
+measures in one of the two rigs:
+
+- ``sensor_m=None``: the sensor itself falls, looking down: distance = h(t).
+- ``sensor_m=H``: the sensor is fixed at height H looking down and a target plate falls
+  below it: distance = H - h(t) (the sensor never takes the impact, and the whole fall stays
+  out of the LIDAR-Lite's non-linear first metre when H - h0 >= 1 m).
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ G_STANDARD = 9.80665  # m/s^2
 
 @dataclass(frozen=True)
 class FreeFall:
-    h0_m: float = 2.0
+    h0_m: float = 2.1
     t0_s: float = 0.5
-    rest_m: float = 0.10
+    rest_m: float = 0.1
     g: float = G_STANDARD
+    sensor_m: float | None = None
     reflectance: float = 0.7
 
     def __post_init__(self) -> None:
@@ -30,6 +36,8 @@ class FreeFall:
             raise ValueError(
                 f"need h0_m > rest_m >= 0, got h0_m={self.h0_m}, rest_m={self.rest_m}"
             )
+        if self.sensor_m is not None and self.sensor_m <= self.h0_m:
+            raise ValueError(f"the sensor ({self.sensor_m} m) must be above h0 ({self.h0_m} m)")
 
     @property
     def fall_m(self) -> float:
@@ -44,6 +52,7 @@ class FreeFall:
         return math.sqrt(2.0 * self.g * self.fall_m)
 
     def height_m(self, t_s: float) -> float:
+        """The falling thing's height above the floor."""
         if t_s <= self.t0_s:
             return self.h0_m
         if t_s >= self.impact_s:
@@ -51,11 +60,9 @@ class FreeFall:
         dt = t_s - self.t0_s
         return self.h0_m - 0.5 * self.g * dt * dt
 
-    def velocity_m_s(self, t_s: float) -> float:
-        """dh/dt: negative while falling."""
-        if self.t0_s < t_s < self.impact_s:
-            return -self.g * (t_s - self.t0_s)
-        return 0.0
+    def distance_m(self, t_s: float) -> float:
+        h = self.height_m(t_s)
+        return h if self.sensor_m is None else self.sensor_m - h
 
     def __call__(self, t_s: float) -> tuple[float, float]:
-        return self.height_m(t_s), self.reflectance
+        return self.distance_m(t_s), self.reflectance

@@ -10,7 +10,8 @@ Objects
 ``VirtualClock``
     ``now_us`` (int), ``advance_us(n)``, ``advance_to_us(t)`` (never goes back), ``now_s``.
     Shared by the caller, the sensor(s) and the bus. Nothing here reads wall-clock time.
-``LidarLiteEmulator(clock, rng, *, variant="v3", target=None, address=0x62, unit_id=None)``
+``LidarLiteEmulator(clock, rng, *, variant="v3", target=None, address=0x62, unit_id=None,
+noise_sigma_cm=None)``
     One sensor. ``variant`` is ``"v3"`` (post-Aug-2018 I2C: undefined registers read 0x00),
     ``"v3-pre2018"`` (undefined registers return the last successfully read value) or
     ``"v3hp"``. ``target(now_s) -> (distance_m, reflectance)`` gives the truth (a bare float is
@@ -79,7 +80,7 @@ Measurement model
 ``round(255 * a / (a + 6))`` (falls with range, rises with reflectance); signal overflow
 (v3 b2, v3HP b1) when ``a > 100`` (closer than ~0.4 m on a 70 % target). Noise: the datasheet
 figure is taken as 2 sigma (v3: 2.5 cm below 5 m, 10 cm beyond; v3HP: 5 cm below 2 m, 2.5 cm
-beyond); below 1 m a bias of ``+5 cm * (1 - d/1 m)^2`` (the nonlinearity). Valid readings are
+beyond; ``noise_sigma_cm`` replaces it with one sigma at every range); below 1 m a bias of ``+5 cm * (1 - d/1 m)^2`` (the nonlinearity). Valid readings are
 clamped to >= 2 cm, so 1 cm always means "no return" and 0 means a fault. The v3 STATUS
 health bit b5 is set, b1 (reference overflow) and b6 (process error) are never set. VELOCITY
 (v3) = signed 8-bit difference of the last two results (cm), LAST_DELAY (v3) = the previous
@@ -467,6 +468,7 @@ class LidarLiteEmulator:
         target: TargetFn | None = None,
         address: int = DEFAULT_ADDRESS,
         unit_id: int | None = None,
+        noise_sigma_cm: float | None = None,
     ) -> None:
         if variant not in VARIANT_SPECS:
             raise ValueError(f"unknown LIDAR-Lite variant {variant!r}; use one of {VARIANTS}")
@@ -484,6 +486,9 @@ class LidarLiteEmulator:
         if not 0 <= unit_id <= 0xFFFF:
             raise ValueError(f"unit_id 0x{unit_id:x} does not fit 16 bits")
         self.unit_id = unit_id
+        if noise_sigma_cm is not None and not noise_sigma_cm >= 0.0:
+            raise ValueError(f"noise_sigma_cm must be >= 0, got {noise_sigma_cm}")
+        self.noise_sigma_cm = noise_sigma_cm
         self._fixed_target: tuple[float, float] = (2.0, NOMINAL_REFLECTANCE)
         self._target: TargetFn = target if target is not None else self._fixed
         self._lock = threading.RLock()
@@ -821,7 +826,9 @@ class LidarLiteEmulator:
                     -self._since_reset / drift.params["measurements"]
                 )
             nonlinear_cm = 5.0 * (1.0 - true_d) ** 2 if true_d < 1.0 else 0.0
-            sigma = self.spec.noise_sigma_cm(true_d)
+            sigma = self.noise_sigma_cm
+            if sigma is None:
+                sigma = self.spec.noise_sigma_cm(true_d)
             value = true_d * 100.0 + nonlinear_cm + drift_cm + sigma * noise
             cm = min(max(round(value), MIN_VALID_CM), 0xFFFF)
             if a > SIGNAL_OVERFLOW_AMPLITUDE:
