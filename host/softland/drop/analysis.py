@@ -137,9 +137,7 @@ class DropReport:
         return out
 
 
-def _model(
-    t: np.ndarray, d0: float, t0: float, g: float, d_rest: float, sign: int
-) -> np.ndarray:
+def _model(t: np.ndarray, d0: float, t0: float, g: float, d_rest: float, sign: int) -> np.ndarray:
     dt = np.clip(t - t0, 0.0, None)
     d = d0 + sign * 0.5 * g * dt * dt
     return np.minimum(d, d_rest) if sign > 0 else np.maximum(d, d_rest)

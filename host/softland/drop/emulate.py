@@ -99,8 +99,12 @@ def emulated_capture(rig: DropRig, seed: int) -> DropCapture:
             "truth_g": f"{fall.g:.5f}",
             "truth_fall_m": f"{fall.fall_m:.4f}",
             "truth_impact_speed_m_s": f"{fall.impact_speed_m_s:.4f}",
-            "truth_noise_cm": "datasheet" if rig.noise_sigma_cm is None else f"{rig.noise_sigma_cm}",
-            "rig": "sensor falls" if rig.sensor_m is None else f"target falls, sensor at {rig.sensor_m} m",
+            "truth_noise_cm": "datasheet"
+            if rig.noise_sigma_cm is None
+            else f"{rig.noise_sigma_cm}",
+            "rig": "sensor falls"
+            if rig.sensor_m is None
+            else f"target falls, sensor at {rig.sensor_m} m",
         }
     )
     return cap
