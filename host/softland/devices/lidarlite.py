@@ -80,7 +80,8 @@ Measurement model
 ``round(255 * a / (a + 6))`` (falls with range, rises with reflectance); signal overflow
 (v3 b2, v3HP b1) when ``a > 100`` (closer than ~0.4 m on a 70 % target). Noise: the datasheet
 figure is taken as 2 sigma (v3: 2.5 cm below 5 m, 10 cm beyond; v3HP: 5 cm below 2 m, 2.5 cm
-beyond; ``noise_sigma_cm`` replaces it with one sigma at every range); below 1 m a bias of ``+5 cm * (1 - d/1 m)^2`` (the nonlinearity). Valid readings are
+beyond; ``noise_sigma_cm`` replaces it with one sigma at every
+range); below 1 m a bias of ``+5 cm * (1 - d/1 m)^2`` (the nonlinearity). Valid readings are
 clamped to >= 2 cm, so 1 cm always means "no return" and 0 means a fault. The v3 STATUS
 health bit b5 is set, b1 (reference overflow) and b6 (process error) are never set. VELOCITY
 (v3) = signed 8-bit difference of the last two results (cm), LAST_DELAY (v3) = the previous

@@ -47,8 +47,8 @@ def plot(report: DropReport, path: Path) -> None:
     fr, kn = report.free, report.known
     ax.plot(tt, fr.distance_m(tt), "-", color="tab:blue", lw=1.2,
             label=f"fit, g free: g = {fr.g:.3f} m/s$^2$")  # fmt: skip
-    ax.plot(tt, kn.distance_m(tt), "--", color="tab:orange", lw=1.2,
-            label=f"fit, g = {kn.g:.5f} m/s$^2$: impact {kn.impact_speed_m_s:.3f} m/s")  # fmt: skip
+    known_label = f"fit, g = {kn.g:.5f} m/s$^2$: impact {kn.impact_speed_m_s:.3f} m/s"
+    ax.plot(tt, kn.distance_m(tt), "--", color="tab:orange", lw=1.2, label=known_label)
     ax.axvline(kn.t0_s, color="tab:green", lw=0.8, label=f"drop start {kn.t0_s:.4f} s")
     ax.axvline(kn.impact_s, color="tab:red", lw=0.8, label=f"impact {kn.impact_s:.4f} s")
     if report.capture.release_us is not None:
