@@ -8,8 +8,9 @@
 # One sample (the same I2C discipline as fsw.lidarlite: writeto + readfrom_into, a STOP
 # between a register-pointer write and its read, never a repeated START):
 #   trigger  [0x00, 0x03] (0x04, bias-corrected, for the first sample and one in BIAS_EVERY)
-#   pointer  [0x01], then STATUS reads until b0 (busy) clears: at most MAX_POLLS reads and
-#            TIMEOUT_US; a read that fails (older units NACK while they measure) counts as busy
+#   pointer  [0x01], then STATUS reads until b0 (busy) clears: at most MAX_POLLS polls and
+#            TIMEOUT_US; a pointer write or read that fails (older units NACK while they
+#            measure) counts as a busy poll and is tried again
 #   pointer  [0x8f], then 2 bytes: FULL_DELAY, cm
 # No allocation per sample (heap-locked in tests/test_drop_firmware.py) except an exception a
 # HAL allocates for a failed transaction; every wait is bounded; time goes through ticks_diff.
@@ -120,23 +121,27 @@ class DropSampler:
         bias = i % BIAS_EVERY == 0
         if bias:
             flags |= F_BIAS
-        cm = 0
         st = 0xFF
         addr = self.addr
         try:
             w = self._w2
             w[0] = 0
             w[1] = 4 if bias else 3
-            self._writeto(addr, w)
-            self._ptr[0] = 0x01
-            self._writeto(addr, self._ptr)
+            if not self._write(w):
+                return self._store(i, t, flags | F_BUS_ERROR, 0, 0xFF)
             r1 = self._r1
             polls = 0
+            pointed = False  # STATUS pointer written (then each poll is one read)
             while True:
                 try:
-                    r1[0] = 0xFF
-                    self._readinto(addr, r1)
-                    st = r1[0]
+                    if not pointed:
+                        self._ptr[0] = 0x01
+                        pointed = self._write(self._ptr)
+                    st = 0x01
+                    if pointed:
+                        r1[0] = 0xFF
+                        self._readinto(addr, r1)
+                        st = r1[0]
                 except OSError:
                     st = 0x01  # older units NACK while they measure: busy
                 if not st & 1:
@@ -149,17 +154,25 @@ class DropSampler:
                     self.timeouts += 1
                     break
             self._ptr[0] = 0x8F
-            self._writeto(addr, self._ptr)
+            if not self._write(self._ptr):
+                return self._store(i, t, flags | F_BUS_ERROR, 0, 0xFF)
             r2 = self._r2
             r2[0] = 0
             r2[1] = 0
             self._readinto(addr, r2)
             cm = (r2[0] << 8) | r2[1]
         except Exception:
-            flags |= F_BUS_ERROR
+            return self._store(i, t, flags | F_BUS_ERROR, 0, 0xFF)
+        self._store(i, t, flags, cm, st)
+
+    def _write(self, buf):
+        # machine.I2C returns the bytes ACKed (a NACK is a short count), busio None
+        n = self._writeto(self.addr, buf)
+        return n is None or n >= len(buf)
+
+    def _store(self, i, t, flags, cm, st):
+        if flags & F_BUS_ERROR:
             self.bus_errors += 1
-            cm = 0
-            st = 0xFF
         dt = ticks_diff(self.now(), t)
         if dt > 0xFFFF:
             dt = 0xFFFF
