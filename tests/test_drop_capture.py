@@ -92,8 +92,7 @@ def test_emulated_capture_crosses_the_tick_wrap_and_stays_monotonic(
 
 
 def _dump(samples: int = 30) -> bytes:
-    from softland.devices.lidarlite import EmulatedI2C, LidarLiteEmulator, MachineI2C
-    from softland.devices.lidarlite import VirtualClock
+    from softland.devices.lidarlite import EmulatedI2C, LidarLiteEmulator, MachineI2C, VirtualClock
 
     clock = VirtualClock()
     bus = EmulatedI2C(
