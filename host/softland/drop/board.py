@@ -35,6 +35,7 @@ class BoardCapture:
 
 
 def _read_until(read: Callable[[], bytes], marker: bytes, timeout_s: float, what: str) -> bytes:
+    """Read until ``marker``; the bytes that came after it."""
     got = bytearray()
     deadline = time.monotonic() + timeout_s
     while marker not in got:
@@ -42,7 +43,7 @@ def _read_until(read: Callable[[], bytes], marker: bytes, timeout_s: float, what
             tail = bytes(got[-120:]).decode(errors="replace").strip()
             raise UserError(f"{what} (the board said: {tail!r})" if tail else what)
         got += read()
-    return bytes(got)
+    return bytes(got[got.index(marker) + len(marker) :])
 
 
 def capture_over_stream(
@@ -60,10 +61,11 @@ def capture_over_stream(
     _read_until(read, RAW_PROMPT, 3.0, f"{source}: no MicroPython raw REPL answered")
     write(job.code())
     write(b"\x04")
-    _read_until(read, b"OK", 3.0, f"{source}: the board did not accept the drop command")
+    rest = _read_until(read, b"OK", 3.0, f"{source}: the board did not accept the drop command")
     asm = DropAssembler(source)
     buf = bytearray()
     text = bytearray()
+    pending = rest
     limit = timeout_s if timeout_s is not None else 20.0 + job.delay_ms / 1000 + job.samples / 50
     deadline = time.monotonic() + limit
     try:
@@ -73,7 +75,7 @@ def capture_over_stream(
                     f"{source}: no complete drop dump within {limit:.0f} s "
                     f"({len(asm.records)} samples received)"
                 )
-            chunk = read()
+            chunk, pending = pending + read(), b""
             if not chunk:
                 continue
             buf += chunk
