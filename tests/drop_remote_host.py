@@ -31,8 +31,9 @@ MASK = (1 << 30) - 1
 RELEASE_PIN = 7
 
 
-def script(samples: int) -> str:
-    """What the board runs: the stand-in link up, then the drop app as on a board."""
+def script(samples: int, board_clock: bool = False) -> str:
+    """What the board runs: the stand-in link up, then the drop app as on a board. With
+    board_clock the board's own compute time (its ticks_us) is added to the host's clock."""
     return (
         "import sys\n"
         "try:\n"
@@ -41,7 +42,7 @@ def script(samples: int) -> str:
         "except (ImportError, AttributeError):\n"
         "    pass\n"
         "import remote_machine as rm\n"
-        "rm._link = rm.Link(sys.stdin.buffer, sys.stdout.buffer, False)\n"
+        f"rm._link = rm.Link(sys.stdin.buffer, sys.stdout.buffer, {bool(board_clock)})\n"
         "rm._link.call(rm.OP_HELLO)\n"
         "import drop\n"
         f"pin = rm.Pin({RELEASE_PIN}, rm.Pin.IN)\n"
@@ -180,7 +181,8 @@ def drop_unix(binary: str, rig: DropRig, timeout_s: float = 300.0) -> DropCaptur
 
 
 def drop_emulated(rig: DropRig, clock_mhz: int = 125, timeout_s: float = 600.0) -> DropCapture:
-    """The drop app on the emulated Cortex-M0 (drop.py, fsw/ and the stand-in in its ROMFS)."""
+    """The drop app on the emulated Cortex-M0 (drop.py, fsw/ and the stand-in in its ROMFS),
+    its compute time (instruction time at ``clock_mhz``) on the host's clock."""
     from softland.boards.emuboard import EmulatedBoard
 
     with EmulatedBoard(clock_mhz=clock_mhz) as board, tempfile.TemporaryDirectory() as tmp:
@@ -194,7 +196,7 @@ def drop_emulated(rig: DropRig, clock_mhz: int = 125, timeout_s: float = 600.0) 
         board.load_romfs(Path(tmp))
         board.exec("import remote_machine, drop", 300)
         t = board.transport()
-        t.exec_raw_no_follow(script(rig.samples))
+        t.exec_raw_no_follow(script(rig.samples, board_clock=True))
         port = t.serial
 
         def read(timeout: float) -> bytes:

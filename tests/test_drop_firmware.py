@@ -234,5 +234,8 @@ def test_drop_on_the_emulated_cortex_m0_against_the_emulated_fall() -> None:
     except UserError as e:
         pytest.skip(f"no emulated board here: {e}")
     assert cap.samples == 200 and cap.bus_errors == 0
+    # the core's own time per sample (Python, and the stand-in's frame round trip per I2C
+    # transaction) slows it: ~202 Hz at 125 MHz (docs/tabletop.md)
+    assert 150 < cap.rate_hz < 260
     rep = analyze(cap)
     assert abs(rep.known.impact_speed_m_s - rig.fall().impact_speed_m_s) < 0.03

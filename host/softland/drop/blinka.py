@@ -55,11 +55,16 @@ def open_blinka_i2c(adapter: str, frequency: int = 400_000) -> Any:
             "Adafruit Blinka is not installed: pip install adafruit-blinka "
             f"({'pyftdi' if adapter == 'ft232h' else 'hidapi'} too for the {adapter.upper()})"
         )
+    extra = "pyftdi" if adapter == "ft232h" else "hidapi"
     try:
         import board
         import busio
 
         return busio.I2C(board.SCL, board.SDA, frequency=frequency)
+    except ModuleNotFoundError as exc:
+        raise UserError(
+            f"Blinka's {adapter.upper()} support is not installed: pip install {extra} ({exc})"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - Blinka's and pyftdi's errors vary: one line
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"no {adapter.upper()} adapter found through Blinka: {detail}") from None
