@@ -9,6 +9,7 @@ and of the latency found against the release pin, with the fraction of seeds wit
 issue's bounds (g within +/-0.15 m/s^2, impact speed within 0.03 m/s).
 
     PYTHONPATH=host python3 benchmarks/drop_seeds.py [--seeds 50] [--noise-cm 2.5]
+        [--variant v3|v3hp] [--sig-count N]
 
 --noise-cm is one standard deviation of the range noise; 0 takes the emulator's datasheet
 model (the v3's +/-2.5 cm below 5 m read as 2 sigma, 1.25 cm).
@@ -43,11 +44,15 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=50)
     ap.add_argument("--noise-cm", type=float, default=2.5)
     ap.add_argument("--fall-m", type=float, default=2.0)
+    ap.add_argument("--variant", choices=["v3", "v3hp"], default="v3")
+    ap.add_argument("--sig-count", type=int, default=0, help="SIG_COUNT_VAL; 0: default")
     args = ap.parse_args()
     rig = DropRig(
         fall_m=args.fall_m,
         noise_sigma_cm=None if args.noise_cm == 0 else args.noise_cm,
-        samples=450,
+        samples=450 if args.sig_count == 0 else 1200,
+        variant=args.variant,
+        sig_count=args.sig_count,
     )
     truth_v = rig.fall().impact_speed_m_s
     g_err, v_known, v_free, lat, rates, noise = [], [], [], [], [], []
@@ -62,8 +67,10 @@ def main() -> None:
         noise.append(rep.free.residual_std_m * 100)
     wall = time.perf_counter() - t0
     noise_txt = "datasheet model" if rig.noise_sigma_cm is None else f"{rig.noise_sigma_cm} cm"
+    sig = "default" if not rig.sig_count else f"0x{rig.sig_count:02x}"
     print(
-        f"{args.seeds} seeds, {rig.fall_m} m fall, noise {noise_txt} (1 sigma), "
+        f"{args.seeds} seeds, {rig.variant} SIG_COUNT_VAL {sig}, {rig.fall_m} m fall, "
+        f"noise {noise_txt} (1 sigma), "
         f"{np.mean(rates):.1f} Hz, residual noise {np.mean(noise):.2f} cm, "
         f"true impact speed {truth_v:.4f} m/s ({wall:.1f} s)"
     )

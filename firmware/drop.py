@@ -26,7 +26,8 @@
 # Dump: one T_DROP_HEAD frame, T_DROP_DATA frames (u16 index of the first record, then up to
 # PER_FRAME records), one T_DROP_END frame. HEAD: version u8 | variant u8 (1 v3, 2 v3HP, 0 not
 # answering) | n u16 | rec_len u8 | addr u8 | i2c_hz i32 | release_us i32 (ticks_us when the
-# release pin was first seen released, -1: no pin or never). END: n u16 | bus_errors u16 |
+# release pin was first seen released, -1: no pin or never) | sig_count u8 (SIG_COUNT_VAL
+# written, 0: the sensor's default). END: n u16 | bus_errors u16 |
 # timeouts u16 | release_us i32 | elapsed_us i32 (first trigger to the last read).
 try:
     from micropython import const
@@ -87,6 +88,7 @@ class DropSampler:
         self.timeouts = 0
         self.release_us = -1
         self.elapsed_us = 0
+        self.sig_count = 0  # SIG_COUNT_VAL written by configure(); 0: the sensor's default
         self._frame = bytearray(L.BUF_LEN)
         self._enc = L.Encoder()
 
@@ -106,6 +108,19 @@ class DropSampler:
         hw = self._r1[0]
         self.variant = VARIANT_NONE if hw == 0xFF else (VARIANT_V3HP if hw == 0 else VARIANT_V3)
         return self.variant
+
+    def configure(self, sig_count):
+        # SIG_COUNT_VAL (0x02): fewer acquisition counts measure faster and reach less far
+        # (v3 default 0x80, v3HP 0xFF); True when the sensor took it
+        self._w2[0] = 0x02
+        self._w2[1] = sig_count & 0xFF
+        try:
+            ok = self._write(self._w2)
+        except OSError:
+            ok = False
+        if ok:
+            self.sig_count = sig_count & 0xFF
+        return ok
 
     def _pin_released(self):
         pin = self._pin
@@ -218,7 +233,8 @@ class DropSampler:
         f[p + 5] = self.addr
         L.put_i32(f, p + 6, self.i2c_hz)
         L.put_i32(f, p + 10, self.release_us)
-        self._send(write, T_DROP_HEAD, 14)
+        f[p + 14] = self.sig_count
+        self._send(write, T_DROP_HEAD, 15)
         b = self.buf
         i = 0
         while i < self.count:
@@ -240,9 +256,10 @@ class DropSampler:
         self._send(write, T_DROP_END, 14)
 
 
-def main(n=DEFAULT_N, delay_ms=0, release_pin=None, released=1):
+def main(n=DEFAULT_N, delay_ms=0, release_pin=None, released=1, sig_count=0):
     # on a board: the I2C bus of board_config.CONFIG (or the Pico's I2C0 on GP4/GP5 at
-    # 400 kHz), n samples after delay_ms, then the dump on the console
+    # 400 kHz), SIG_COUNT_VAL set when sig_count is given, n samples after delay_ms, then the
+    # dump on the console
     import sys
     import time
 
@@ -261,6 +278,8 @@ def main(n=DEFAULT_N, delay_ms=0, release_pin=None, released=1):
         pin = machine.Pin(release_pin, machine.Pin.IN, machine.Pin.PULL_UP)
     s = DropSampler(i2c, time.ticks_us, n, release_pin=pin, released=released, i2c_hz=hz)
     s.probe()
+    if sig_count:
+        s.configure(sig_count)
     if delay_ms > 0:
         time.sleep_ms(delay_ms)
     s.run()

@@ -70,7 +70,9 @@ def test_capture_runs_the_drop_app_through_the_raw_repl() -> None:
     cap = capture_over_stream(board.write, board.read, BoardCapture(samples=60), "board test")
     assert cap.samples == 60 and cap.variant == "v3" and cap.source == "board test"
     assert np.all(np.abs(cap.distance_cm - 200) < 8)
-    assert b"drop.main(n=60, delay_ms=0, release_pin=None, released=1)" in board.received
+    assert b"drop.main(n=60, delay_ms=0, release_pin=None, released=1, sig_count=0)" in (
+        board.received
+    )
     assert board.received.endswith(b"\x02")  # back to the friendly REPL
 
 

@@ -53,6 +53,17 @@ def test_samples_back_to_back_as_fast_as_the_sensor_measures(variant: str) -> No
     assert np.all(np.abs(_cm(rig.records()) - 200) < 8)
 
 
+@pytest.mark.parametrize("variant", ["v3", "v3hp"])
+def test_fewer_acquisition_counts_sample_faster(variant: str) -> None:
+    default, fast = Rig(variant), Rig(variant)
+    assert fast.sampler.configure(0x40)
+    assert fast.sensor.register(0x02) == 0x40 and fast.sampler.sig_count == 0x40
+    for rig in (default, fast):
+        rig.sampler.run()
+    assert fast.sampler.elapsed_us < 0.75 * default.sampler.elapsed_us
+    assert np.all(np.abs(_cm(fast.records()) - 200) < 8)  # 2 m is still in range
+
+
 def test_never_reads_with_a_repeated_start() -> None:
     rig = Rig()
     rig.sampler.run()

@@ -50,6 +50,14 @@ def drop_group() -> None:
     default=None,
     help="Board: GPIO of the release switch (pulled up; reads 1 once released).",
 )
+@click.option(
+    "--sig-count",
+    type=click.IntRange(0, 255),
+    default=0,
+    show_default=True,
+    help="Board / emulator: SIG_COUNT_VAL to write (fewer counts: faster, shorter range); "
+    "0 keeps the sensor's default (v3 0x80, v3HP 0xFF).",
+)
 @click.option("--i2c-hz", type=int, default=400_000, show_default=True, help="Blinka bus speed.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Emulator noise seed.")
 @click.option(
@@ -67,6 +75,7 @@ def capture_command(
     samples: int,
     delay_ms: int,
     release_pin: int | None,
+    sig_count: int,
     i2c_hz: int,
     seed: int,
     variant: str,
@@ -82,7 +91,9 @@ def capture_command(
     if port is not None:
         from softland.drop.board import BoardCapture, capture_from_port
 
-        cap = capture_from_port(port, BoardCapture(samples, delay_ms, release_pin))
+        cap = capture_from_port(
+            port, BoardCapture(samples, delay_ms, release_pin, sig_count=sig_count)
+        )
     elif blinka is not None:
         from softland.drop.blinka import blinka_capture, open_blinka_i2c
 
@@ -91,7 +102,9 @@ def capture_command(
     else:
         from softland.drop.emulate import DropRig, emulated_capture
 
-        cap = emulated_capture(DropRig(samples=samples, variant=variant), seed)
+        cap = emulated_capture(
+            DropRig(samples=samples, variant=variant, sig_count=sig_count), seed
+        )
     write_capture(out, cap)
     click.echo(
         f"{out}: {cap.samples} samples at {cap.rate_hz:.0f} Hz from {cap.source} "

@@ -24,13 +24,15 @@ class BoardCapture:
     delay_ms: int = 0
     release_pin: int | None = None
     released: int = 1
+    sig_count: int = 0  # SIG_COUNT_VAL to write; 0: the sensor's default
 
     def code(self) -> bytes:
         pin = "None" if self.release_pin is None else str(int(self.release_pin))
         return (
             "import drop\n"
             f"drop.main(n={int(self.samples)}, delay_ms={int(self.delay_ms)}, "
-            f"release_pin={pin}, released={int(self.released)})\n"
+            f"release_pin={pin}, released={int(self.released)}, "
+            f"sig_count={int(self.sig_count)})\n"
         ).encode()
 
 

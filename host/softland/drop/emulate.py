@@ -33,6 +33,7 @@ class DropRig:
     i2c_hz: int = 400_000
     samples: int = 400
     compute_us: int = 60  # the board's own time per sample (Python between transactions)
+    sig_count: int = 0  # SIG_COUNT_VAL the app writes; 0: the sensor's default
 
     def fall(self) -> FreeFall:
         return FreeFall(
@@ -90,6 +91,8 @@ def emulated_capture(rig: DropRig, seed: int) -> DropCapture:
         i2c_hz=rig.i2c_hz,
     )
     sampler.probe()
+    if rig.sig_count:
+        sampler.configure(rig.sig_count)
     sampler.run()
     out = bytearray()
     sampler.dump(out.extend)

@@ -111,7 +111,11 @@ class DropAssembler:
             release_us = int((release - int(ticks[0])) % (1 << 30))
             if release_us > (1 << 29):  # before the first trigger: negative
                 release_us -= 1 << 30
+        extra = {}
+        if len(head) > 14 and head[14]:
+            extra["sig_count_val"] = f"0x{head[14]:02x}"
         return DropCapture(
+            extra=extra,
             variant=VARIANTS.get(head[1], "unknown"),
             source=self.source,
             t_us=t,
