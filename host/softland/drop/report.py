@@ -65,6 +65,8 @@ def plot(report: DropReport, path: Path) -> None:
     ax.set_title(f"noise {fr.residual_std_m * 100:.2f} cm (standard deviation)")
     ax.grid(alpha=0.3)
     ax = axes[2]
+    ax.axvspan(kn.t0_s, kn.impact_s, color="0.9", label="the fall (scored)")
+    ax.set_title("firmware estimator at 50 Hz (no impact in the modelled accelerometer)")
     if report.estimator:
         ax.plot(report.estimator[0].t_s, report.estimator[0].fit_vel_m_s, "-", color="k",
                 lw=1.5, label="fit (g known)")  # fmt: skip
