@@ -124,7 +124,12 @@ class DropSampler:
 
     def _pin_released(self):
         pin = self._pin
-        return pin is not None and pin.value() == self._released
+        if pin is None:
+            return False
+        try:
+            return pin.value() == self._released
+        except Exception:
+            return False
 
     def _sample(self, i):
         t = self.now()
