@@ -32,7 +32,7 @@ class DropRig:
     noise_sigma_cm: float | None = 2.5
     i2c_hz: int = 400_000
     samples: int = 400
-    compute_us: int = 60  # the board's own time per sample (Python between transactions)
+    compute_us: int = 20  # the board's own time per ticks_us() read (its Python between them)
     sig_count: int = 0  # SIG_COUNT_VAL the app writes; 0: the sensor's default
 
     def fall(self) -> FreeFall:
@@ -57,8 +57,8 @@ class _ReleasePin:
 
 
 class _BoardClock:
-    """ticks_us on the virtual clock; each call costs the board's compute time per sample
-    spread over its ~3 clock reads."""
+    """ticks_us on the virtual clock; each read costs ``cost_us`` of the board's own time
+    (the app reads the clock at each sample's start and end and once per busy poll)."""
 
     def __init__(self, clock: VirtualClock, cost_us: int) -> None:
         self.clock = clock
@@ -84,7 +84,7 @@ def emulated_capture(rig: DropRig, seed: int) -> DropCapture:
     drop = drop_module()
     sampler = drop.DropSampler(
         MachineI2C(bus),
-        _BoardClock(clock, max(rig.compute_us // 3, 0)),
+        _BoardClock(clock, max(rig.compute_us, 0)),
         rig.samples,
         release_pin=_ReleasePin(clock, fall.t0_s),
         released=1,
