@@ -13,6 +13,11 @@ anyone using it on a bench or a CircuitPython board knows what it does:
   STATUS_NO_PEAK")`` (same message); bus errors come out as ``OSError``.
 - Constructing it for a v3HP writes the v3 default SIG_COUNT_VAL (0x80) over the v3HP's 0xFF.
 - ``distance`` takes its first bias-corrected reading on the 101st call, not the first.
+- It reads every register with a repeated START (``write_then_readinto``), which a v3 answers
+  with zeros: on a bus that really sends one (Blinka's FT232H and MCP2221, a Raspberry Pi
+  since its kernel's change) every v3 reading is ``RuntimeError("System failure")``. The other
+  v3 tests here put it on a host bus that splits the write-then-read with a STOP
+  (``StopBetweenBus``), where it works, as it did on the older Raspberry Pi kernels.
 - ``__init__`` sleeps 0.5 s and every register write sleeps 1 ms (virtual time here: the
   driver's ``time`` is replaced by one that advances the emulator's clock).
 - Every read allocates (``status`` builds a new bytearray per poll); not measured here.
@@ -50,6 +55,32 @@ class VirtualTime:
         return self.clock.now_s
 
 
+class StopBetweenBus:
+    """A busio-style host bus whose ``writeto_then_readfrom`` sends a STOP between the write
+    and the read (as Linux i2c-dev on the older Raspberry Pi kernels)."""
+
+    def __init__(self, bus: EmulatedI2C) -> None:
+        self.bus = bus
+        self.try_lock = bus.try_lock
+        self.unlock = bus.unlock
+        self.writeto = bus.writeto
+        self.readfrom_into = bus.readfrom_into
+
+    def writeto_then_readfrom(
+        self,
+        address: int,
+        buffer_out: Any,
+        buffer_in: Any,
+        *,
+        out_start: int = 0,
+        out_end: int | None = None,
+        in_start: int = 0,
+        in_end: int | None = None,
+    ) -> None:
+        self.bus.writeto(address, bytes(buffer_out[out_start:out_end]))
+        self.bus.readfrom_into(address, buffer_in, start=in_start, end=in_end)
+
+
 @dataclass
 class Bench:
     clock: VirtualClock
@@ -63,15 +94,19 @@ BenchFactory = Callable[..., Bench]
 
 @pytest.fixture
 def bench(monkeypatch: pytest.MonkeyPatch) -> BenchFactory:
-    def make(variant: str = "v3", distance_m: float = 5.0, **kwargs: Any) -> Bench:
+    def make(
+        variant: str = "v3", distance_m: float = 5.0, repeated_start: bool = False, **kwargs: Any
+    ) -> Bench:
         clock = VirtualClock()
         monkeypatch.setattr(adafruit_lidarlite, "time", VirtualTime(clock))
         emu = LidarLiteEmulator(clock, np.random.default_rng(3), variant=variant, **kwargs)
         if "target" not in kwargs:
             emu.set_target(distance_m)
         bus = EmulatedI2C(clock, [emu])
-        sensor_type = adafruit_lidarlite.TYPE_V3HP if variant == "v3hp" else "V3"
-        lidar = adafruit_lidarlite.LIDARLite(bus, sensor_type=sensor_type)
+        hp = variant == "v3hp"
+        sensor_type = adafruit_lidarlite.TYPE_V3HP if hp else "V3"
+        host: Any = bus if hp or repeated_start else StopBetweenBus(bus)
+        lidar = adafruit_lidarlite.LIDARLite(host, sensor_type=sensor_type)
         return Bench(clock, emu, bus, lidar)
 
     return make
@@ -83,6 +118,17 @@ def test_v3_reads_the_distance(bench: BenchFactory, variant: str, distance_m: fl
     b = bench(variant, distance_m)
     readings = [b.lidar.distance for _ in range(5)]
     assert all(abs(cm - distance_m * 100) <= 25 for cm in readings), readings
+
+
+@pytest.mark.parametrize("variant", ["v3", "v3-pre2018"])
+def test_v3_behind_a_repeated_start_bus_fails_every_reading_with_system_failure(
+    bench: BenchFactory, variant: str
+) -> None:
+    b = bench(variant, 3.0, repeated_start=True)
+    assert b.lidar.status == 0  # STATUS reads 0x00: health bit clear
+    for _ in range(3):
+        with pytest.raises(RuntimeError, match="^System failure$"):
+            _ = b.lidar.distance
 
 
 @pytest.mark.parametrize("distance_m", [0.8, 3.0, 12.0, 25.0])
@@ -103,7 +149,8 @@ def test_tracks_a_descending_target_on_the_virtual_clock(bench: BenchFactory) ->
 def test_init_sleeps_half_a_second_and_configures_three_registers(bench: BenchFactory) -> None:
     b = bench("v3")
     assert b.clock.now_us >= 503_000  # 0.5 s + 3 register writes x 1 ms
-    assert b.bus.stats.by_op[1] == 4  # the bus_device probe + 3 configuration writes
+    # the bus_device probe, 3 configuration writes and the STATUS read's pointer write
+    assert b.bus.stats.by_op[1] == 5
 
 
 def test_first_bias_corrected_read_is_the_101st(bench: BenchFactory) -> None:

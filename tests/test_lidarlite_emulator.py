@@ -61,7 +61,10 @@ class Rig:
     i2c: MachineI2C
 
     def read(self, reg: int, n: int = 1) -> bytes:
-        return self.i2c.readfrom_mem(ADDR, reg, n)
+        """Pointer write, STOP, then the read: as Garmin asks (a v3 reads zeros after a
+        repeated START)."""
+        self.i2c.writeto(ADDR, bytes([reg]))
+        return self.i2c.readfrom(ADDR, n)
 
     def write(self, reg: int, value: int) -> None:
         self.i2c.writeto_mem(ADDR, reg, bytes([value]))
@@ -253,12 +256,58 @@ def test_full_delay_holds_the_last_result_while_busy() -> None:
     assert abs(int.from_bytes(rig.read(0x8F, 2), "big") - 2000) < 40
 
 
+def test_status_and_registers_answer_while_a_measurement_runs() -> None:
+    # Garmin's manuals poll STATUS b0 during the acquisition: no NACK while busy by default
+    rig = make_rig(distance_m=5.0)
+    rig.write(REG_ACQ_COMMAND, 0x03)
+    assert rig.status() & V3_BUSY
+    assert rig.read(REG_SIG_COUNT_VAL)[0] == 0x80
+    assert rig.bus.stats.address_nacks == rig.bus.stats.data_nacks == 0
+
+
+@pytest.mark.parametrize("variant", ["v3", "v3hp"])
+def test_busy_nack_fault_nacks_only_while_a_measurement_runs(variant: str) -> None:
+    rig = make_rig(variant, distance_m=5.0)
+    rig.emu.inject("busy_nack", 0.0)
+    assert rig.status() & V3_BUSY == 0  # idle: answers
+    rig.write(REG_ACQ_COMMAND, 0x03)
+    expect_oserror(errno.ENODEV, rig.read, REG_STATUS)
+    rig.clock.advance_us(10_000)  # the measurement is over
+    assert abs(int.from_bytes(rig.read(0x8F, 2), "big") - 500) < 10
+
+
+def test_trigger_while_busy_restarts_the_measurement_and_drops_the_first() -> None:
+    rig = make_rig(distance_m=5.0)
+    first = rig.measure(0x03)
+    rig.emu.set_target(20.0)
+    rig.write(REG_ACQ_COMMAND, 0x03)
+    t_first = rig.clock.now_us
+    rig.clock.advance_us(2000)  # half way through
+    rig.write(REG_ACQ_COMMAND, 0x03)  # trigger again while busy
+    t_second = rig.clock.now_us
+    assert rig.read(0x8F, 2) == first.to_bytes(2, "big")  # still the older result
+    rig.wait_idle()
+    assert rig.clock.now_us - t_second >= 3500  # busy for the whole second measurement
+    assert rig.clock.now_us - t_first > 5500
+    assert rig.emu.measurements == 2  # the first and the restarted one, not the abandoned one
+    assert abs(int.from_bytes(rig.read(0x8F, 2), "big") - 2000) < 40
+
+
+def test_v3hp_version_registers_read_zero_and_unit_id_reads_the_serial() -> None:
+    rig = make_rig("v3hp", unit_id=0x5A17)
+    assert [rig.read(r)[0] for r in (REG_HW_VERSION, REG_SW_VERSION)] == [0, 0]
+    assert rig.read(REG_UNIT_ID_HIGH, 2) == b"\x5a\x17"  # v3HP always increments
+
+
 def test_bus_time_per_transaction_follows_the_bus_frequency() -> None:
     slow, fast = make_rig(frequency=100_000), make_rig(frequency=400_000)
     slow.status()
     fast.status()
-    assert slow.clock.now_us == 390  # START + 2 x 9 + Sr + 2 x 9 + STOP = 39 bits
-    assert fast.clock.now_us == 98
+    # pointer write (START + 2 x 9 + STOP = 20 bits) then read (20 bits)
+    assert slow.clock.now_us == 400
+    assert fast.clock.now_us == 100
+    slow.bus.transact(Op.READ_MEM, ADDR, REG_STATUS, b"", 1)  # START + 18 + Sr + 18 + STOP
+    assert slow.clock.now_us == 400 + 390
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,15 +370,38 @@ def test_register_write_split_over_two_transactions_writes_nothing() -> None:
     assert rig.read(REG_SIG_COUNT_VAL)[0] == 0x80
 
 
-def test_pointer_write_then_separate_read_and_repeated_start_both_read() -> None:
+def test_pointer_write_then_a_separate_read_reads_the_register() -> None:
     rig = make_rig()
     rig.i2c.writeto(ADDR, bytes([REG_MEASURE_DELAY]))  # STOP, as Garmin recommends
     buf = bytearray(1)
     rig.i2c.readfrom_into(ADDR, buf)
     assert buf[0] == 0x14
+
+
+@pytest.mark.parametrize("variant", ["v3", "v3-pre2018"])
+def test_v3_answers_a_repeated_start_read_with_zeros(variant: str) -> None:
+    rig = make_rig(variant)
+    buf = bytearray(b"\xaa\xaa")
     rig.bus.try_lock()
-    rig.bus.writeto_then_readfrom(ADDR, bytes([REG_MEASURE_DELAY]), buf)  # repeated start
-    assert buf[0] == 0x14
+    rig.bus.writeto_then_readfrom(ADDR, bytes([REG_MEASURE_DELAY]), buf)
+    assert buf == b"\x00\x00"
+    assert rig.i2c.readfrom_mem(ADDR, REG_STATUS, 1) == b"\x00"  # machine.I2C's form too
+    assert rig.bus.transact(Op.READ_MEM, ADDR, REG_SIG_COUNT_VAL, b"", 1) == (Status.OK, b"\x00")
+
+
+def test_v3_repeated_start_read_still_sets_the_register_pointer() -> None:
+    rig = make_rig()
+    rig.bus.try_lock()
+    rig.bus.writeto_then_readfrom(ADDR, bytes([REG_MEASURE_DELAY]), bytearray(1))
+    assert rig.i2c.readfrom(ADDR, 1) == b"\x14"  # a plain read now gets the register
+
+
+def test_v3hp_answers_a_repeated_start_read() -> None:
+    rig = make_rig("v3hp")
+    buf = bytearray(1)
+    rig.bus.try_lock()
+    rig.bus.writeto_then_readfrom(ADDR, bytes([REG_SIG_COUNT_VAL]), buf)
+    assert buf == b"\xff"
 
 
 def test_v3_address_change_needs_the_unit_id_and_can_drop_the_default() -> None:
@@ -340,7 +412,8 @@ def test_v3_address_change_needs_the_unit_id_and_can_drop_the_default() -> None:
     assert rig.i2c.scan() == [0x42, ADDR]
     rig.write(REG_I2C_CONFIG, 0x08)
     assert rig.i2c.scan() == [0x42]
-    assert rig.i2c.readfrom_mem(0x42, REG_SIG_COUNT_VAL, 1) == b"\x80"
+    rig.i2c.writeto(0x42, bytes([REG_SIG_COUNT_VAL]))
+    assert rig.i2c.readfrom(0x42, 1) == b"\x80"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -487,9 +560,10 @@ def test_transact_serves_every_op_with_its_status_code() -> None:
     bus = rig.bus
     assert bus.transact(Op.WRITE_MEM, ADDR, REG_ACQ_COMMAND, b"\x04", 0) == (0, b"")
     rig.clock.advance_us(10_000)
-    status, data = bus.transact(Op.READ_MEM, ADDR, 0x8F, b"", 2)
+    assert bus.transact(Op.WRITE, ADDR, 0, b"\x8f", 0) == (0, b"")
+    status, data = bus.transact(Op.READ, ADDR, 0, b"", 2)
     assert status == Status.OK and abs(int.from_bytes(data, "big") - 1000) < 15
-    assert bus.transact(Op.WRITE, ADDR, 0, bytes([REG_MEASURE_DELAY]), 0) == (0, b"")
+    assert bus.transact(Op.READ_MEM, ADDR, REG_MEASURE_DELAY, b"", 1) == (0, b"\x00")  # v3
     assert bus.transact(Op.READ, ADDR, 0, b"", 1) == (0, b"\x14")
     assert bus.transact(Op.READ_MEM, 0x10, 0x01, b"", 1) == (Status.NACK_ADDR, b"")
 
@@ -503,12 +577,13 @@ def test_stats_count_transactions_per_op_and_since_a_mark() -> None:
     rig = make_rig()
     rig.measure()
     stats = rig.bus.stats
-    assert stats.by_op[Op.WRITE_MEM] == 1 and stats.by_op[Op.READ_MEM] == stats.total - 1
+    assert stats.by_op[Op.WRITE_MEM] == 1
+    assert stats.by_op[Op.WRITE] == stats.by_op[Op.READ] == (stats.total - 1) // 2
     mark = stats.mark()
     rig.status()
     with pytest.raises(OSError):
         rig.i2c.readfrom_mem(0x33, 0, 1)
-    assert stats.transactions_since(mark) == 2
+    assert stats.transactions_since(mark) == 3
     assert stats.address_nacks == 1 and stats.data_nacks == 0 and stats.timeouts == 0
 
 
@@ -548,7 +623,7 @@ def test_busio_address_nack_raises_enodev() -> None:
 
 
 def test_busio_honours_start_and_end_slices() -> None:
-    rig = make_rig()
+    rig = make_rig("v3hp")  # a v3 would answer the repeated START with zeros
     bus = rig.bus
     bus.try_lock()
     bus.writeto(ADDR, b"\xff\x02\x1d\xff", start=1, end=3)
@@ -588,7 +663,7 @@ def test_nack_burst_data_nacks_every_transaction_inside_the_window_only() -> Non
     rig.clock.advance_to_us(20_000)
     assert rig.status() == V3_HEALTH_OK
     assert rig.emu.register(REG_SIG_COUNT_VAL) == 0x80
-    assert rig.bus.stats.data_nacks == 2
+    assert rig.bus.stats.data_nacks == 3  # the read's pointer write and read, the write
 
 
 def test_nack_burst_of_address_kind_raises_enodev() -> None:
@@ -618,7 +693,8 @@ def test_bus_lockup_times_out_the_whole_bus_and_holds_until_a_reset() -> None:
     assert bus.transact(Op.READ_MEM, 0x42, REG_STATUS, b"", 1)[0] == Status.OK
     assert bus.transact(Op.READ_MEM, ADDR, REG_STATUS, b"", 1)[0] == Status.NACK_ADDR  # reboot
     clock.advance_us(BOOT_US)
-    assert bus.transact(Op.READ_MEM, ADDR, REG_STATUS, b"", 1) == (Status.OK, b"\x20")
+    assert bus.transact(Op.WRITE, ADDR, 0, bytes([REG_STATUS]), 0)[0] == Status.OK
+    assert bus.transact(Op.READ, ADDR, 0, b"", 1) == (Status.OK, b"\x20")
 
 
 def test_bus_lockup_ignores_a_reset_sent_during_the_window() -> None:
@@ -775,6 +851,7 @@ def test_fault_list_names_every_fault_with_its_parameters() -> None:
         "power_cycle",
         "post_reset_drift",
         "latency",
+        "busy_nack",
     }
     assert dict(FAULT_PARAMS["latency"]) == {"ms": 10.0}
 

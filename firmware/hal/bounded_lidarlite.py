@@ -8,7 +8,14 @@
 #     RuntimeError("LIDAR-Lite busy timeout")
 # The driver already raises RuntimeError for failed measurements (no peak, secondary return,
 # system failure), so one `except RuntimeError` covers every "no reading this time". Bus errors
-# stay OSError. Everything else is the stock driver, unchanged.
+# stay OSError.
+#
+# Every register read is a pointer write, a STOP, then a separate read (I2CDevice.write then
+# I2CDevice.readinto, i.e. busio's writeto then readfrom_into). The stock driver reads with
+# write_then_readinto, a repeated START, which a v3 answers with zeros: STATUS 0x00 (health bit
+# clear) and "System failure" on every reading. Blinka's FT232H and MCP2221 send that repeated
+# START, so the stock driver cannot read a v3 from a laptop; this one can. Everything else is
+# the stock driver, unchanged.
 #
 #     lidar = BoundedLIDARLite(i2c, max_polls=100, timeout_ms=50)
 #     try:
@@ -72,7 +79,20 @@ class BoundedLIDARLite(LIDARLite):
         else:
             self._clock_ms = _monotonic_ms
             self._wraps = False
+        self._status_buf = bytearray(1)  # before super().__init__, which reads STATUS
         super().__init__(i2c_bus, **kwargs)
+
+    def _read_stop(self, reg, buf, num):
+        # pointer write, STOP, read: never a repeated START (a v3 reads zeros after one)
+        buf[0] = reg
+        with self.i2c_device as i2c:
+            i2c.write(buf, end=1)
+            i2c.readinto(buf, end=num)
+        return buf
+
+    @property
+    def status(self):
+        return self._read_stop(0x01, self._status_buf, 1)[0]
 
     def _elapsed_ms(self, start):
         now = self._clock_ms()
@@ -97,8 +117,5 @@ class BoundedLIDARLite(LIDARLite):
                 self.busy_timeouts += 1
                 raise RuntimeError("LIDAR-Lite busy timeout")
         self.last_polls = polls
-        # no longer busy: the stock driver's read, unchanged
-        self._buf[0] = reg
-        with self.i2c_device as i2c:
-            i2c.write_then_readinto(self._buf, self._buf, out_end=1, in_end=num)
-        return self._buf
+        # no longer busy: the stock driver's read, with a STOP before the data
+        return self._read_stop(reg, self._buf, num)

@@ -10,7 +10,8 @@ Objects
 ``VirtualClock``
     ``now_us`` (int), ``advance_us(n)``, ``advance_to_us(t)`` (never goes back), ``now_s``.
     Shared by the caller, the sensor(s) and the bus. Nothing here reads wall-clock time.
-``LidarLiteEmulator(clock, rng, *, variant="v3", target=None, address=0x62, unit_id=None)``
+``LidarLiteEmulator(clock, rng, *, variant="v3", target=None, address=0x62, unit_id=None,
+noise_sigma_cm=None)``
     One sensor. ``variant`` is ``"v3"`` (post-Aug-2018 I2C: undefined registers read 0x00),
     ``"v3-pre2018"`` (undefined registers return the last successfully read value) or
     ``"v3hp"``. ``target(now_s) -> (distance_m, reflectance)`` gives the truth (a bare float is
@@ -58,8 +59,12 @@ Acquisition: ``overhead + per_count * counts`` with counts = SIG_COUNT_VAL (v3: 
 default). Quick termination (ACQ_CONFIG b3 = 0) stops early on strong returns (counts scaled by
 ``clip(1.5 / amplitude, 0.1, 1)``). v3 bias-corrected measurements (ACQ_COMMAND 0x04) add
 ``1000 + 200 * ref_counts`` us (ref_counts = REF_COUNT_VAL if ACQ_CONFIG b2 else 5): 5.7 ms by
-default. STATUS b0 is set from the command until the result is in FULL_DELAY. The result is
-sampled at the nominal end of the acquisition (the ``latency`` fault delays its appearance
+default. STATUS b0 is set from the command until the result is in FULL_DELAY. A command
+while busy (a trigger while busy) abandons the running measurement and starts a new one: the
+abandoned result never reaches FULL_DELAY (which keeps the older value) and busy lasts the
+new measurement's full time. Neither manual says what the sensor does; modelled so that a
+driver cannot take a result for fresh when it is not. The result is sampled at the nominal
+end of the acquisition (the ``latency`` fault delays its appearance
 only). Free-running (v3): OUTER_LOOP_COUNT 0xFF repeats measurements, start to start, every
 MEASURE_DELAY * 0.5 ms when ACQ_CONFIG b5 is set, else every 10 ms (the default delay); never
 before the previous one is done. 2..254 gives a burst of that many. Reset (ACQ_COMMAND 0x00,
@@ -75,7 +80,8 @@ Measurement model
 ``round(255 * a / (a + 6))`` (falls with range, rises with reflectance); signal overflow
 (v3 b2, v3HP b1) when ``a > 100`` (closer than ~0.4 m on a 70 % target). Noise: the datasheet
 figure is taken as 2 sigma (v3: 2.5 cm below 5 m, 10 cm beyond; v3HP: 5 cm below 2 m, 2.5 cm
-beyond); below 1 m a bias of ``+5 cm * (1 - d/1 m)^2`` (the nonlinearity). Valid readings are
+beyond; ``noise_sigma_cm`` replaces it with one sigma at every
+range); below 1 m a bias of ``+5 cm * (1 - d/1 m)^2`` (the nonlinearity). Valid readings are
 clamped to >= 2 cm, so 1 cm always means "no return" and 0 means a fault. The v3 STATUS
 health bit b5 is set, b1 (reference overflow) and b6 (process error) are never set. VELOCITY
 (v3) = signed 8-bit difference of the last two results (cm), LAST_DELAY (v3) = the previous
@@ -88,8 +94,12 @@ Multi-byte reads and writes: on v3, bit 7 of the register address auto-increment
 0x0f, 0x10); without it every byte comes from the same register. On v3HP the address always
 increments (bit 7 is ignored), as Garmin's v3HP library reads 0x0f with two bytes. A write's
 first byte is the register address, so a pointer write and a data write in two transactions
-write nothing (writes must be one transaction); a pointer write followed by a separate read
-(Garmin's STOP) and a repeated-start write-then-read both work. Writes to read-only or
+write nothing (writes must be one transaction). A pointer write followed by a separate read
+(Garmin's STOP) reads on every variant. A write-then-read with a repeated START
+(``writeto_then_readfrom``, ``readfrom_mem_into``, ``Op.READ_MEM``) sets the pointer on every
+variant, but a v3 then reads 0x00 for every byte (what Garmin's manual warns of and the field
+sees on hosts that send a repeated START: the Raspberry Pi after its kernel's switch, Blinka's
+FT232H and MCP2221); a v3HP answers it (Garmin's v3HP library uses one). Writes to read-only or
 undefined registers are ACKed and ignored. v3HP has no VELOCITY, PEAK_CORR, NOISE_PEAK,
 OUTER_LOOP_COUNT, LAST_DELAY, MEASURE_DELAY, HW/SW version: they read as undefined (0x00), so
 HW/SW version (0x41/0x4f) read 0 on v3HP and > 0 on v3 (how PX4 tells them apart). v3 has no
@@ -136,6 +146,11 @@ Faults (``inject(name, start_s, end_s=None, **params)``; window ``[start_s, end_
 ``latency(ms=10.0)``
     each measurement started in the window stays busy ``ms`` longer and its result, sampled at
     the nominal time, appears ``ms`` late.
+``busy_nack(probability=1.0, kind="address")``
+    while a measurement runs (STATUS b0 set), each transaction fails with that probability:
+    the older units' behaviour that PX4's ll40ls still tolerates ("NACKs are expected when we
+    read before it is ready"). A v3 / v3HP without it answers while busy: STATUS shows b0 and
+    FULL_DELAY holds the previous result (Garmin's manuals poll STATUS).
 
 Latching faults (``stuck_zero``, ``busy_stuck``, ``bus_lockup`` with ``until_reset``) latch at
 the window start and clear on a reset (command or power cycle) unless the window still covers
@@ -402,6 +417,9 @@ _FAULT_TABLE: faults.FaultTable = MappingProxyType(
             {"cm": (faults.number, 5.0), "measurements": (faults.positive, 200.0)}
         ),
         "latency": MappingProxyType({"ms": (faults.non_negative, 10.0)}),
+        "busy_nack": MappingProxyType(
+            {"probability": (faults.probability, 1.0), "kind": (faults.nack_kind, "address")}
+        ),
     }
 )
 
@@ -451,6 +469,7 @@ class LidarLiteEmulator:
         target: TargetFn | None = None,
         address: int = DEFAULT_ADDRESS,
         unit_id: int | None = None,
+        noise_sigma_cm: float | None = None,
     ) -> None:
         if variant not in VARIANT_SPECS:
             raise ValueError(f"unknown LIDAR-Lite variant {variant!r}; use one of {VARIANTS}")
@@ -468,6 +487,9 @@ class LidarLiteEmulator:
         if not 0 <= unit_id <= 0xFFFF:
             raise ValueError(f"unit_id 0x{unit_id:x} does not fit 16 bits")
         self.unit_id = unit_id
+        if noise_sigma_cm is not None and not noise_sigma_cm >= 0.0:
+            raise ValueError(f"noise_sigma_cm must be >= 0, got {noise_sigma_cm}")
+        self.noise_sigma_cm = noise_sigma_cm
         self._fixed_target: tuple[float, float] = (2.0, NOMINAL_REFLECTANCE)
         self._target: TargetFn = target if target is not None else self._fixed
         self._lock = threading.RLock()
@@ -605,6 +627,8 @@ class LidarLiteEmulator:
     def forced_nack(self, t_us: int) -> Status | None:
         with self._lock:
             spec = self._window("nack_burst", t_us)
+            if spec is None and self._busy_until is not None:
+                spec = self._window("busy_nack", t_us)  # only while a measurement runs
             if spec is None:
                 return None
             p = spec.params["probability"]
@@ -636,6 +660,16 @@ class LidarLiteEmulator:
             for i, value in enumerate(data[1:]):
                 if self._write_reg(self._reg_at(i), value, t_us):
                     return  # reset: the rest of the transaction is lost
+
+    def read_after_repeated_start(self, n: int, t_us: int) -> bytes:
+        """The read half of a write-then-read with a repeated START (the pointer is already
+        written). The v3 does not answer it: it ACKs and every byte reads 0x00 (Garmin's
+        manual asks for a STOP; the field sees zeros). The v3HP answers (Garmin's own v3HP
+        library reads with a repeated START)."""
+        with self._lock:
+            if not self.spec.hp and self._on("read_ff", t_us) is None:
+                return bytes(n)
+        return self.read(n, t_us)
 
     def read(self, n: int, t_us: int) -> bytes:
         with self._lock:
@@ -793,7 +827,9 @@ class LidarLiteEmulator:
                     -self._since_reset / drift.params["measurements"]
                 )
             nonlinear_cm = 5.0 * (1.0 - true_d) ** 2 if true_d < 1.0 else 0.0
-            sigma = self.spec.noise_sigma_cm(true_d)
+            sigma = self.noise_sigma_cm
+            if sigma is None:
+                sigma = self.spec.noise_sigma_cm(true_d)
             value = true_d * 100.0 + nonlinear_cm + drift_cm + sigma * noise
             cm = min(max(round(value), MIN_VALID_CM), 0xFFFF)
             if a > SIGNAL_OVERFLOW_AMPLITUDE:
@@ -988,8 +1024,13 @@ class EmulatedI2C:
             if op in (Op.WRITE, Op.WRITE_MEM):
                 dev.write(out, t1)
                 return Status.OK, b""
-            if op is Op.READ_MEM and out:
-                dev.write(out, t1)
+            if op is Op.READ_MEM:
+                if out:
+                    dev.write(out, t1)
+                # a LIDAR-Lite v3 answers a repeated START with zeros; other devices on the
+                # bus (the LSM6DSOX) read as usual
+                read = getattr(dev, "read_after_repeated_start", dev.read)
+                return Status.OK, read(n_in, t1)
             return Status.OK, dev.read(n_in, t1)
 
     def transact(
