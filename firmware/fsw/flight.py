@@ -8,14 +8,53 @@ except ImportError:
         return x
 
 
-from fsw import flags as F
-from fsw import params as P
 from fsw.control import Controller
 from fsw.estimator import Estimator
-from fsw.fixmath import TICKS_MASK, ticks_diff
+from fsw.fixmath import ticks_diff
 from fsw.guidance import CHECK, COAST, TOUCHDOWN, Guidance
 from fsw.landdet import LandDetector
 from fsw.rangefinder import RF_GOOD, RF_NO_DATA, RF_NOT_CONNECTED
+
+# fsw.params values as local constants, folded at compile time (P.X is a module
+# attribute lookup at every use); tests/test_local_constants.py holds them equal
+_OK = const(0)
+_PERIOD_MS = const(0)
+_GRAVITY_MM_S2 = const(1)
+_ISP_S = const(3)
+_E_MODE = const(3)
+_E_CROSS = const(4)
+_E_PREFLIGHT = const(7)
+_TERM_ALT_MM = const(9)
+_SIGMA0_MM = const(15)
+_SIGMA_GROW_MM_S = const(16)
+_NSIGMA_Q4 = const(18)
+_CLEARANCE_MM = const(19)
+_INIT_ALT_MM = const(23)
+_INIT_VEL_MM_S = const(24)
+_MAX_RANGE_MM = const(25)
+_BASELINE = const(27)
+_CAL_MS = const(28)
+_DRY_Q15 = const(31)
+_RESERVE_S = const(32)
+
+# fsw.flags values as local constants, folded at compile time (F.X is a module
+# attribute lookup at every use); tests/test_local_constants.py holds them equal
+_RANGE_GOOD = const(0x1)
+_RANGE_USED = const(0x2)
+_RANGE_STALE = const(0x2)
+_RANGE_REBASED = const(0x8)
+_IMU_USED = const(0x10)
+_BLIND = const(0x100)
+_SCATTER_SIGMA = const(0x200)
+_RESERVE = const(0x400)
+_RESUMED = const(0x800)
+_PREFLIGHT_BAD = const(0x1000)
+_ACC_CLAMPED = const(0x2000)
+_OVERRUN = const(0x2000)
+_SIGMA_HIGH = const(0x4000)
+
+_TICKS_MASK = const(0x3FFFFFFF)  # fsw.fixmath.TICKS_MASK
+
 
 # modes
 SAFE = const(0)
@@ -139,12 +178,12 @@ class Flight:
         # parameters must be valid; the sensors must be healthy unless the operator overrides
         # (a handover with a known-bad sensor: the reason is still reported, as an event)
         if self.mode != SAFE:
-            return P.E_MODE
+            return _E_MODE
         bad = self.params.check()
-        code = P.E_CROSS
+        code = _E_CROSS
         if not bad:
             bad = self.preflight()
-            code = P.E_PREFLIGHT
+            code = _E_PREFLIGHT
             if bad and override:
                 self._event(EV_ARM_OVERRIDE, bad)
                 bad = 0
@@ -153,35 +192,35 @@ class Flight:
             self._event(EV_ARM_REFUSED, bad)
             return code
         self.set_mode(ARMED)
-        return P.OK
+        return _OK
 
     def disarm(self):
         if self.mode != ARMED:
-            return P.E_MODE
+            return _E_MODE
         self.set_mode(SAFE)
-        return P.OK
+        return _OK
 
     def start(self):
         if self.mode != ARMED:
-            return P.E_MODE
+            return _E_MODE
         p = self.p
-        self.est.reset(p[P.INIT_ALT_MM], p[P.INIT_VEL_MM_S], p[P.SIGMA0_MM])
+        self.est.reset(p[_INIT_ALT_MM], p[_INIT_VEL_MM_S], p[_SIGMA0_MM])
         self.guid.reset()
         self.ctrl.reset()
         self.land.reset()
-        self.est.latching = p[P.BASELINE] == 2
-        self._trusted = p[P.BASELINE] != 1
-        self._check_ms = p[P.CAL_MS]  # engine-check burn still to do
+        self.est.latching = p[_BASELINE] == 2
+        self._trusted = p[_BASELINE] != 1
+        self._check_ms = p[_CAL_MS]  # engine-check burn still to do
         self._started = False
         self._clear_descent()
         self.set_mode(DESCENT)
-        return P.OK
+        return _OK
 
     def abort(self):
         if self.mode == DESCENT or self.mode == TERMINAL:
             self.set_mode(ABORT)
-            return P.OK
-        return P.E_MODE
+            return _OK
+        return _E_MODE
 
     def _resume(self, dt_us, steps):
         # the first tick after a reset: propagate across the outage (its length from the
@@ -193,7 +232,7 @@ class Flight:
             return steps
         self._event(EV_RESUMED, -1)
         est = self.est
-        est.sigma_mm = min(est.sigma_mm + self.p[P.SIGMA_GROW_MM_S] * 2, 250000)
+        est.sigma_mm = min(est.sigma_mm + self.p[_SIGMA_GROW_MM_S] * 2, 250000)
         return 1
 
     def tick(self, now_us, range_mm, range_status, acc_mm_s2, acc_ok, range_age_ms=0):
@@ -201,7 +240,7 @@ class Flight:
         # not used again); the altitude it gives is carried forward by that age
         p = self.p
         # wraps at 2^30, as its telemetry field (ticks + 1 would itself be 2^30: not formed)
-        self.ticks = self.ticks + 1 if self.ticks < TICKS_MASK else 0
+        self.ticks = self.ticks + 1 if self.ticks < _TICKS_MASK else 0
         self.now_us = now_us
         self.range_mm = range_mm
         # (conditional expressions, not min()/max(): a call costs ~0.1 ms on a 16 MHz M0)
@@ -214,21 +253,21 @@ class Flight:
             self.rf_quiet = n + 1 if n < 1000 else 1000
         else:
             self.rf_quiet = 0
-        period_us = p[P.PERIOD_MS] * 1000
+        period_us = p[_PERIOD_MS] * 1000
         steps = 1
         fl = 0
-        f2 = F.RESUMED if self.resuming else 0
+        f2 = _RESUMED if self.resuming else 0
         if acc_ok and (acc_mm_s2 > _ACC_FS or acc_mm_s2 < -_ACC_FS):
             # beyond any sane full scale (the link carries up to +/-2^30; a crash's impulse
             # over one tick reads hundreds of g): clamped, so that the bias, gravity and
             # integration below stay within 2^30
             acc_mm_s2 = _ACC_FS if acc_mm_s2 > 0 else -_ACC_FS
-            f2 |= F.ACC_CLAMPED
+            f2 |= _ACC_CLAMPED
         if self._started:
             dt = ticks_diff(now_us, self._last_us)
             if dt > period_us + (period_us >> 1):
                 self.overruns = (self.overruns + 1) & _COUNT_MASK
-                fl |= F.OVERRUN
+                fl |= _OVERRUN
             steps = (dt + (period_us >> 1)) // period_us
             if self.resuming:
                 steps = self._resume(dt, steps)
@@ -244,7 +283,7 @@ class Flight:
             self.ctrl.cutoff()
             self.flags = fl
             if mode < DESCENT and self.preflight():
-                f2 |= F.PREFLIGHT_BAD
+                f2 |= _PREFLIGHT_BAD
             self.flags2 = f2
             return
         est = self.est
@@ -262,22 +301,22 @@ class Flight:
             b = self.acc_bias_q8 + self._bias_carry
             self._bias_carry = b & 0xFF
             f = acc_mm_s2 - (b >> 8)
-            acc = f - p[P.GRAVITY_MM_S2]
+            acc = f - p[_GRAVITY_MM_S2]
             reaction = f - (self._thr_lag * ctrl.a_max_mm_s2) // 32767
-            fl |= F.IMU_USED
+            fl |= _IMU_USED
         else:
             f = 0
-            acc = thrust - p[P.GRAVITY_MM_S2]
+            acc = thrust - p[_GRAVITY_MM_S2]
         for _ in range(steps):
             ctrl.burn()
-            est.predict(acc, p[P.PERIOD_MS], acc_ok)
+            est.predict(acc, p[_PERIOD_MS], acc_ok)
         if mode == TERMINAL and self.guid.blind:
             # below the gate blind: the velocity from the accelerometer alone, corrected by the
             # coast's bias measurement only (ranges whose scatter is metres would hide the
             # ground's signature, the velocity stopping, and bias the filter's own estimate)
             # (acc * period * 32 * steps) // 125 split so that no product passes 2^30 (|acc| is
             # at most 64 g + g + bias, steps up to _RESUME_STEPS after a reset): same result
-            dv = acc * p[P.PERIOD_MS] * 32
+            dv = acc * p[_PERIOD_MS] * 32
             v = self._vin_q8 + (dv // 125) * steps + ((dv % 125) * steps) // 125
             # ... pulled towards the filter's velocity over ~10 s (its noise averages out,
             # the ground's sudden stop does not)
@@ -292,18 +331,18 @@ class Flight:
         if acc_ok and not self.land.contact:
             ctrl.learn(f, self._check_ms > 0)
         # 2. range update
-        if range_status == RF_GOOD and 0 < range_mm <= p[P.MAX_RANGE_MM] and range_age_ms >= 0:
-            fl |= F.RANGE_GOOD
-        if fl & F.RANGE_GOOD and range_age_ms > _MAX_AGE_MS:
-            f2 |= F.RANGE_STALE  # too old to carry forward by the velocity: not used
-        elif fl & F.RANGE_GOOD:
-            meas = range_mm - p[P.CLEARANCE_MM] + ((est.vel_q8 >> 8) * range_age_ms) // 1000
+        if range_status == RF_GOOD and 0 < range_mm <= p[_MAX_RANGE_MM] and range_age_ms >= 0:
+            fl |= _RANGE_GOOD
+        if fl & _RANGE_GOOD and range_age_ms > _MAX_AGE_MS:
+            f2 |= _RANGE_STALE  # too old to carry forward by the velocity: not used
+        elif fl & _RANGE_GOOD:
+            meas = range_mm - p[_CLEARANCE_MM] + ((est.vel_q8 >> 8) * range_age_ms) // 1000
             if not self._trusted:
                 # baseline naive: the first valid range is the altitude, no questions asked
                 self._trusted = True
                 est.rebase(meas)
                 self._event(EV_TRUST, meas)
-                r = F.RANGE_USED
+                r = _RANGE_USED
             else:
                 excluded = est.excluded
                 innov = meas - est.alt_mm
@@ -311,13 +350,13 @@ class Flight:
                 f2 |= est.flags2
                 if est.excluded and not excluded:
                     self._event(EV_EXCLUDE, est.alt_mm)
-                if r == F.RANGE_USED:
+                if r == _RANGE_USED:
                     # range scatter: mean |innovation| of the ranges used (Q4, ~1 s memory)
                     a = innov if innov >= 0 else -innov
                     a = (a if a < _SCATTER_MAX else _SCATTER_MAX) << 4
                     self.scatter_q4 += (a - self.scatter_q4) >> 4
             fl |= r
-            if r == F.RANGE_REBASED:
+            if r == _RANGE_REBASED:
                 self._event(EV_REBASE, est.alt_mm)
         alt = est.alt_mm
         vel = est.vel_q8 >> 8
@@ -330,16 +369,16 @@ class Flight:
         scatter = self.scatter_q4 >> 4
         if scatter > sigma:
             sigma = scatter
-        if sigma > p[P.TERM_ALT_MM]:
-            fl |= F.SIGMA_HIGH
+        if sigma > p[_TERM_ALT_MM]:
+            fl |= _SIGMA_HIGH
         # 3. guidance, and the switch to terminal descent once the conservative altitude
         #    bound reaches the terminal gate (the schedule is then at the terminal rate)
         guid = self.guid
         if self._trusted:
             guid.step(alt, vel, sigma, ctrl.a_max_mm_s2, mode == TERMINAL, mode == ABORT)
         else:
-            guid.hold(p[P.INIT_VEL_MM_S], p[P.GRAVITY_MM_S2])
-        if mode == DESCENT and guid.phase == 1 and guid.h_low_mm <= p[P.TERM_ALT_MM]:
+            guid.hold(p[_INIT_VEL_MM_S], p[_GRAVITY_MM_S2])
+        if mode == DESCENT and guid.phase == 1 and guid.h_low_mm <= p[_TERM_ALT_MM]:
             self.set_mode(TERMINAL)
             mode = TERMINAL
             guid.step(alt, vel, sigma, ctrl.a_max_mm_s2, True, False)
@@ -356,7 +395,7 @@ class Flight:
             self.phase = CHECK
             if not ctrl.engine_on:
                 self._event(EV_IGNITION, alt)
-            self._check_ms -= p[P.PERIOD_MS]
+            self._check_ms -= p[_PERIOD_MS]
             if self._check_ms <= 0:
                 self._check_ms = 0
                 self._event(EV_CHECKED, ctrl.perf_q12)
@@ -389,11 +428,11 @@ class Flight:
             fl |= land.flags
         self.flags = fl
         if guid.blind:
-            f2 |= F.BLIND
+            f2 |= _BLIND
         if sigma > est.sigma_mm:
-            f2 |= F.SCATTER_SIGMA
+            f2 |= _SCATTER_SIGMA
         if self._reserve:
-            f2 |= F.RESERVE
+            f2 |= _RESERVE
         self.flags2 = f2
 
     def hover_s(self):
@@ -402,15 +441,15 @@ class Flight:
         # The mass model burns at the thrust the engine was said to give; an engine found
         # stronger by the accelerometer has burnt that much more (same Isp): scaled here
         p = self.p
-        dry = p[P.DRY_Q15]
+        dry = p[_DRY_Q15]
         if dry == 0:
             return -1
         ctrl = self.ctrl
         perf = ctrl.perf_q12
         used = ((32768 - (ctrl.mass_q24 >> 9)) * (perf if perf > 4096 else 4096)) >> 12
         m = 32768 - used
-        g = p[P.GRAVITY_MM_S2]
-        k = p[P.ISP_S] * _G0_MM_S2 // (g if g > 1 else 1)
+        g = p[_GRAVITY_MM_S2]
+        k = p[_ISP_S] * _G0_MM_S2 // (g if g > 1 else 1)
         if k > 30000:
             k = 30000
         above = m - dry
@@ -419,18 +458,18 @@ class Flight:
     def _blind_budget(self, sigma_mm):
         # the band h_est +/- n sigma at the blind rate, against the propellant above the reserve
         p = self.p
-        band = 2 * ((p[P.NSIGMA_Q4] * sigma_mm) >> 4)
+        band = 2 * ((p[_NSIGMA_Q4] * sigma_mm) >> 4)
         need = self.guid.band_s(min(band, 10000000))
         self._event(EV_BLIND, need)
         avail = self.hover_s()
-        if avail >= 0 and need > avail - p[P.RESERVE_S]:
-            self._event(EV_SHORT, avail - p[P.RESERVE_S])
+        if avail >= 0 and need > avail - p[_RESERVE_S]:
+            self._event(EV_SHORT, avail - p[_RESERVE_S])
 
     def _check_reserve(self, alt):
         if self._reserve:
             return
         left = self.hover_s()
-        if 0 <= left <= self.p[P.RESERVE_S]:
+        if 0 <= left <= self.p[_RESERVE_S]:
             self._reserve = True
             self._event(EV_RESERVE, alt)
 

@@ -21,8 +21,21 @@ except ImportError:
         return x
 
 
-from fsw import params as P
 from fsw.fixmath import isqrt, isqrt_near
+
+# fsw.params values as local constants, folded at compile time (P.X is a module
+# attribute lookup at every use); tests/test_local_constants.py holds them equal
+_PERIOD_MS = const(0)
+_GRAVITY_MM_S2 = const(1)
+_GUID_K_Q12 = const(7)
+_VTD_MM_S = const(8)
+_TERM_ALT_MM = const(9)
+_NSIGMA_Q4 = const(18)
+_BLIND_SINK_MM_S = const(30)
+_BLIND_RAMP_MM_S2 = const(33)
+_BLIND_MAX_MM_S = const(34)
+_GUID_KHI_Q12 = const(35)
+
 
 COAST = const(0)
 BRAKE = const(1)
@@ -60,7 +73,7 @@ class Guidance:
 
     def end_rate(self):
         # the sink rate the schedule ends at: v_td, or the blind rate without a trusted altitude
-        return self.p[P.BLIND_SINK_MM_S] if self.blind else self.p[P.VTD_MM_S]
+        return self.p[_BLIND_SINK_MM_S] if self.blind else self.p[_VTD_MM_S]
 
     def schedule(self, h_mm):
         # sink speed (mm/s, >= the end rate) allowed at height h_mm above the terminal gate.
@@ -68,7 +81,7 @@ class Guidance:
         # Newton steps instead of 15 rounds); bounds are conditional expressions, not
         # min()/max() calls (~0.1 ms each on a 16 MHz Cortex-M0)
         p = self.p
-        vtd = p[P.BLIND_SINK_MM_S] if self.blind else p[P.VTD_MM_S]  # end_rate()
+        vtd = p[_BLIND_SINK_MM_S] if self.blind else p[_VTD_MM_S]  # end_rate()
         ka = self.ka_mm_s2
         h = h_mm if h_mm > 0 else 0
         hint = -self.vref_mm_s
@@ -85,19 +98,19 @@ class Guidance:
 
     def step(self, alt_mm, vel_mm_s, sigma_mm, a_max_mm_s2, terminal, hover):
         p = self.p
-        g = p[P.GRAVITY_MM_S2]
+        g = p[_GRAVITY_MM_S2]
         a_n = a_max_mm_s2 - g
         if a_n < 100:
             a_n = 100
-        h_low = alt_mm - ((p[P.NSIGMA_Q4] * sigma_mm) >> 4)
+        h_low = alt_mm - ((p[_NSIGMA_Q4] * sigma_mm) >> 4)
         self.h_low_mm = h_low
         # once below the gate blind, blind to the ground (a rangefinder's scatter that dips under
         # the gate now and then does not make its altitude good to the land detector's 0.3 m)
-        loose = sigma_mm > p[P.TERM_ALT_MM]
+        loose = sigma_mm > p[_TERM_ALT_MM]
         self.blind = loose or (terminal and self.blind)
         # the k margin: an altitude known to the terminal gate needs little of it (the schedule
         # only has to cover tracking); a loose one keeps GUID_K for what lies beyond n sigma
-        k = p[P.GUID_K_Q12] if loose else p[P.GUID_KHI_Q12]
+        k = p[_GUID_K_Q12] if loose else p[_GUID_KHI_Q12]
         ka = (k * a_n) >> 12
         self.ka_mm_s2 = ka if ka > 10 else 10
         if hover:
@@ -108,20 +121,20 @@ class Guidance:
         if terminal:
             if self.blind:
                 self.phase = BLIND
-                self.blind_ms = min(self.blind_ms + p[P.PERIOD_MS], 1000000)
-                ramp = (p[P.BLIND_RAMP_MM_S2] * self.blind_ms) // 1000
-                sink = min(p[P.BLIND_SINK_MM_S] + ramp, p[P.BLIND_MAX_MM_S])
-                h_sched = h_low - p[P.TERM_ALT_MM]
+                self.blind_ms = min(self.blind_ms + p[_PERIOD_MS], 1000000)
+                ramp = (p[_BLIND_RAMP_MM_S2] * self.blind_ms) // 1000
+                sink = min(p[_BLIND_SINK_MM_S] + ramp, p[_BLIND_MAX_MM_S])
+                h_sched = h_low - p[_TERM_ALT_MM]
                 if h_sched > 0:
                     # back above the band (a drifted velocity carried it up): the schedule
                     sink = max(sink, self.schedule(h_sched))
                 self.vref_mm_s = -sink
             else:
                 self.phase = TERMINAL
-                self.vref_mm_s = -p[P.VTD_MM_S]
+                self.vref_mm_s = -p[_VTD_MM_S]
             self.ff_mm_s2 = g
             return
-        h_sched = h_low - p[P.TERM_ALT_MM]
+        h_sched = h_low - p[_TERM_ALT_MM]
         sink_ref = self.schedule(h_sched)
         self.vref_mm_s = -sink_ref
         if self.phase == COAST:
@@ -147,9 +160,9 @@ class Guidance:
     def band_s(self, band_mm):
         # seconds the blind descent takes to cover band_mm (ramp and limit included)
         p = self.p
-        v0 = p[P.BLIND_SINK_MM_S]
-        vmax = max(p[P.BLIND_MAX_MM_S], v0)
-        a = p[P.BLIND_RAMP_MM_S2]
+        v0 = p[_BLIND_SINK_MM_S]
+        vmax = max(p[_BLIND_MAX_MM_S], v0)
+        a = p[_BLIND_RAMP_MM_S2]
         if a == 0:
             return band_mm // v0
         t1 = (vmax - v0) // a  # seconds to reach the limit
@@ -166,4 +179,4 @@ class Guidance:
 
     def at_gate(self):
         # the conservative altitude bound has reached the terminal gate
-        return self.h_low_mm <= self.p[P.TERM_ALT_MM]
+        return self.h_low_mm <= self.p[_TERM_ALT_MM]
