@@ -1,8 +1,8 @@
-"""The firmware's per-tick modules hold their own copies of fsw.params ids, fsw.flags bits and
-fsw.fixmath's tick masks as `_NAME = const(value)`: MicroPython folds a module's own const at
-compile time, where `P.NAME` is a module attribute lookup at every use (~15 us on a 16 MHz
-Cortex-M0). fsw.params, fsw.flags and fsw.fixmath stay the one source of truth: every copy
-equals its original."""
+"""The firmware's per-tick modules hold their own copies of fsw.params ids, fsw.flags bits,
+fsw.fixmath's tick masks and fsw.rangefinder's statuses as `_NAME = const(value)`: MicroPython
+folds a module's own const at compile time, where `P.NAME` is a module attribute lookup at
+every use (~15 us on a 16 MHz Cortex-M0). Those modules stay the one source of truth: every
+copy equals its original."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from softland.boards.firmware import firmware_dir, fsw_module
 
 MODULES = ("flight", "estimator", "control", "guidance", "landdet", "persist", "telemetry")
-SOURCES = ("params", "flags", "fixmath")
+SOURCES = ("params", "flags", "fixmath", "rangefinder")
 
 
 def local_consts(path: Path) -> dict[str, int]:
@@ -32,7 +32,7 @@ def local_consts(path: Path) -> dict[str, int]:
 
 
 def originals() -> dict[str, int]:
-    """The public integer constants of fsw.params, fsw.flags and fsw.fixmath, by name."""
+    """The public integer constants of the SOURCES modules, by name."""
     names: dict[str, int] = {}
     for source in SOURCES:
         module = fsw_module(source)
