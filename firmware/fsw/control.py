@@ -63,16 +63,10 @@ class Controller:
         # mass fraction burnt per tick at full throttle: a_max0 * dt / (Isp * g0), in Q24
         n1 = min(p[_AMAX0_MM_S2] * p[_PERIOD_MS] * 64 // p[_ISP_S], 1000000)
         self._burn_q24 = (n1 * 1000) // 37411
-        self.a_max_mm_s2 = self._a_max()
+        self.a_max_mm_s2 = _full_thrust(self.p, self.mass_q24, self.perf_q12)
 
     def _a_max(self):
-        # (conditional expressions, not min()/max()/clamp(): a call costs ~0.1 ms on a 16 MHz
-        # Cortex-M0, and burn() and step() run every tick)
-        believed = (self.p[_AMAX0_MM_S2] << 14) // (self.mass_q24 >> 10)
-        if believed > _AMAX_CAP:
-            believed = _AMAX_CAP
-        a = (believed * self.perf_q12) >> 12
-        return a if a < _AMAX_CAP else _AMAX_CAP
+        return _full_thrust(self.p, self.mass_q24, self.perf_q12)
 
     def hold_min(self):
         # engine lit at minimum throttle (the engine-check burn)
@@ -116,7 +110,7 @@ class Controller:
         elif ratio > _PERF_MAX:
             ratio = _PERF_MAX
         self.perf_q12 += (ratio - self.perf_q12) >> (3 if fast else 5)
-        self.a_max_mm_s2 = self._a_max()
+        self.a_max_mm_s2 = _full_thrust(self.p, self.mass_q24, self.perf_q12)
 
     def cutoff(self):
         self.engine_on = False
@@ -136,8 +130,10 @@ class Controller:
             # the mass moved: so did the full-thrust acceleration (else it is what it was:
             # only this, learn() and reset() change what _a_max() reads)
             mass = self.mass_q24 - (acc >> 15)
-            self.mass_q24 = mass if mass > _MASS_MIN_Q24 else _MASS_MIN_Q24
-            self.a_max_mm_s2 = self._a_max()
+            if mass < _MASS_MIN_Q24:
+                mass = _MASS_MIN_Q24
+            self.mass_q24 = mass
+            self.a_max_mm_s2 = _full_thrust(self.p, mass, self.perf_q12)
 
     def spool_down(self):
         # ground contact suspected: bring the throttle to its minimum at the slew rate and
@@ -208,3 +204,14 @@ class Controller:
                 integ = -lim
             self.integ_q8 = integ
         self.flags = fl
+
+
+def _full_thrust(p, mass_q24, perf_q12):
+    # the full-thrust acceleration at this mass and engine performance. A module function:
+    # a method looked up on a Controller costs ~100 us a call on a 16 MHz Cortex-M0, this
+    # ~45 us; bounds as conditional expressions, not min()/clamp() (a call each)
+    believed = (p[_AMAX0_MM_S2] << 14) // (mass_q24 >> 10)
+    if believed > _AMAX_CAP:
+        believed = _AMAX_CAP
+    a = (believed * perf_q12) >> 12
+    return a if a < _AMAX_CAP else _AMAX_CAP
