@@ -94,21 +94,34 @@ class Persist:
         self._pver = [-1, -1]  # Params.version each slot's parameters were packed at
 
     def save(self, flight):
-        # the flight's state into the older slot (no allocation)
+        # the flight's state into the older slot (no allocation). The slot's constant bytes
+        # (magic, version, counts, spares) are written with its parameters, when they are
+        # repacked; a tick writes the sequence numbers a byte at a time and the state in one
+        # call (a pack_into of the 7 header fields cost ~0.2 ms on a 16 MHz Cortex-M0)
         b = self.record
-        self.seq = (self.seq + 1) & 0xFFFF
+        seq = (self.seq + 1) & 0xFFFF
+        self.seq = seq
         slot = self._slot ^ 1
         self._slot = slot
         base = slot * self.slot_size
         params = flight.params
-        if self._pver[slot] != params.version:
+        pver = self._pver
+        if pver[slot] != params.version:
             self._pack_params(params.v, base)
-            self._pver[slot] = params.version
-        pack_into("<HBBBBH", b, base, MAGIC, VERSION, P.COUNT, self.state_count, 0, self.seq)
+            pack_into("<HBBBB", b, base, MAGIC, VERSION, P.COUNT, self.state_count, 0)
+            b[base + self._tail + 2] = 0
+            b[base + self._tail + 3] = 0
+            pver[slot] = params.version
+        lo = seq & 0xFF
+        hi = seq >> 8
+        b[base + _SEQ] = lo
+        b[base + _SEQ + 1] = hi
         parts = self.parts
         self._pack(b, base + self._state, pack_into, parts[0], parts[1], parts[2], parts[3],
                    parts[4])  # fmt: skip
-        pack_into("<HH", b, base + self._tail, self.seq, 0)
+        tail = base + self._tail
+        b[tail] = lo
+        b[tail + 1] = hi
 
     def _pack_params(self, v, base):
         b = self.record
