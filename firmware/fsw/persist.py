@@ -77,12 +77,22 @@ def _packer(fields):
     return scope["pack"]
 
 
+def _list_packer(n):
+    # def pack(b, o, pi, v): pi('<ni', b, o, v[0], v[1], ...): a list of n ints in one call
+    vals = ", ".join("v[%d]" % i for i in range(n))
+    src = "def pack(b, o, pi, v):\n    pi('<%di', b, o, %s)\n" % (n, vals)
+    scope = {}
+    exec(src, scope)
+    return scope["pack"]
+
+
 class Persist:
     def __init__(self, flight):
         # the components whose STATE attributes are persisted, in record order
         self.parts = (flight, flight.est, flight.guid, flight.ctrl, flight.land)
         self._fields = _fields(self.parts)
         self._pack = _packer(self._fields)
+        self._pack_v = _list_packer(P.COUNT)
         n = len(self._fields)
         self.state_count = n
         self._state = _HEADER + 4 * P.COUNT + 4  # offset of the state in a slot
@@ -124,17 +134,19 @@ class Persist:
         b[tail + 1] = hi
 
     def _pack_params(self, v, base):
+        # the parameters in one pack_into call (a call per value cost ~9 ms at 16 MHz); the
+        # checksum's modulo taken once at the end, the same sums: s1 stays below
+        # 1 + COUNT * 2^17 and s2 below COUNT times that, far within 2^30
         b = self.record
+        o = base + _HEADER
+        self._pack_v(b, o, pack_into, v)
         s1 = 1
         s2 = 0
-        o = base + _HEADER
         for i in range(P.COUNT):
             x = v[i]
-            pack_into("<i", b, o, x)
-            s1 = (s1 + (x & 0xFFFF) + ((x >> 16) & 0xFFFF)) % _MOD
-            s2 = (s2 + s1) % _MOD
-            o += 4
-        pack_into("<HH", b, o, s1, s2)
+            s1 += (x & 0xFFFF) + ((x >> 16) & 0xFFFF)
+            s2 += s1
+        pack_into("<HH", b, o + 4 * P.COUNT, s1 % _MOD, s2 % _MOD)
 
     def _slot_ok(self, base):
         # whole, from this firmware's layout, parameters within their ranges and unaltered
