@@ -13,7 +13,17 @@ import pytest
 
 from softland.boards.firmware import firmware_dir, fsw_module
 
-MODULES = ("flight", "estimator", "control", "guidance", "landdet", "persist", "telemetry")
+MODULES = (
+    "flight",
+    "estimator",
+    "control",
+    "guidance",
+    "landdet",
+    "persist",
+    "telemetry",
+    "lrf",
+    "lidarlite",
+)
 SOURCES = ("params", "flags", "fixmath", "rangefinder")
 
 

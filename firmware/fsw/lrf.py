@@ -18,7 +18,6 @@ except ImportError:
         return x
 
 
-from fsw.fixmath import ticks_diff
 from fsw.rangefinder import (
     RF_GOOD,
     RF_NO_DATA,
@@ -37,6 +36,8 @@ ST_TOO_CLOSE = const(2)
 ST_FAULT = const(3)
 CHUNK = const(64)  # most bytes read from the UART per step
 _COUNT_MASK = const(0x1FFFFFFF)  # counters wrap at 2^29: never a heap int
+_TICKS_MASK = const(0x3FFFFFFF)  # fsw.fixmath.TICKS_MASK
+_TICKS_HALF = const(0x20000000)  # fsw.fixmath.TICKS_HALF
 
 
 
@@ -130,11 +131,15 @@ class Lrf:
             return 0
 
     def step(self, now_us):
+        # (shaped for a 16 MHz Cortex-M0, where a method looked up on this object costs
+        # ~150 us a call and a function call ~40 us: _read() through the class, ticks_diff
+        # written out, the CRC check and the frame's decoding only where a window holds the
+        # sync pair)
         if not self._started:
             self._started = True
             self._alive = True
             self._byte_us = now_us
-        n = self._read()
+        n = Lrf._read(self)
         if n > 0:
             self.rx_bytes = (self.rx_bytes + n) & _COUNT_MASK
             self._alive = True
@@ -147,23 +152,32 @@ class Lrf:
                 b = buf[i]
                 win[h] = b
                 win[h + FRAME_LEN] = b
-                h += 1
-                if h == FRAME_LEN:
-                    h = 0
+                h = h + 1 if h < FRAME_LEN - 1 else 0
                 if since < FRAME_LEN:
                     since += 1
-                if since == FRAME_LEN and win[h] == SYNC1 and win[h + 1] == SYNC2:
-                    if self._crc_ok(h):
-                        self._frame(h, now_us)
+                    if since < FRAME_LEN:
+                        continue
+                if win[h] == SYNC1 and win[h + 1] == SYNC2:
+                    if Lrf._crc_ok(self, h):
+                        Lrf._frame(self, h, now_us)
                         since = 0
                     else:
                         self.crc_errors = (self.crc_errors + 1) & _COUNT_MASK
             self._head = h
             self._since = since
-        if self._alive and ticks_diff(now_us, self._byte_us) > self.silent_us:
-            self._alive = False
-        if self._fresh and ticks_diff(now_us, self._frame_us) > self.stale_us:
-            self._fresh = False
+        m = now_us & _TICKS_MASK
+        if self._alive:
+            d = (m - (self._byte_us & _TICKS_MASK)) & _TICKS_MASK  # ticks_diff, written out
+            if d >= _TICKS_HALF:
+                d = d - _TICKS_HALF - _TICKS_HALF
+            if d > self.silent_us:
+                self._alive = False
+        if self._fresh:
+            d = (m - (self._frame_us & _TICKS_MASK)) & _TICKS_MASK
+            if d >= _TICKS_HALF:
+                d = d - _TICKS_HALF - _TICKS_HALF
+            if d > self.stale_us:
+                self._fresh = False
         if not self._fresh:
             if self.frames:
                 self.stale_ticks = (self.stale_ticks + 1) & _COUNT_MASK
