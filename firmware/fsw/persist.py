@@ -62,16 +62,29 @@ def _fields(parts):
 
 
 def _packer(fields):
-    # def pack(b, o, pi, p0, p1, ...): pi(fmt, b, o, p0.mode, p0.ticks, ..., p1._ring_d[0], ...)
-    # One call into C per tick, no allocation (every value a small int, bools pack as ints)
+    # def pack(b, o, pi, p0, p1, ...):
+    #     l0 = p1._ring_d
+    #     pi(fmt, b, o, p0.mode, p0.ticks, ..., l0[0], l0[1], ...)
+    # One call into C per tick, no allocation (every value a small int, bools pack as ints);
+    # each list attribute read once
     n = 0
     for f in fields:
         n = max(n, f[0] + 1)
     args = ", ".join("p%d" % k for k in range(n))
+    lists = []
     vals = []
     for k, name, i in fields:
-        vals.append("p%d.%s" % (k, name) if i < 0 else "p%d.%s[%d]" % (k, name, i))
-    src = "def pack(b, o, pi, %s):\n    pi('<%di', b, o, %s)\n" % (args, len(fields), ", ".join(vals))
+        if i < 0:
+            vals.append("p%d.%s" % (k, name))
+            continue
+        ref = "p%d.%s" % (k, name)
+        if ref not in lists:
+            lists.append(ref)
+        vals.append("l%d[%d]" % (lists.index(ref), i))
+    src = "def pack(b, o, pi, %s):\n" % args
+    for j in range(len(lists)):
+        src += "    l%d = %s\n" % (j, lists[j])
+    src += "    pi('<%di', b, o, %s)\n" % (len(fields), ", ".join(vals))
     scope = {}
     exec(src, scope)
     return scope["pack"]
