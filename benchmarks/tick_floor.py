@@ -55,7 +55,8 @@ def measure(clock_mhz: int, frames: int) -> tuple[int, list[float], list[int]]:
         (work / "frames.bin").write_bytes(data)
         with EmulatedBoard(clock_mhz) as board:
             board.load_romfs(work)
-            out = board.exec(f"import {BOARD_MODULE}\n{BOARD_MODULE}.main('frames.bin', {frame_len})")
+            call = f"{BOARD_MODULE}.main('frames.bin', {frame_len})"
+            out = board.exec(f"import {BOARD_MODULE}\n{call}")
     line = next((ln for ln in out.splitlines() if ln.startswith("FLOOR ")), None)
     if line is None:
         raise SystemExit(f"the board printed no result: {out[-2000:]}")
@@ -76,7 +77,7 @@ def main() -> None:
           f"{args.frames} TICK frames of {frame_len} bytes")  # fmt: skip
     print("| stage | us mean | us min |")
     print("|---|---|---|")
-    for name, mean, best in zip(STAGES, means, bests):
+    for name, mean, best in zip(STAGES, means, bests, strict=True):
         print(f"| {name} | {mean:.0f} | {best} |")
     print(f"| **floor (sum)** | **{sum(means):.0f}** | {sum(bests)} |")
 
