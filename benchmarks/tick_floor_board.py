@@ -9,8 +9,6 @@ import json
 import time
 
 import micropython
-from fsw.control import Controller
-from fsw.estimator import Estimator
 from fsw.flight import Flight
 from fsw.link import HEADER_LEN, T_TELEM, Decoder, Encoder, get_i32
 from fsw.params import Params
