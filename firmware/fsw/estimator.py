@@ -231,15 +231,16 @@ class Estimator:
                 base = _TOL_K * noise + _TOL_FLOOR_MM
                 v_tol = self.p[_SIGMA_GROW_MM_S]
                 votes = 0
-                voters = 0
+                voters = n  # less the entries too old to vote
                 now_t = now & _TICKS_MASK
                 for j in range(n):
+                    # (the usual case first: a lag within _LAG_MAX_MS takes one comparison)
                     lag = (now_t - (ring_t[j] & _TICKS_MASK)) & _TICKS_MASK  # ticks_diff
-                    if lag >= _TICKS_HALF:
-                        lag = lag - _TICKS_HALF - _TICKS_HALF
                     if lag > _LAG_MAX_MS:
-                        continue
-                    voters += 1
+                        if lag < _TICKS_HALF:
+                            voters -= 1  # too old: no vote
+                            continue
+                        lag = lag - _TICKS_HALF - _TICKS_HALF  # ahead of the clock: votes
                     diff = d - ring_d[j]
                     if diff < 0:
                         diff = -diff
