@@ -146,6 +146,10 @@ class Flight:
         self.rf_quiet = 1000  # ticks since the rangefinder last answered (capped)
         self._clear_descent()
         self._bind()
+        # the per-tick entry point as an instance attribute: a caller's flight.tick(...) then
+        # finds it in the instance's attribute map (~8 us on a 16 MHz Cortex-M0) instead of
+        # missing it there and searching the class (~120 us more on an object this size)
+        self.tick = self.tick
 
     def _bind(self):
         # the components' per-tick methods, looked up once: a method call on an object with

@@ -117,6 +117,10 @@ class LidarLite:
         self._bias = 0  # triggers since the last bias-corrected one
         self._err_run = self._zero_run = self._same_run = 0  # consecutive errors / zeros / repeats
         self._prev_d = self._prev_sig = self._prev_vel = -1  # last GOOD reading's raw values
+        # step as an instance attribute: a caller's lidar.step(...) finds it in the instance's
+        # attribute map (~8 us on a 16 MHz Cortex-M0) instead of missing it there and
+        # searching the class (~100 us more on an object this size)
+        self.step = self.step
 
     def step(self, now_us):
         # (shaped for a 16 MHz Cortex-M0: the helpers called through the class, where a

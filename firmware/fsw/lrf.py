@@ -116,6 +116,10 @@ class Lrf:
         self._started = False
         self._alive = False  # a byte within silent_us
         self._fresh = False  # a good frame within stale_us
+        # step as an instance attribute: a caller's lrf.step(...) finds it in the instance's
+        # attribute map (~8 us on a 16 MHz Cortex-M0) instead of missing it there and
+        # searching the class (~100 us more on an object this size)
+        self.step = self.step
 
     def _read(self):
         # one bounded read; anything odd from the UART counts as an error and reads nothing
