@@ -61,16 +61,18 @@ def _fields(parts):
     return fields
 
 
-def _packer(fields):
-    # def pack(b, o, pi, p0, p1, ...):
+def _packer(fields, parts):
+    # def pack(b, o, pi=pack_into, p0=parts[0], p1=parts[1], ...):
     #     l0 = p1._ring_d
     #     pi(fmt, b, o, p0.mode, p0.ticks, ..., l0[0], l0[1], ...)
     # One call into C per tick, no allocation (every value a small int, bools pack as ints);
-    # each list attribute read once
-    n = 0
-    for f in fields:
-        n = max(n, f[0] + 1)
-    args = ", ".join("p%d" % k for k in range(n))
+    # the components come in as default arguments (local names, not passed on every call)
+    # and each list attribute is read once
+    scope = {"pack_into": pack_into}
+    args = ""
+    for k in range(len(parts)):
+        scope["part%d" % k] = parts[k]
+        args += ", p%d=part%d" % (k, k)
     lists = []
     vals = []
     for k, name, i in fields:
@@ -81,11 +83,10 @@ def _packer(fields):
         if ref not in lists:
             lists.append(ref)
         vals.append("l%d[%d]" % (lists.index(ref), i))
-    src = "def pack(b, o, pi, %s):\n" % args
+    src = "def pack(b, o, pi=pack_into%s):\n" % args
     for j in range(len(lists)):
         src += "    l%d = %s\n" % (j, lists[j])
     src += "    pi('<%di', b, o, %s)\n" % (len(fields), ", ".join(vals))
-    scope = {}
     exec(src, scope)
     return scope["pack"]
 
@@ -104,7 +105,7 @@ class Persist:
         # the components whose STATE attributes are persisted, in record order
         self.parts = (flight, flight.est, flight.guid, flight.ctrl, flight.land)
         self._fields = _fields(self.parts)
-        self._pack = _packer(self._fields)
+        self._pack = _packer(self._fields, self.parts)
         self._pack_v = _list_packer(P.COUNT)
         n = len(self._fields)
         self.state_count = n
@@ -139,9 +140,7 @@ class Persist:
         hi = seq >> 8
         b[base + _SEQ] = lo
         b[base + _SEQ + 1] = hi
-        parts = self.parts
-        self._pack(b, base + self._state, pack_into, parts[0], parts[1], parts[2], parts[3],
-                   parts[4])  # fmt: skip
+        self._pack(b, base + self._state)
         tail = base + self._tail
         b[tail] = lo
         b[tail + 1] = hi
