@@ -82,18 +82,19 @@ class Guidance:
         # min()/max() calls (~0.1 ms each on a 16 MHz Cortex-M0)
         p = self.p
         vtd = p[_BLIND_SINK_MM_S] if self.blind else p[_VTD_MM_S]  # end_rate()
-        ka = self.ka_mm_s2
+        ka2 = 2 * self.ka_mm_s2
         h = h_mm if h_mm > 0 else 0
         hint = -self.vref_mm_s
-        lim = (_LIM - vtd * vtd) // (2 * ka)
-        if h <= lim:
-            return isqrt_near(vtd * vtd + 2 * ka * h, hint)
+        v2 = vtd * vtd
+        if h <= (_LIM - v2) // ka2:
+            return isqrt_near(v2 + ka2 * h, hint)
         # beyond the mm range: speed in cm/s (v^2 in cm^2/s^2 = 2 ka[mm/s^2] h[cm] / 10)
         vtd_c = vtd // 10
         h_c = h // 10
-        if h_c > _LIM // (2 * ka):
-            h_c = _LIM // (2 * ka)
-        v = isqrt_near(vtd_c * vtd_c + (2 * ka * h_c) // 10, hint // 10) * 10
+        top = _LIM // ka2
+        if h_c > top:
+            h_c = top
+        v = isqrt_near(vtd_c * vtd_c + (ka2 * h_c) // 10, hint // 10) * 10
         return v if v < _VREF_MAX else _VREF_MAX
 
     def step(self, alt_mm, vel_mm_s, sigma_mm, a_max_mm_s2, terminal, hover):
