@@ -134,9 +134,7 @@ def test_a_planted_overflow_is_caught_as_a_fault_on_32_bits(tmp_path: Path) -> N
     src = flight.read_text()
     anchor = "        self.now_us = now_us\n"
     assert anchor in src
-    # (into a local: an attribute first set under the heap lock would grow the instance's
-    # attribute map, an allocation of its own whatever the value)
-    flight.write_text(src.replace(anchor, anchor + "        planted = acc_mm_s2 << 12  # noqa\n"))
+    flight.write_text(src.replace(anchor, anchor + "        self._planted = acc_mm_s2 << 12\n"))
     case = REGRESSIONS["accel_at_the_link_limits"]
     quiet = REGRESSIONS["tick_counter_at_its_wrap"]  # accelerometer 0: nothing planted trips
     got = run_32bit(_binary(), [case, quiet], firmware=fw)

@@ -18,8 +18,6 @@ params_mod = fsw_module("params")
 
 # per-tick outputs, recomputed by every tick; everything else a component holds is state
 PER_TICK = {"flags", "flags2", "range_mm", "acc_ok_in", "rf_status_in"}
-# caches a tick recomputes when missing (Flight: hover_s() at a mass, performance, version)
-CACHES = {"_hover_m", "_hover_perf", "_hover_ver", "_hover_left"}
 REFERENCES = {"params", "p", "est", "guid", "ctrl", "land", "_event", "resuming"}
 
 
@@ -68,7 +66,7 @@ def _state(app: Any) -> dict[str, dict[str, Any]]:
         name: {
             k: v
             for k, v in vars(part).items()
-            if k not in PER_TICK | REFERENCES | CACHES and not callable(v)
+            if k not in PER_TICK | REFERENCES and not callable(v)
         }
         for name, part in parts.items()
     } | {"params": {"v": list(fl.params.v)}}

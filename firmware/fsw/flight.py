@@ -179,12 +179,6 @@ class Flight:
         self.scatter_q4 = 0  # mean |innovation| of the ranges used, mm Q4
         self._vin_q8 = 0  # inertial-only velocity below the gate when blind, mm/s Q8
         self._thr_lag = 0  # throttle through a model of the engine lag, Q15
-        # hover_s() as last computed, and the mass (Q15), performance and parameter version it
-        # was computed at (a cache, not state: recomputed when missing)
-        self._hover_m = -1
-        self._hover_perf = -1
-        self._hover_ver = -1
-        self._hover_left = -1
 
     def set_mode(self, mode):
         if mode != self.mode:
@@ -434,18 +428,8 @@ class Flight:
             if guid.blind:
                 self._blind_budget(sigma)
         if not self._reserve and p[_DRY_Q15]:
-            # _check_reserve(), written out (hover_s() is -1 without a dry mass: no reserve).
-            # hover_s() reads the mass (Q15), the engine's performance and parameters: kept
-            # while those stay (the whole coast; ~0.4 ms a tick on a 16 MHz Cortex-M0)
-            m = ctrl.mass_q24 >> 9
-            perf = ctrl.perf_q12
-            ver = self.params.version
-            if m != self._hover_m or perf != self._hover_perf or ver != self._hover_ver:
-                self._hover_m = m
-                self._hover_perf = perf
-                self._hover_ver = ver
-                self._hover_left = _hover_s(p, ctrl)
-            left = self._hover_left
+            # _check_reserve(), written out (hover_s() is -1 without a dry mass: no reserve)
+            left = _hover_s(p, ctrl)
             if 0 <= left <= p[_RESERVE_S]:
                 self._reserve = True
                 self._event(EV_RESERVE, alt)
