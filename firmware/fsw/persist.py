@@ -116,6 +116,9 @@ class Persist:
         self.seq = 0
         self._slot = 0
         self._pver = [-1, -1]  # Params.version each slot's parameters were packed at
+        self._sum_ver = -1  # Params.version the parameters' checksum (_s1, _s2) is of
+        self._s1 = 0
+        self._s2 = 0
 
     def save(self, flight):
         # the flight's state into the older slot (no allocation). The slot's constant bytes
@@ -131,7 +134,7 @@ class Persist:
         params = flight.params
         pver = self._pver
         if pver[slot] != params.version:
-            self._pack_params(params.v, base)
+            self._pack_params(params.v, base, params.version)
             pack_into("<HBBBB", b, base, MAGIC, VERSION, P.COUNT, self.state_count, 0)
             b[base + self._tail + 2] = 0
             b[base + self._tail + 3] = 0
@@ -145,20 +148,25 @@ class Persist:
         b[tail] = lo
         b[tail + 1] = hi
 
-    def _pack_params(self, v, base):
-        # the parameters in one pack_into call (a call per value cost ~9 ms at 16 MHz); the
-        # checksum's modulo taken once at the end, the same sums: s1 stays below
-        # 1 + COUNT * 2^17 and s2 below COUNT times that, far within 2^30
+    def _pack_params(self, v, base, version):
+        # the parameters in one pack_into call (a call per value cost ~9 ms at 16 MHz); their
+        # checksum once per Params.version (both slots carry the same), its modulo taken once
+        # at the end, the same sums: s1 stays below 1 + COUNT * 2^17 and s2 below COUNT times
+        # that, far within 2^30
         b = self.record
         o = base + _HEADER
         self._pack_v(b, o, pack_into, v)
-        s1 = 1
-        s2 = 0
-        for i in range(P.COUNT):
-            x = v[i]
-            s1 += (x & 0xFFFF) + ((x >> 16) & 0xFFFF)
-            s2 += s1
-        pack_into("<HH", b, o + 4 * P.COUNT, s1 % _MOD, s2 % _MOD)
+        if self._sum_ver != version:
+            s1 = 1
+            s2 = 0
+            for i in range(P.COUNT):
+                x = v[i]
+                s1 += (x & 0xFFFF) + ((x >> 16) & 0xFFFF)
+                s2 += s1
+            self._s1 = s1 % _MOD
+            self._s2 = s2 % _MOD
+            self._sum_ver = version
+        pack_into("<HH", b, o + 4 * P.COUNT, self._s1, self._s2)
 
     def _slot_ok(self, base):
         # whole, from this firmware's layout, parameters within their ranges and unaltered
