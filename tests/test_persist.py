@@ -62,7 +62,12 @@ def _state(app: Any) -> dict[str, dict[str, Any]]:
     fl = app.flight
     parts = {"flight": fl, "est": fl.est, "guid": fl.guid, "ctrl": fl.ctrl, "land": fl.land}
     return {
-        name: {k: v for k, v in vars(part).items() if k not in PER_TICK | REFERENCES}
+        # (callables: the bound methods a component holds of another, references too)
+        name: {
+            k: v
+            for k, v in vars(part).items()
+            if k not in PER_TICK | REFERENCES and not callable(v)
+        }
         for name, part in parts.items()
     } | {"params": {"v": list(fl.params.v)}}
 

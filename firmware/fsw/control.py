@@ -7,9 +7,25 @@ except ImportError:
     def const(x):
         return x
 
+# fsw.params values as local constants, folded at compile time (P.X is a module
+# attribute lookup at every use); tests/test_local_constants.py holds them equal
+_PERIOD_MS = const(0)
+_AMAX0_MM_S2 = const(2)
+_ISP_S = const(3)
+_THR_MIN_Q15 = const(4)
+_THR_MAX_Q15 = const(5)
+_THR_SLEW_Q15 = const(6)
+_KP_Q12 = const(10)
+_KI_Q12 = const(11)
 
-from fsw import flags as F
-from fsw import params as P
+# fsw.flags values as local constants, folded at compile time (F.X is a module
+# attribute lookup at every use); tests/test_local_constants.py holds them equal
+_ENGINE_ON = const(0x20)
+_THR_SAT_HI = const(0x40)
+_THR_SAT_LO = const(0x80)
+_THR_SLEW = const(0x100)
+_INTEG_HELD = const(0x200)
+
 
 _ERR_MAX = const(100000)
 _AMAX_CAP = const(32767)  # a_cmd * 32767 // a_max must stay below 2^30
@@ -45,31 +61,25 @@ class Controller:
         self._steady = 0
         self._last_thr = 0
         # mass fraction burnt per tick at full throttle: a_max0 * dt / (Isp * g0), in Q24
-        n1 = min(p[P.AMAX0_MM_S2] * p[P.PERIOD_MS] * 64 // p[P.ISP_S], 1000000)
+        n1 = min(p[_AMAX0_MM_S2] * p[_PERIOD_MS] * 64 // p[_ISP_S], 1000000)
         self._burn_q24 = (n1 * 1000) // 37411
-        self.a_max_mm_s2 = self._a_max()
+        self.a_max_mm_s2 = _full_thrust(self.p, self.mass_q24, self.perf_q12)
 
     def _a_max(self):
-        # (conditional expressions, not min()/max()/clamp(): a call costs ~0.1 ms on a 16 MHz
-        # Cortex-M0, and burn() and step() run every tick)
-        believed = (self.p[P.AMAX0_MM_S2] << 14) // (self.mass_q24 >> 10)
-        if believed > _AMAX_CAP:
-            believed = _AMAX_CAP
-        a = (believed * self.perf_q12) >> 12
-        return a if a < _AMAX_CAP else _AMAX_CAP
+        return _full_thrust(self.p, self.mass_q24, self.perf_q12)
 
     def hold_min(self):
         # engine lit at minimum throttle (the engine-check burn)
         self.ignite()
-        self.throttle_q15 = self.p[P.THR_MIN_Q15]
-        self.flags = F.ENGINE_ON | F.THR_SAT_LO | F.INTEG_HELD
+        self.throttle_q15 = self.p[_THR_MIN_Q15]
+        self.flags = _ENGINE_ON | _THR_SAT_LO | _INTEG_HELD
 
     def learn(self, f_meas_mm_s2, fast=False):
         # the accelerometer's specific force over the last tick against what the throttle then
         # held should give: an engine delivering more or less than its parameters is learnt
         # (learning only at a throttle held steady, so the engine lag has settled)
         thr = self.throttle_q15
-        if not self.engine_on or thr < self.p[P.THR_MIN_Q15]:
+        if not self.engine_on or thr < self.p[_THR_MIN_Q15]:
             self._steady = 0
             return
         d = thr - self._last_thr
@@ -100,7 +110,7 @@ class Controller:
         elif ratio > _PERF_MAX:
             ratio = _PERF_MAX
         self.perf_q12 += (ratio - self.perf_q12) >> (3 if fast else 5)
-        self.a_max_mm_s2 = self._a_max()
+        self.a_max_mm_s2 = _full_thrust(self.p, self.mass_q24, self.perf_q12)
 
     def cutoff(self):
         self.engine_on = False
@@ -110,7 +120,7 @@ class Controller:
     def ignite(self):
         if not self.engine_on:
             self.engine_on = True
-            self.throttle_q15 = self.p[P.THR_MIN_Q15]
+            self.throttle_q15 = self.p[_THR_MIN_Q15]
 
     def burn(self):
         # propellant used during the tick that just ended at the throttle then commanded
@@ -120,16 +130,18 @@ class Controller:
             # the mass moved: so did the full-thrust acceleration (else it is what it was:
             # only this, learn() and reset() change what _a_max() reads)
             mass = self.mass_q24 - (acc >> 15)
-            self.mass_q24 = mass if mass > _MASS_MIN_Q24 else _MASS_MIN_Q24
-            self.a_max_mm_s2 = self._a_max()
+            if mass < _MASS_MIN_Q24:
+                mass = _MASS_MIN_Q24
+            self.mass_q24 = mass
+            self.a_max_mm_s2 = _full_thrust(self.p, mass, self.perf_q12)
 
     def spool_down(self):
         # ground contact suspected: bring the throttle to its minimum at the slew rate and
         # hold the integrator; if the vehicle was still flying it sinks and control resumes
         p = self.p
-        self.throttle_q15 = max(self.throttle_q15 - p[P.THR_SLEW_Q15], p[P.THR_MIN_Q15])
+        self.throttle_q15 = max(self.throttle_q15 - p[_THR_SLEW_Q15], p[_THR_MIN_Q15])
         self.integ_q8 = 0
-        self.flags = F.ENGINE_ON | F.INTEG_HELD | F.THR_SLEW
+        self.flags = _ENGINE_ON | _INTEG_HELD | _THR_SLEW
 
     def step(self, vref_mm_s, vel_mm_s, ff_mm_s2):
         p = self.p
@@ -137,14 +149,14 @@ class Controller:
             self.flags = 0
             self.throttle_q15 = 0
             return
-        fl = F.ENGINE_ON
+        fl = _ENGINE_ON
         err = vref_mm_s - vel_mm_s
         if err > _ERR_MAX:
             err = _ERR_MAX
         elif err < -_ERR_MAX:
             err = -_ERR_MAX
         a_max = self.a_max_mm_s2
-        a_cmd = ff_mm_s2 + ((p[P.KP_Q12] * err) >> 12) + (self.integ_q8 >> 8)
+        a_cmd = ff_mm_s2 + ((p[_KP_Q12] * err) >> 12) + (self.integ_q8 >> 8)
         if a_cmd > _AMAX_CAP:
             self.a_cmd_mm_s2 = _AMAX_CAP
         elif a_cmd < -_AMAX_CAP:
@@ -157,34 +169,34 @@ class Controller:
         elif a > a_max:
             a = a_max
         thr = (a * 32767) // a_max
-        t_min = p[P.THR_MIN_Q15]
-        t_max = p[P.THR_MAX_Q15]
+        t_min = p[_THR_MIN_Q15]
+        t_max = p[_THR_MAX_Q15]
         hi = False
         lo = False
         if thr >= t_max:
             thr = t_max
             hi = True
-            fl |= F.THR_SAT_HI
+            fl |= _THR_SAT_HI
         elif thr <= t_min:
             thr = t_min
             lo = True
-            fl |= F.THR_SAT_LO
+            fl |= _THR_SAT_LO
         last = self.throttle_q15
-        slew = p[P.THR_SLEW_Q15]
+        slew = p[_THR_SLEW_Q15]
         if thr > last + slew:
             thr = last + slew
             hi = True
-            fl |= F.THR_SLEW
+            fl |= _THR_SLEW
         elif thr < last - slew:
             thr = last - slew
             lo = True
-            fl |= F.THR_SLEW
+            fl |= _THR_SLEW
         self.throttle_q15 = thr
         if (hi and err > 0) or (lo and err < 0):
-            fl |= F.INTEG_HELD
+            fl |= _INTEG_HELD
         else:
-            di = ((p[P.KI_Q12] * err) >> 12) * p[P.PERIOD_MS] * 32 // 125
-            lim = p[P.AMAX0_MM_S2] << 7  # +/- a_max0 / 2 in Q8
+            di = ((p[_KI_Q12] * err) >> 12) * p[_PERIOD_MS] * 32 // 125
+            lim = p[_AMAX0_MM_S2] << 7  # +/- a_max0 / 2 in Q8
             integ = self.integ_q8 + di
             if integ > lim:
                 integ = lim
@@ -192,3 +204,14 @@ class Controller:
                 integ = -lim
             self.integ_q8 = integ
         self.flags = fl
+
+
+def _full_thrust(p, mass_q24, perf_q12):
+    # the full-thrust acceleration at this mass and engine performance. A module function:
+    # a method looked up on a Controller costs ~100 us a call on a 16 MHz Cortex-M0, this
+    # ~45 us; bounds as conditional expressions, not min()/clamp() (a call each)
+    believed = (p[_AMAX0_MM_S2] << 14) // (mass_q24 >> 10)
+    if believed > _AMAX_CAP:
+        believed = _AMAX_CAP
+    a = (believed * perf_q12) >> 12
+    return a if a < _AMAX_CAP else _AMAX_CAP

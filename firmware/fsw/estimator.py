@@ -11,9 +11,26 @@ except ImportError:
         return x
 
 
-from fsw import flags as F
-from fsw import params as P
-from fsw.fixmath import TICKS_HALF, TICKS_MASK, clamp, ticks_add, ticks_diff
+from fsw.fixmath import clamp, ticks_diff
+
+# fsw.params values as local constants, folded at compile time (P.X is a module
+# attribute lookup at every use); tests/test_local_constants.py holds them equal
+_EST_ALPHA_Q12 = const(12)
+_EST_BETA_Q12 = const(13)
+_GATE_MM = const(14)
+_SIGMA_GROW_MM_S = const(16)
+_SIGMA_RANGE_MM = const(17)
+_EST_GAMMA_Q12 = const(29)
+
+# fsw.flags values as local constants, folded at compile time (F.X is a module
+# attribute lookup at every use); tests/test_local_constants.py holds them equal
+_RANGE_INCONSISTENT = const(0x1)
+_RANGE_USED = const(0x2)
+_RANGE_REJECTED = const(0x4)
+_RANGE_UNCHECKED = const(0x4)
+_RANGE_VEL_REBASED = const(0x8)
+_RANGE_REBASED = const(0x8)
+
 
 _VEL_MAX_Q8 = const(38400000)  # 150 m/s
 _ALT_MAX = const(1000000000)
@@ -36,6 +53,8 @@ _NOISE_MAX_MM = const(200000)  # ... and ceiling
 _TOL_K = const(4)  # tolerance: 4 noise estimates (mean |jump| between ranges: 1.13 sigma)
 _TOL_FLOOR_MM = const(20)  # ... plus a floor, plus SIGMA_GROW_MM_S (the velocity uncertainty)
 _LAG_MAX_MS = const(2000)  # ... times the lag; an older ring entry does not vote
+_TICKS_MASK = const(0x3FFFFFFF)  # fsw.fixmath.TICKS_MASK
+_TICKS_HALF = const(0x20000000)  # fsw.fixmath.TICKS_HALF
 _KIN_MAX = const(67108864)  # 2^26: the motion integral is re-zeroed beyond this
 _MEAS_MAX = const(268435456)  # 2^28: ranges for the test (MAX_RANGE_MM is at most 10^8) ...
 _D_MAX = const(335544320)  # ... so |d| < 2^28 + 2^26 and a difference of two stays < 2^30
@@ -102,7 +121,7 @@ class Estimator:
         self.flags2 = 0
         self._kin_mm = 0
         self._kin_frac_q8 = 0
-        self.noise_mm = self.p[P.SIGMA_RANGE_MM]
+        self.noise_mm = self.p[_SIGMA_RANGE_MM]
         self._restart_consistency()
         self._inc_n = 0
 
@@ -118,7 +137,7 @@ class Estimator:
         self.alt_mm = alt_mm
         self.alt_frac_q8 = 0
         self.rejects = 0
-        self.sigma_mm = self.p[P.SIGMA_RANGE_MM]
+        self.sigma_mm = self.p[_SIGMA_RANGE_MM]
 
     def vel_mm_s(self):
         return self.vel_q8 >> 8
@@ -154,14 +173,15 @@ class Estimator:
         self.alt_mm = alt
         self.alt_frac_q8 = frac & 0xFF
         kin = self._kin_frac_q8 + dalt_q8
-        self._kin_mm += kin >> 8
+        kin_mm = self._kin_mm + (kin >> 8)
+        self._kin_mm = kin_mm
         self._kin_frac_q8 = kin & 0xFF
-        if self._kin_mm > _KIN_MAX or self._kin_mm < -_KIN_MAX:
+        if kin_mm > _KIN_MAX or kin_mm < -_KIN_MAX:
             self._rezero()
         # the clock wraps at 2^30 (fixmath.ticks_add, written out: clk + pm - 2^30 first)
-        clk = self._clk_ms - (TICKS_MASK - pm) - 1
+        clk = self._clk_ms - (_TICKS_MASK - pm) - 1
         self._clk_ms = clk if clk >= 0 else self._clk_ms + pm
-        acc = self._sigma_acc + self.p[P.SIGMA_GROW_MM_S] * pm
+        acc = self._sigma_acc + self.p[_SIGMA_GROW_MM_S] * pm
         sigma = self.sigma_mm + acc // 1000
         self.sigma_mm = sigma if sigma < _SIGMA_MAX else _SIGMA_MAX
         self._sigma_acc = acc % 1000
@@ -209,17 +229,18 @@ class Estimator:
                 noise += (jump - noise) // self._trained
             else:
                 base = _TOL_K * noise + _TOL_FLOOR_MM
-                v_tol = self.p[P.SIGMA_GROW_MM_S]
+                v_tol = self.p[_SIGMA_GROW_MM_S]
                 votes = 0
-                voters = 0
-                now_t = now & TICKS_MASK
+                voters = n  # less the entries too old to vote
+                now_t = now & _TICKS_MASK
                 for j in range(n):
-                    lag = (now_t - (ring_t[j] & TICKS_MASK)) & TICKS_MASK  # ticks_diff
-                    if lag >= TICKS_HALF:
-                        lag = lag - TICKS_HALF - TICKS_HALF
+                    # (the usual case first: a lag within _LAG_MAX_MS takes one comparison)
+                    lag = (now_t - (ring_t[j] & _TICKS_MASK)) & _TICKS_MASK  # ticks_diff
                     if lag > _LAG_MAX_MS:
-                        continue
-                    voters += 1
+                        if lag < _TICKS_HALF:
+                            voters -= 1  # too old: no vote
+                            continue
+                        lag = lag - _TICKS_HALF - _TICKS_HALF  # ahead of the clock: votes
                     diff = d - ring_d[j]
                     if diff < 0:
                         diff = -diff
@@ -239,7 +260,11 @@ class Estimator:
             self.noise_mm = noise
         self._have_last = True
         self._last_d = d
-        if n == 0 or ticks_diff(now, self._ring_newest) >= _RING_DT_MS:
+        if n:
+            lag = ((now & _TICKS_MASK) - (self._ring_newest & _TICKS_MASK)) & _TICKS_MASK
+            if lag >= _TICKS_HALF:  # ticks_diff(now, self._ring_newest), written out
+                lag = lag - _TICKS_HALF - _TICKS_HALF
+        if n == 0 or lag >= _RING_DT_MS:
             i = self._ring_i
             ring_d[i] = d
             ring_t[i] = now
@@ -248,9 +273,9 @@ class Estimator:
             if n < _RING_N:
                 self._ring_n = n + 1
         if not checked:
-            self.flags2 |= F.RANGE_UNCHECKED
+            self.flags2 |= _RANGE_UNCHECKED
         elif not ok:
-            self.flags2 |= F.RANGE_INCONSISTENT
+            self.flags2 |= _RANGE_INCONSISTENT
         return ok
 
     def _inconsistent_run(self, alt_meas_mm):
@@ -283,17 +308,19 @@ class Estimator:
             return  # did not move steadily (froze or thawed during the run): no one rate
         self.vel_q8 = rate << 8
         self._restart_consistency()
-        self.flags2 |= F.RANGE_VEL_REBASED
+        self.flags2 |= _RANGE_VEL_REBASED
 
     def update(self, alt_meas_mm):
         # a Good range converted to altitude; returns the flags it set (FLAGS2 bits: flags2)
         p = self.p
         self.flags2 = 0
         if self.excluded:
-            return F.RANGE_REJECTED
-        if not self.consistent(alt_meas_mm):
+            return _RANGE_REJECTED
+        # (the helpers called through the class: a method looked up on this object, some 30
+        # attributes, costs ~150 us a call on a 16 MHz Cortex-M0, through the class ~60 us)
+        if not Estimator.consistent(self, alt_meas_mm):
             self.rejects = 0  # not used; re-basing needs a run of consistent rejected ranges
-            self._inconsistent_run(alt_meas_mm)
+            Estimator._inconsistent_run(self, alt_meas_mm)
             return 0
         self._inc_n = 0
         innov = alt_meas_mm - self.alt_mm
@@ -301,11 +328,11 @@ class Estimator:
             innov = _INNOV_LIM
         elif innov < -_INNOV_LIM:
             innov = -_INNOV_LIM
-        gate = p[P.GATE_MM] + 3 * self.sigma_mm
+        gate = p[_GATE_MM] + 3 * self.sigma_mm
         if -gate <= innov <= gate:
             self.rejects = 0
-            self._correct(innov, p[P.EST_ALPHA_Q12], p[P.EST_BETA_Q12])
-            return F.RANGE_USED
+            Estimator._correct(self, innov, p[_EST_ALPHA_Q12], p[_EST_BETA_Q12])
+            return _RANGE_USED
         # never latch the sensor off: a run of rejected ranges whose innovation stays the same
         # is new ground (a crater rim, a terrain step: the offset is constant while the vehicle
         # moves), not a sensor fault; a frozen reading under a moving vehicle drifts and is not
@@ -322,13 +349,13 @@ class Estimator:
         if self.rejects >= _REACQ_N:
             if self.latching:
                 self.excluded = True  # the Mission 1 logic: judged failed, for good
-                return F.RANGE_REJECTED
+                return _RANGE_REJECTED
             self.rejects = 0
             self.alt_mm = alt_meas_mm
             self.alt_frac_q8 = 0
-            self.sigma_mm = max(self.sigma_mm, p[P.SIGMA_RANGE_MM])
-            return F.RANGE_REBASED
-        return F.RANGE_REJECTED
+            self.sigma_mm = max(self.sigma_mm, p[_SIGMA_RANGE_MM])
+            return _RANGE_REBASED
+        return _RANGE_REJECTED
 
     def _correct(self, innov, alpha_q12, beta_q12):
         # (bounds as conditional expressions: a clamp() call costs ~0.1 ms on a 16 MHz M0)
@@ -364,7 +391,7 @@ class Estimator:
                 ig = _INNOV_G_MAX
             elif ig < -_INNOV_G_MAX:
                 ig = -_INNOV_G_MAX
-            bias = self.bias_q8 - ((self.p[P.EST_GAMMA_Q12] * ig) >> 4)
+            bias = self.bias_q8 - ((self.p[_EST_GAMMA_Q12] * ig) >> 4)
             if bias > _BIAS_MAX_Q8:
                 bias = _BIAS_MAX_Q8
             elif bias < -_BIAS_MAX_Q8:
@@ -372,5 +399,5 @@ class Estimator:
             self.bias_q8 = bias
         s = self.sigma_mm
         s -= (alpha_q12 * s) >> 12
-        floor = self.p[P.SIGMA_RANGE_MM]
+        floor = self.p[_SIGMA_RANGE_MM]
         self.sigma_mm = s if s > floor else floor

@@ -8,14 +8,55 @@ except ImportError:
         return x
 
 
-from fsw import flags as F
-from fsw import params as P
 from fsw.control import Controller
 from fsw.estimator import Estimator
-from fsw.fixmath import TICKS_MASK, ticks_diff
 from fsw.guidance import CHECK, COAST, TOUCHDOWN, Guidance
 from fsw.landdet import LandDetector
-from fsw.rangefinder import RF_GOOD, RF_NO_DATA, RF_NOT_CONNECTED
+
+# fsw.params values as local constants, folded at compile time (P.X is a module
+# attribute lookup at every use); tests/test_local_constants.py holds them equal
+_OK = const(0)
+_PERIOD_MS = const(0)
+_GRAVITY_MM_S2 = const(1)
+_ISP_S = const(3)
+_E_MODE = const(3)
+_E_CROSS = const(4)
+_E_PREFLIGHT = const(7)
+_TERM_ALT_MM = const(9)
+_SIGMA0_MM = const(15)
+_SIGMA_GROW_MM_S = const(16)
+_NSIGMA_Q4 = const(18)
+_CLEARANCE_MM = const(19)
+_INIT_ALT_MM = const(23)
+_INIT_VEL_MM_S = const(24)
+_MAX_RANGE_MM = const(25)
+_BASELINE = const(27)
+_CAL_MS = const(28)
+_DRY_Q15 = const(31)
+_RESERVE_S = const(32)
+
+# fsw.flags values as local constants, folded at compile time (F.X is a module
+# attribute lookup at every use); tests/test_local_constants.py holds them equal
+_RANGE_GOOD = const(0x1)
+_RANGE_USED = const(0x2)
+_RANGE_STALE = const(0x2)
+_RANGE_REBASED = const(0x8)
+_IMU_USED = const(0x10)
+_BLIND = const(0x100)
+_SCATTER_SIGMA = const(0x200)
+_RESERVE = const(0x400)
+_RESUMED = const(0x800)
+_PREFLIGHT_BAD = const(0x1000)
+_ACC_CLAMPED = const(0x2000)
+_OVERRUN = const(0x2000)
+_SIGMA_HIGH = const(0x4000)
+
+_TICKS_MASK = const(0x3FFFFFFF)  # fsw.fixmath.TICKS_MASK
+_TICKS_HALF = const(0x20000000)  # fsw.fixmath.TICKS_HALF
+_RF_NOT_CONNECTED = const(0)  # fsw.rangefinder.RF_NOT_CONNECTED
+_RF_NO_DATA = const(1)  # fsw.rangefinder.RF_NO_DATA
+_RF_GOOD = const(4)  # fsw.rangefinder.RF_GOOD
+
 
 # modes
 SAFE = const(0)
@@ -101,9 +142,31 @@ class Flight:
         self.resuming = False  # state restored after a reset; the next tick bridges the gap
         self.sensor_ticks = 0  # ticks seen since boot (capped): the sensors have been read
         self.acc_ok_in = 0  # the last tick's accelerometer health
-        self.rf_status_in = RF_NOT_CONNECTED  # the last tick's rangefinder status
+        self.rf_status_in = _RF_NOT_CONNECTED  # the last tick's rangefinder status
         self.rf_quiet = 1000  # ticks since the rangefinder last answered (capped)
         self._clear_descent()
+        self._bind()
+        # the per-tick entry point as an instance attribute: a caller's flight.tick(...) then
+        # finds it in the instance's attribute map (~8 us on a 16 MHz Cortex-M0) instead of
+        # missing it there and searching the class (~120 us more on an object this size)
+        self.tick = self.tick
+
+    def _bind(self):
+        # the components' per-tick methods, looked up once: a method call on an object with
+        # many attributes costs up to ~165 us on a 16 MHz Cortex-M0 (the name misses the
+        # instance's attribute map before the class is searched), a bound method held in an
+        # attribute ~47 us. (Whatever replaces a component's method, such as the PIL
+        # harness's timers, calls this again.)
+        est = self.est
+        ctrl = self.ctrl
+        self._predict = est.predict
+        self._update = est.update
+        self._burn = ctrl.burn
+        self._learn = ctrl.learn
+        self._ctrl_step = ctrl.step
+        self._cutoff = ctrl.cutoff
+        self._guid_step = self.guid.step
+        self._land_step = self.land.step
 
     def _clear_descent(self):
         # what one descent builds up; start() clears it for the next
@@ -139,12 +202,12 @@ class Flight:
         # parameters must be valid; the sensors must be healthy unless the operator overrides
         # (a handover with a known-bad sensor: the reason is still reported, as an event)
         if self.mode != SAFE:
-            return P.E_MODE
+            return _E_MODE
         bad = self.params.check()
-        code = P.E_CROSS
+        code = _E_CROSS
         if not bad:
             bad = self.preflight()
-            code = P.E_PREFLIGHT
+            code = _E_PREFLIGHT
             if bad and override:
                 self._event(EV_ARM_OVERRIDE, bad)
                 bad = 0
@@ -153,35 +216,35 @@ class Flight:
             self._event(EV_ARM_REFUSED, bad)
             return code
         self.set_mode(ARMED)
-        return P.OK
+        return _OK
 
     def disarm(self):
         if self.mode != ARMED:
-            return P.E_MODE
+            return _E_MODE
         self.set_mode(SAFE)
-        return P.OK
+        return _OK
 
     def start(self):
         if self.mode != ARMED:
-            return P.E_MODE
+            return _E_MODE
         p = self.p
-        self.est.reset(p[P.INIT_ALT_MM], p[P.INIT_VEL_MM_S], p[P.SIGMA0_MM])
+        self.est.reset(p[_INIT_ALT_MM], p[_INIT_VEL_MM_S], p[_SIGMA0_MM])
         self.guid.reset()
         self.ctrl.reset()
         self.land.reset()
-        self.est.latching = p[P.BASELINE] == 2
-        self._trusted = p[P.BASELINE] != 1
-        self._check_ms = p[P.CAL_MS]  # engine-check burn still to do
+        self.est.latching = p[_BASELINE] == 2
+        self._trusted = p[_BASELINE] != 1
+        self._check_ms = p[_CAL_MS]  # engine-check burn still to do
         self._started = False
         self._clear_descent()
         self.set_mode(DESCENT)
-        return P.OK
+        return _OK
 
     def abort(self):
         if self.mode == DESCENT or self.mode == TERMINAL:
             self.set_mode(ABORT)
-            return P.OK
-        return P.E_MODE
+            return _OK
+        return _E_MODE
 
     def _resume(self, dt_us, steps):
         # the first tick after a reset: propagate across the outage (its length from the
@@ -193,44 +256,54 @@ class Flight:
             return steps
         self._event(EV_RESUMED, -1)
         est = self.est
-        est.sigma_mm = min(est.sigma_mm + self.p[P.SIGMA_GROW_MM_S] * 2, 250000)
+        est.sigma_mm = min(est.sigma_mm + self.p[_SIGMA_GROW_MM_S] * 2, 250000)
         return 1
 
     def tick(self, now_us, range_mm, range_status, acc_mm_s2, acc_ok, range_age_ms=0):
         # range_age_ms: how old the range is (-1: not a new reading since the last tick, so
-        # not used again); the altitude it gives is carried forward by that age
+        # not used again); the altitude it gives is carried forward by that age.
+        # Shaped for a 16 MHz Cortex-M0 (docs/architecture.md, "The tick on a 16 MHz
+        # Cortex-M0"): bounds as conditional expressions, not min()/max() (a call ~40 us);
+        # the components' methods through the bound methods of _bind(); helpers of this
+        # class as module functions (a method looked up on this attribute-heavy object
+        # costs ~165 us a call, a module function ~40 us); each attribute read once
         p = self.p
         # wraps at 2^30, as its telemetry field (ticks + 1 would itself be 2^30: not formed)
-        self.ticks = self.ticks + 1 if self.ticks < TICKS_MASK else 0
+        n = self.ticks
+        self.ticks = n + 1 if n < _TICKS_MASK else 0
         self.now_us = now_us
         self.range_mm = range_mm
-        # (conditional expressions, not min()/max(): a call costs ~0.1 ms on a 16 MHz M0)
         n = self.sensor_ticks
         self.sensor_ticks = n + 1 if n < 1000 else 1000
         self.acc_ok_in = acc_ok
         self.rf_status_in = range_status
-        if range_status == RF_NOT_CONNECTED or range_status == RF_NO_DATA:
+        if range_status == _RF_NOT_CONNECTED or range_status == _RF_NO_DATA:
             n = self.rf_quiet
             self.rf_quiet = n + 1 if n < 1000 else 1000
         else:
             self.rf_quiet = 0
-        period_us = p[P.PERIOD_MS] * 1000
+        pm = p[_PERIOD_MS]
+        period_us = pm * 1000
         steps = 1
         fl = 0
-        f2 = F.RESUMED if self.resuming else 0
+        resuming = self.resuming
+        f2 = _RESUMED if resuming else 0
         if acc_ok and (acc_mm_s2 > _ACC_FS or acc_mm_s2 < -_ACC_FS):
             # beyond any sane full scale (the link carries up to +/-2^30; a crash's impulse
             # over one tick reads hundreds of g): clamped, so that the bias, gravity and
             # integration below stay within 2^30
             acc_mm_s2 = _ACC_FS if acc_mm_s2 > 0 else -_ACC_FS
-            f2 |= F.ACC_CLAMPED
+            f2 |= _ACC_CLAMPED
         if self._started:
-            dt = ticks_diff(now_us, self._last_us)
+            # ticks_diff(now_us, self._last_us), written out
+            dt = ((now_us & _TICKS_MASK) - (self._last_us & _TICKS_MASK)) & _TICKS_MASK
+            if dt >= _TICKS_HALF:
+                dt = dt - _TICKS_HALF - _TICKS_HALF
             if dt > period_us + (period_us >> 1):
                 self.overruns = (self.overruns + 1) & _COUNT_MASK
-                fl |= F.OVERRUN
+                fl |= _OVERRUN
             steps = (dt + (period_us >> 1)) // period_us
-            if self.resuming:
+            if resuming:
                 steps = self._resume(dt, steps)
             elif steps < 0:
                 steps = 0
@@ -241,43 +314,51 @@ class Flight:
         mode = self.mode
         self.flags2 = 0
         if mode < DESCENT or mode == LANDED:
-            self.ctrl.cutoff()
+            self._cutoff()
             self.flags = fl
             if mode < DESCENT and self.preflight():
-                f2 |= F.PREFLIGHT_BAD
+                f2 |= _PREFLIGHT_BAD
             self.flags2 = f2
             return
         est = self.est
         ctrl = self.ctrl
+        guid = self.guid
+        land = self.land
+        g = p[_GRAVITY_MM_S2]
         # 1. propagate: accelerometer when good (less the bias measured in the coast), else
-        #    the thrust model
-        thrust = (ctrl.throttle_q15 * ctrl.a_max_mm_s2) // 32767  # what the engine should give
-        # ... through its lag (time constant ~4 ticks), for the ground reaction: the specific
-        # force the thrust does not explain, the ground holding the vehicle up
-        self._thr_lag += (ctrl.throttle_q15 - self._thr_lag) >> 2
+        #    the thrust model (what the engine should give); the throttle through a model of
+        #    the engine's lag (time constant ~4 ticks), for the ground reaction: the specific
+        #    force the thrust does not explain, the ground holding the vehicle up
+        thr = ctrl.throttle_q15
+        lag = self._thr_lag
+        lag += (thr - lag) >> 2
+        self._thr_lag = lag
         reaction = 0
         if acc_ok:
             if mode == DESCENT:
-                self._calibrate(acc_mm_s2, mode)
+                _calibrate(self, acc_mm_s2)
             b = self.acc_bias_q8 + self._bias_carry
             self._bias_carry = b & 0xFF
             f = acc_mm_s2 - (b >> 8)
-            acc = f - p[P.GRAVITY_MM_S2]
-            reaction = f - (self._thr_lag * ctrl.a_max_mm_s2) // 32767
-            fl |= F.IMU_USED
+            acc = f - g
+            reaction = f - (lag * ctrl.a_max_mm_s2) // 32767
+            fl |= _IMU_USED
         else:
             f = 0
-            acc = thrust - p[P.GRAVITY_MM_S2]
+            acc = (thr * ctrl.a_max_mm_s2) // 32767 - g
+        burn = self._burn
+        predict = self._predict
         for _ in range(steps):
-            ctrl.burn()
-            est.predict(acc, p[P.PERIOD_MS], acc_ok)
-        if mode == TERMINAL and self.guid.blind:
+            burn()
+            predict(acc, pm, acc_ok)
+        blind = mode == TERMINAL and guid.blind
+        if blind:
             # below the gate blind: the velocity from the accelerometer alone, corrected by the
             # coast's bias measurement only (ranges whose scatter is metres would hide the
             # ground's signature, the velocity stopping, and bias the filter's own estimate)
             # (acc * period * 32 * steps) // 125 split so that no product passes 2^30 (|acc| is
             # at most 64 g + g + bias, steps up to _RESUME_STEPS after a reset): same result
-            dv = acc * p[P.PERIOD_MS] * 32
+            dv = acc * pm * 32
             v = self._vin_q8 + (dv // 125) * steps + ((dv % 125) * steps) // 125
             # ... pulled towards the filter's velocity over ~10 s (its noise averages out,
             # the ground's sudden stop does not)
@@ -289,166 +370,183 @@ class Flight:
             self._vin_q8 = v
         else:
             self._vin_q8 = est.vel_q8
-        if acc_ok and not self.land.contact:
-            ctrl.learn(f, self._check_ms > 0)
+        check_ms = self._check_ms
+        if acc_ok and not land.contact:
+            self._learn(f, check_ms > 0)
         # 2. range update
-        if range_status == RF_GOOD and 0 < range_mm <= p[P.MAX_RANGE_MM] and range_age_ms >= 0:
-            fl |= F.RANGE_GOOD
-        if fl & F.RANGE_GOOD and range_age_ms > _MAX_AGE_MS:
-            f2 |= F.RANGE_STALE  # too old to carry forward by the velocity: not used
-        elif fl & F.RANGE_GOOD:
-            meas = range_mm - p[P.CLEARANCE_MM] + ((est.vel_q8 >> 8) * range_age_ms) // 1000
-            if not self._trusted:
-                # baseline naive: the first valid range is the altitude, no questions asked
-                self._trusted = True
-                est.rebase(meas)
-                self._event(EV_TRUST, meas)
-                r = F.RANGE_USED
+        if range_status == _RF_GOOD and 0 < range_mm <= p[_MAX_RANGE_MM] and range_age_ms >= 0:
+            fl |= _RANGE_GOOD
+            if range_age_ms > _MAX_AGE_MS:
+                f2 |= _RANGE_STALE  # too old to carry forward by the velocity: not used
             else:
-                excluded = est.excluded
-                innov = meas - est.alt_mm
-                r = est.update(meas)
-                f2 |= est.flags2
-                if est.excluded and not excluded:
-                    self._event(EV_EXCLUDE, est.alt_mm)
-                if r == F.RANGE_USED:
-                    # range scatter: mean |innovation| of the ranges used (Q4, ~1 s memory)
-                    a = innov if innov >= 0 else -innov
-                    a = (a if a < _SCATTER_MAX else _SCATTER_MAX) << 4
-                    self.scatter_q4 += (a - self.scatter_q4) >> 4
-            fl |= r
-            if r == F.RANGE_REBASED:
-                self._event(EV_REBASE, est.alt_mm)
+                meas = range_mm - p[_CLEARANCE_MM] + ((est.vel_q8 >> 8) * range_age_ms) // 1000
+                if not self._trusted:
+                    # baseline naive: the first valid range is the altitude, no questions asked
+                    self._trusted = True
+                    est.rebase(meas)
+                    self._event(EV_TRUST, meas)
+                    r = _RANGE_USED
+                else:
+                    excluded = est.excluded
+                    innov = meas - est.alt_mm
+                    r = self._update(meas)
+                    f2 |= est.flags2
+                    if est.excluded and not excluded:
+                        self._event(EV_EXCLUDE, est.alt_mm)
+                    if r == _RANGE_USED:
+                        # range scatter: mean |innovation| of the ranges used (Q4, ~1 s memory)
+                        a = innov if innov >= 0 else -innov
+                        a = (a if a < _SCATTER_MAX else _SCATTER_MAX) << 4
+                        self.scatter_q4 += (a - self.scatter_q4) >> 4
+                fl |= r
+                if r == _RANGE_REBASED:
+                    self._event(EV_REBASE, est.alt_mm)
         alt = est.alt_mm
-        vel = est.vel_q8 >> 8
-        if mode == TERMINAL and self.guid.blind:
-            vel = self._vin_q8 >> 8
+        vel = (self._vin_q8 if blind else est.vel_q8) >> 8
         # the altitude is no better than the ranges' scatter: a noisy rangefinder leaves the
         # estimate (and the velocity the filter derives from it) that uncertain, whatever sigma
         # the filter's gains give; guidance plans on the larger of the two
-        sigma = est.sigma_mm
-        scatter = self.scatter_q4 >> 4
-        if scatter > sigma:
-            sigma = scatter
-        if sigma > p[P.TERM_ALT_MM]:
-            fl |= F.SIGMA_HIGH
+        est_sigma = est.sigma_mm
+        sigma = self.scatter_q4 >> 4
+        if sigma < est_sigma:
+            sigma = est_sigma
+        term_alt = p[_TERM_ALT_MM]
+        if sigma > term_alt:
+            fl |= _SIGMA_HIGH
         # 3. guidance, and the switch to terminal descent once the conservative altitude
         #    bound reaches the terminal gate (the schedule is then at the terminal rate)
-        guid = self.guid
         if self._trusted:
-            guid.step(alt, vel, sigma, ctrl.a_max_mm_s2, mode == TERMINAL, mode == ABORT)
+            self._guid_step(alt, vel, sigma, ctrl.a_max_mm_s2, mode == TERMINAL, mode == ABORT)
         else:
-            guid.hold(p[P.INIT_VEL_MM_S], p[P.GRAVITY_MM_S2])
-        if mode == DESCENT and guid.phase == 1 and guid.h_low_mm <= p[P.TERM_ALT_MM]:
+            guid.hold(p[_INIT_VEL_MM_S], g)
+        phase = guid.phase
+        if mode == DESCENT and phase == 1 and guid.h_low_mm <= term_alt:
             self.set_mode(TERMINAL)
             mode = TERMINAL
-            guid.step(alt, vel, sigma, ctrl.a_max_mm_s2, True, False)
+            self._guid_step(alt, vel, sigma, ctrl.a_max_mm_s2, True, False)
+            phase = guid.phase
             if guid.blind:
                 self._blind_budget(sigma)
-        if not self._reserve:
-            self._check_reserve(alt)
+        if not self._reserve and p[_DRY_Q15]:
+            # _check_reserve(), written out (hover_s() is -1 without a dry mass: no reserve)
+            left = _hover_s(p, ctrl)
+            if 0 <= left <= p[_RESERVE_S]:
+                self._reserve = True
+                self._event(EV_RESERVE, alt)
         # 4. control
-        self.phase = guid.phase
+        self.phase = phase
         checking = False
-        if self._check_ms > 0 and guid.phase == 0 and mode == DESCENT:
+        engine_on = ctrl.engine_on
+        if check_ms > 0 and phase == 0 and mode == DESCENT:
             # engine-check burn: learn what the engine really gives before planning on it
             checking = True
             self.phase = CHECK
-            if not ctrl.engine_on:
+            if not engine_on:
                 self._event(EV_IGNITION, alt)
-            self._check_ms -= p[P.PERIOD_MS]
-            if self._check_ms <= 0:
+            check_ms -= pm
+            if check_ms <= 0:
+                check_ms = 0
                 self._check_ms = 0
                 self._event(EV_CHECKED, ctrl.perf_q12)
-        elif self._check_ms > 0 and guid.phase != 0:
-            self._check_ms = 0  # braking already: the engine is learnt on the way
-        if guid.phase != 0 and not ctrl.engine_on:
+            else:
+                self._check_ms = check_ms
+        elif check_ms > 0 and phase != 0:
+            self._check_ms = check_ms = 0  # braking already: the engine is learnt on the way
+        if phase != 0 and not engine_on:
             ctrl.ignite()  # any phase but COAST lights the engine
             self._event(EV_IGNITION, alt)
-        land = self.land
         if mode == TERMINAL and land.contact:
             self.phase = TOUCHDOWN
             ctrl.spool_down()
         elif checking:
             ctrl.hold_min()
-            if self._check_ms == 0:
-                ctrl.cutoff()  # check done: back to the coast, engine off
+            if check_ms == 0:
+                self._cutoff()  # check done: back to the coast, engine off
         else:
-            ctrl.step(guid.vref_mm_s, vel, guid.ff_mm_s2)
+            self._ctrl_step(guid.vref_mm_s, vel, guid.ff_mm_s2)
         fl |= ctrl.flags
         # 5. land detector (its verdict acts on the next tick's control)
         if mode == TERMINAL:
             # with no trusted altitude (sigma above the terminal gate) neither "low" nor "slow"
             # can be known: the ground is what holds the vehicle up against a thrust below its
             # weight (specific force the thrust does not explain)
-            blind = guid.blind and acc_ok
-            if land.step(alt, vel, ctrl.throttle_q15, ctrl.engine_on, blind, reaction):
-                ctrl.cutoff()
+            if self._land_step(alt, vel, ctrl.throttle_q15, ctrl.engine_on,
+                               guid.blind and acc_ok, reaction):  # fmt: skip
+                self._cutoff()
                 self._event(EV_CUTOFF, alt)
                 self.set_mode(LANDED)
             fl |= land.flags
         self.flags = fl
         if guid.blind:
-            f2 |= F.BLIND
-        if sigma > est.sigma_mm:
-            f2 |= F.SCATTER_SIGMA
+            f2 |= _BLIND
+        if sigma > est_sigma:
+            f2 |= _SCATTER_SIGMA
         if self._reserve:
-            f2 |= F.RESERVE
+            f2 |= _RESERVE
         self.flags2 = f2
 
     def hover_s(self):
-        # seconds of hover the propellant above the dry mass still gives (rocket equation,
-        # ln(m / m_dry) >= 1 - m_dry / m: on the safe side); -1 when the dry mass is not known.
-        # The mass model burns at the thrust the engine was said to give; an engine found
-        # stronger by the accelerometer has burnt that much more (same Isp): scaled here
-        p = self.p
-        dry = p[P.DRY_Q15]
-        if dry == 0:
-            return -1
-        ctrl = self.ctrl
-        perf = ctrl.perf_q12
-        used = ((32768 - (ctrl.mass_q24 >> 9)) * (perf if perf > 4096 else 4096)) >> 12
-        m = 32768 - used
-        g = p[P.GRAVITY_MM_S2]
-        k = p[P.ISP_S] * _G0_MM_S2 // (g if g > 1 else 1)
-        if k > 30000:
-            k = 30000
-        above = m - dry
-        return k * (above if above > 0 else 0) // (m if m > 1 else 1)
+        # seconds of hover the propellant above the dry mass still gives; -1 when the dry
+        # mass is not known (_hover_s)
+        return _hover_s(self.p, self.ctrl)
 
     def _blind_budget(self, sigma_mm):
         # the band h_est +/- n sigma at the blind rate, against the propellant above the reserve
         p = self.p
-        band = 2 * ((p[P.NSIGMA_Q4] * sigma_mm) >> 4)
+        band = 2 * ((p[_NSIGMA_Q4] * sigma_mm) >> 4)
         need = self.guid.band_s(min(band, 10000000))
         self._event(EV_BLIND, need)
         avail = self.hover_s()
-        if avail >= 0 and need > avail - p[P.RESERVE_S]:
-            self._event(EV_SHORT, avail - p[P.RESERVE_S])
+        if avail >= 0 and need > avail - p[_RESERVE_S]:
+            self._event(EV_SHORT, avail - p[_RESERVE_S])
 
-    def _check_reserve(self, alt):
-        if self._reserve:
-            return
-        left = self.hover_s()
-        if 0 <= left <= self.p[P.RESERVE_S]:
-            self._reserve = True
-            self._event(EV_RESERVE, alt)
 
-    def _calibrate(self, f_mm_s2, mode):
-        # free fall reads zero: in the coast, engine off and its thrust decayed, the mean
-        # reading is the accelerometer bias; measured until the engine lights to brake
-        if mode != DESCENT:
-            return
-        ctrl = self.ctrl
-        if self.guid.phase == COAST and not ctrl.engine_on:
-            self._off = min(self._off + 1, _CAL_SETTLE + 1)  # only "settled" matters
-            if self._off > _CAL_SETTLE and self._cal_n < _CAL_MAX:
-                self._cal_sum += max(min(f_mm_s2, _CAL_LIM), -_CAL_LIM)
-                self._cal_n += 1
-            return
-        if self._cal_n >= _CAL_MIN and ctrl.engine_on:
-            self.acc_bias_q8 = (self._cal_sum << 8) // self._cal_n
-            self._event(EV_ACC_CAL, self.acc_bias_q8)
-        self._off = 0
-        self._cal_n = 0
-        self._cal_sum = 0
+# helpers of Flight.tick as module functions: a method looked up on a Flight (some 50
+# attributes) costs ~165 us a call on a 16 MHz Cortex-M0, a module function ~40 us
+
+
+def _hover_s(p, ctrl):
+    # seconds of hover the propellant above the dry mass still gives (rocket equation,
+    # ln(m / m_dry) >= 1 - m_dry / m: on the safe side); -1 when the dry mass is not known.
+    # The mass model burns at the thrust the engine was said to give; an engine found
+    # stronger by the accelerometer has burnt that much more (same Isp): scaled here
+    dry = p[_DRY_Q15]
+    if dry == 0:
+        return -1
+    perf = ctrl.perf_q12
+    used = ((32768 - (ctrl.mass_q24 >> 9)) * (perf if perf > 4096 else 4096)) >> 12
+    m = 32768 - used
+    g = p[_GRAVITY_MM_S2]
+    k = p[_ISP_S] * _G0_MM_S2 // (g if g > 1 else 1)
+    if k > 30000:
+        k = 30000
+    above = m - dry
+    return k * (above if above > 0 else 0) // (m if m > 1 else 1)
+
+
+def _calibrate(fl, f_mm_s2):
+    # free fall reads zero: in the coast, engine off and its thrust decayed, the mean
+    # reading is the accelerometer bias; measured until the engine lights to brake (in
+    # DESCENT only: the caller checks)
+    ctrl = fl.ctrl
+    if fl.guid.phase == COAST and not ctrl.engine_on:
+        off = fl._off
+        off = off + 1 if off <= _CAL_SETTLE else _CAL_SETTLE + 1  # only "settled" matters
+        fl._off = off
+        n = fl._cal_n
+        if off > _CAL_SETTLE and n < _CAL_MAX:
+            f = f_mm_s2
+            if f > _CAL_LIM:
+                f = _CAL_LIM
+            elif f < -_CAL_LIM:
+                f = -_CAL_LIM
+            fl._cal_sum += f
+            fl._cal_n = n + 1
+        return
+    n = fl._cal_n
+    if n >= _CAL_MIN and ctrl.engine_on:
+        fl.acc_bias_q8 = (fl._cal_sum << 8) // n
+        fl._event(EV_ACC_CAL, fl.acc_bias_q8)
+    fl._off = 0
+    fl._cal_n = 0
+    fl._cal_sum = 0

@@ -21,8 +21,21 @@ except ImportError:
         return x
 
 
-from fsw import params as P
 from fsw.fixmath import isqrt, isqrt_near
+
+# fsw.params values as local constants, folded at compile time (P.X is a module
+# attribute lookup at every use); tests/test_local_constants.py holds them equal
+_PERIOD_MS = const(0)
+_GRAVITY_MM_S2 = const(1)
+_GUID_K_Q12 = const(7)
+_VTD_MM_S = const(8)
+_TERM_ALT_MM = const(9)
+_NSIGMA_Q4 = const(18)
+_BLIND_SINK_MM_S = const(30)
+_BLIND_RAMP_MM_S2 = const(33)
+_BLIND_MAX_MM_S = const(34)
+_GUID_KHI_Q12 = const(35)
+
 
 COAST = const(0)
 BRAKE = const(1)
@@ -60,7 +73,7 @@ class Guidance:
 
     def end_rate(self):
         # the sink rate the schedule ends at: v_td, or the blind rate without a trusted altitude
-        return self.p[P.BLIND_SINK_MM_S] if self.blind else self.p[P.VTD_MM_S]
+        return self.p[_BLIND_SINK_MM_S] if self.blind else self.p[_VTD_MM_S]
 
     def schedule(self, h_mm):
         # sink speed (mm/s, >= the end rate) allowed at height h_mm above the terminal gate.
@@ -68,38 +81,41 @@ class Guidance:
         # Newton steps instead of 15 rounds); bounds are conditional expressions, not
         # min()/max() calls (~0.1 ms each on a 16 MHz Cortex-M0)
         p = self.p
-        vtd = p[P.BLIND_SINK_MM_S] if self.blind else p[P.VTD_MM_S]  # end_rate()
-        ka = self.ka_mm_s2
+        vtd = p[_BLIND_SINK_MM_S] if self.blind else p[_VTD_MM_S]  # end_rate()
+        ka2 = 2 * self.ka_mm_s2
         h = h_mm if h_mm > 0 else 0
         hint = -self.vref_mm_s
-        lim = (_LIM - vtd * vtd) // (2 * ka)
-        if h <= lim:
-            return isqrt_near(vtd * vtd + 2 * ka * h, hint)
+        v2 = vtd * vtd
+        if h <= (_LIM - v2) // ka2:
+            return isqrt_near(v2 + ka2 * h, hint)
         # beyond the mm range: speed in cm/s (v^2 in cm^2/s^2 = 2 ka[mm/s^2] h[cm] / 10)
         vtd_c = vtd // 10
         h_c = h // 10
-        if h_c > _LIM // (2 * ka):
-            h_c = _LIM // (2 * ka)
-        v = isqrt_near(vtd_c * vtd_c + (2 * ka * h_c) // 10, hint // 10) * 10
+        top = _LIM // ka2
+        if h_c > top:
+            h_c = top
+        v = isqrt_near(vtd_c * vtd_c + (ka2 * h_c) // 10, hint // 10) * 10
         return v if v < _VREF_MAX else _VREF_MAX
 
     def step(self, alt_mm, vel_mm_s, sigma_mm, a_max_mm_s2, terminal, hover):
         p = self.p
-        g = p[P.GRAVITY_MM_S2]
+        g = p[_GRAVITY_MM_S2]
         a_n = a_max_mm_s2 - g
         if a_n < 100:
             a_n = 100
-        h_low = alt_mm - ((p[P.NSIGMA_Q4] * sigma_mm) >> 4)
+        h_low = alt_mm - ((p[_NSIGMA_Q4] * sigma_mm) >> 4)
         self.h_low_mm = h_low
         # once below the gate blind, blind to the ground (a rangefinder's scatter that dips under
         # the gate now and then does not make its altitude good to the land detector's 0.3 m)
-        loose = sigma_mm > p[P.TERM_ALT_MM]
+        loose = sigma_mm > p[_TERM_ALT_MM]
         self.blind = loose or (terminal and self.blind)
         # the k margin: an altitude known to the terminal gate needs little of it (the schedule
         # only has to cover tracking); a loose one keeps GUID_K for what lies beyond n sigma
-        k = p[P.GUID_K_Q12] if loose else p[P.GUID_KHI_Q12]
+        k = p[_GUID_K_Q12] if loose else p[_GUID_KHI_Q12]
         ka = (k * a_n) >> 12
-        self.ka_mm_s2 = ka if ka > 10 else 10
+        if ka < 10:
+            ka = 10
+        self.ka_mm_s2 = ka
         if hover:
             self.phase = HOVER
             self.vref_mm_s = 0
@@ -108,27 +124,35 @@ class Guidance:
         if terminal:
             if self.blind:
                 self.phase = BLIND
-                self.blind_ms = min(self.blind_ms + p[P.PERIOD_MS], 1000000)
-                ramp = (p[P.BLIND_RAMP_MM_S2] * self.blind_ms) // 1000
-                sink = min(p[P.BLIND_SINK_MM_S] + ramp, p[P.BLIND_MAX_MM_S])
-                h_sched = h_low - p[P.TERM_ALT_MM]
+                t = self.blind_ms + p[_PERIOD_MS]
+                if t > 1000000:
+                    t = 1000000
+                self.blind_ms = t
+                sink = p[_BLIND_SINK_MM_S] + (p[_BLIND_RAMP_MM_S2] * t) // 1000
+                if sink > p[_BLIND_MAX_MM_S]:
+                    sink = p[_BLIND_MAX_MM_S]
+                h_sched = h_low - p[_TERM_ALT_MM]
                 if h_sched > 0:
                     # back above the band (a drifted velocity carried it up): the schedule
-                    sink = max(sink, self.schedule(h_sched))
+                    v = Guidance.schedule(self, h_sched)
+                    if v > sink:
+                        sink = v
                 self.vref_mm_s = -sink
             else:
                 self.phase = TERMINAL
-                self.vref_mm_s = -p[P.VTD_MM_S]
+                self.vref_mm_s = -p[_VTD_MM_S]
             self.ff_mm_s2 = g
             return
-        h_sched = h_low - p[P.TERM_ALT_MM]
-        sink_ref = self.schedule(h_sched)
+        h_sched = h_low - p[_TERM_ALT_MM]
+        # (schedule() through the class: a method looked up on the instance costs ~80 us a
+        # call on a 16 MHz Cortex-M0, through the class ~60 us)
+        sink_ref = Guidance.schedule(self, h_sched)
         self.vref_mm_s = -sink_ref
-        if self.phase == COAST:
-            lead = (self.ka_mm_s2 * _LEAD_MS) // 1000
-            if -vel_mm_s + lead >= sink_ref:
-                self.phase = BRAKE
-        if self.phase != BRAKE:
+        phase = self.phase
+        if phase == COAST and -vel_mm_s + (ka * _LEAD_MS) // 1000 >= sink_ref:
+            phase = BRAKE
+            self.phase = BRAKE
+        if phase != BRAKE:
             self.ff_mm_s2 = 0
         elif h_sched > 0:
             # the reference changes at dv_ref/dt = k (a_max - g) * sink / sink_ref along the
@@ -140,16 +164,16 @@ class Guidance:
             elif sink > sink_ref:
                 sink = sink_ref
             ratio_q12 = (sink << 12) // (sink_ref if sink_ref > 1 else 1)
-            self.ff_mm_s2 = g + ((self.ka_mm_s2 * ratio_q12) >> 12)
+            self.ff_mm_s2 = g + ((ka * ratio_q12) >> 12)
         else:
             self.ff_mm_s2 = g
 
     def band_s(self, band_mm):
         # seconds the blind descent takes to cover band_mm (ramp and limit included)
         p = self.p
-        v0 = p[P.BLIND_SINK_MM_S]
-        vmax = max(p[P.BLIND_MAX_MM_S], v0)
-        a = p[P.BLIND_RAMP_MM_S2]
+        v0 = p[_BLIND_SINK_MM_S]
+        vmax = max(p[_BLIND_MAX_MM_S], v0)
+        a = p[_BLIND_RAMP_MM_S2]
         if a == 0:
             return band_mm // v0
         t1 = (vmax - v0) // a  # seconds to reach the limit
@@ -166,4 +190,4 @@ class Guidance:
 
     def at_gate(self):
         # the conservative altitude bound has reached the terminal gate
-        return self.h_low_mm <= self.p[P.TERM_ALT_MM]
+        return self.h_low_mm <= self.p[_TERM_ALT_MM]

@@ -1,6 +1,25 @@
 # Land detector: a conjunction of conditions held for a set time; each condition is a bit.
-from fsw import flags as F
-from fsw import params as P
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+# fsw.params values as local constants, folded at compile time (P.X is a module
+# attribute lookup at every use); tests/test_local_constants.py holds them equal
+_PERIOD_MS = const(0)
+_GRAVITY_MM_S2 = const(1)
+_THR_MIN_Q15 = const(4)
+_LAND_ALT_MM = const(20)
+_LAND_SPEED_MM_S = const(21)
+_LAND_TIME_MS = const(22)
+
+# fsw.flags values as local constants, folded at compile time (F.X is a module
+# attribute lookup at every use); tests/test_local_constants.py holds them equal
+_LAND_ALT = const(0x400)
+_LAND_SPEED = const(0x800)
+_LAND_THR = const(0x1000)
 
 
 class LandDetector:
@@ -27,19 +46,20 @@ class LandDetector:
         p = self.p
         fl = 0
         if blind:
-            if reaction_mm_s2 > p[P.GRAVITY_MM_S2] >> (4 if self.contact else 3):
-                fl |= F.LAND_ALT | F.LAND_SPEED
+            if reaction_mm_s2 > p[_GRAVITY_MM_S2] >> (4 if self.contact else 3):
+                fl |= _LAND_ALT | _LAND_SPEED
         else:
-            if alt_mm < p[P.LAND_ALT_MM]:
-                fl |= F.LAND_ALT
-            if -p[P.LAND_SPEED_MM_S] < vel_mm_s < p[P.LAND_SPEED_MM_S]:
-                fl |= F.LAND_SPEED
-        if (not engine_on) or throttle_q15 <= p[P.THR_MIN_Q15] + 1638:
-            fl |= F.LAND_THR
+            if alt_mm < p[_LAND_ALT_MM]:
+                fl |= _LAND_ALT
+            if -p[_LAND_SPEED_MM_S] < vel_mm_s < p[_LAND_SPEED_MM_S]:
+                fl |= _LAND_SPEED
+        if (not engine_on) or throttle_q15 <= p[_THR_MIN_Q15] + 1638:
+            fl |= _LAND_THR
         self.flags = fl
-        self.contact = fl & (F.LAND_ALT | F.LAND_SPEED) == F.LAND_ALT | F.LAND_SPEED
-        if fl == F.LAND_ALT | F.LAND_SPEED | F.LAND_THR:
-            self.held_ms = min(self.held_ms + p[P.PERIOD_MS], 1000000)
+        self.contact = fl & (_LAND_ALT | _LAND_SPEED) == _LAND_ALT | _LAND_SPEED
+        if fl == _LAND_ALT | _LAND_SPEED | _LAND_THR:
+            t = self.held_ms + p[_PERIOD_MS]
+            self.held_ms = t if t < 1000000 else 1000000  # (not min(): a call ~40 us)
         else:
             self.held_ms = 0
-        return self.held_ms >= p[P.LAND_TIME_MS]
+        return self.held_ms >= p[_LAND_TIME_MS]

@@ -567,6 +567,8 @@ def run(path, passes):
         elif pass_name == "inner":
             for name, path_, meth, arity in INNER:
                 wrap(timer, COMPONENTS.index(name), owner(app, path_), meth, arity)
+            if hasattr(app.flight, "_bind"):
+                app.flight._bind()  # the flight calls its components through bound methods
         elif pass_name == "drivers":
             # the drivers are replayed over their first DRIVER_STEPS steps at most (the logs
             # live in the board's heap beside the firmware)
