@@ -15,6 +15,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from collections.abc import Callable
 
 from softland.analysis.reference import (
     DecisionJudge,
@@ -34,144 +35,254 @@ AGAINST = ("reference", "cpython")
 
 @dataclass(frozen=True)
 class Bound:
-    """How far a telemetry channel may lie from the reference, and why.
+    """How far a telemetry channel may lie from the reference (in the channel's telemetry
+    unit), and why: `fixed`, plus `scaled(ctx)` where the quantisation scales with the state
+    (the schedule's speed, the mass burnt, the time dead reckoning)."""
 
-    limit: in the channel's telemetry unit; dead_reckoning: added per tick since the estimator
-    last used a range, squared (a quantisation bias of the integration accumulates as t^2 in
-    the altitude, t in the velocity: those channels carry it, others 0)."""
-
-    limit: float
+    fixed: float
     unit: str
     reason: str
-    per_tick: float = 0.0  # growth per tick without a range used
-    per_tick2: float = 0.0  # growth per tick^2 without a range used
+    scaled: Callable[[BoundContext], float] | None = None
 
-    def at(self, dead_ticks: int) -> float:
-        return self.limit + self.per_tick * dead_ticks + self.per_tick2 * dead_ticks**2
+    def at(self, ctx: BoundContext) -> float:
+        return self.fixed + (self.scaled(ctx) if self.scaled is not None else 0.0)
 
 
-# Velocity in the firmware is mm/s Q8 and each prediction step floors (a dt) to 1/256 mm/s: a
-# bias of up to 1/256 mm/s per tick (1/512 on average; 0.1 mm/s^2 at 50 Hz) that ranges correct
-# and dead reckoning integrates. VEL_DRIFT / ALT_DRIFT are that bias in the telemetry's units.
-VEL_DRIFT_MM_S = 1 / 256  # per tick without a range
-ALT_DRIFT_MM = 0.02 / 256  # per tick^2: (1/256 mm/s per tick) * 20 ms, integrated
+class DriftBudget:
+    """The estimator's quantisation error carried through its own error dynamics: every
+    prediction floors a dt in the Q8 velocity (up to 1/256 mm/s a tick, one sign) and, once
+    the filter has a bias estimate, subtracts it in whole mm/s^2 (up to 1 mm/s^2); a range used
+    takes alpha of the altitude error away, beta of it from the velocity and gamma from the
+    acceleration, as it does the estimate's. Dead reckoning lets it grow (t in velocity, t^2 in
+    altitude); ranges bring it back."""
 
+    def __init__(self) -> None:
+        self.alt_mm = 0.0
+        self.vel_mm_s = 0.0
+        self.acc_mm_s2 = 0.0
+
+    def step(self, ref: RefFlight, steps: int, range_used: bool) -> None:
+        p = ref.p
+        floor = 1 / 256 + (p.period_s if ref.est.bias != 0 else 0.0)
+        for _ in range(steps):
+            self.vel_mm_s += floor + self.acc_mm_s2 * p.period_s
+            self.alt_mm += self.vel_mm_s * p.period_s
+        if range_used:
+            e = self.alt_mm
+            self.alt_mm -= p.alpha * e
+            self.vel_mm_s -= p.beta * e
+            self.acc_mm_s2 -= p.gamma * e
+
+
+@dataclass(frozen=True)
+class BoundContext:
+    """The state the scaled bounds depend on, from the reference on the tick checked."""
+
+    alt_drift_mm: float  # the estimator's carried quantisation error (DriftBudget)
+    vel_drift_mm_s: float
+    vref_mm_s: float  # |reference velocity|
+    ka_mm_s2: float  # the schedule's planned deceleration k (a_max - g)
+    a_max_mm_s2: float
+    kp: float  # velocity loop gains, 1/s and 1/s^2
+    ki: float
+    alpha: float  # the estimator's altitude gain
+    burnt: float  # start-mass fraction burnt
+    burn_q24: float  # start-mass fraction burnt per full-throttle tick, in Q24
+    nsigma: float
+    period_s: float
+
+    @classmethod
+    def of(cls, ref: RefFlight, drift: DriftBudget) -> BoundContext:
+        p = ref.p
+        return cls(
+            alt_drift_mm=abs(drift.alt_mm),
+            vel_drift_mm_s=abs(drift.vel_mm_s),
+            vref_mm_s=abs(ref.guid.vref) * 1000,
+            ka_mm_s2=max(ref.guid.ka * 1000, 10.0),
+            a_max_mm_s2=max(ref.ctrl.a_max * 1000, 100.0),
+            kp=p.kp,
+            ki=p.ki,
+            alpha=p.alpha,
+            burnt=1 - ref.ctrl.mass,
+            burn_q24=max(ref.ctrl.burn_full * 2**24, 1.0),
+            nsigma=p.nsigma,
+            period_s=p.period_s,
+        )
+
+
+def _vel_drift(c: BoundContext) -> float:
+    return 2 * c.vel_drift_mm_s  # the budget's worst sign, twice: the floors' mean is half
+
+
+def _alt_drift(c: BoundContext) -> float:
+    return 2 * c.alt_drift_mm
+
+
+def _sigma(c: BoundContext) -> float:
+    # sigma -= (alpha sigma) floored to 1 mm per range used: e' = (1 - alpha) e + 1, <= 1/alpha
+    return 1 / max(c.alpha, 1e-3)
+
+
+def _vref(c: BoundContext) -> float:
+    # v = sqrt(v_td^2 + 2 ka h): ka is floored from a_max in whole mm/s^2 (2 mm/s^2 in ka),
+    # dv/dka = h/v <= v/(2 ka);
+    # above 31.6 m/s the root is in cm/s (10 mm/s); and the altitude bound's deviation dh
+    # moves v by ka dh / v (taken at the 20 mm + drift of h_low)
+    v = max(c.vref_mm_s, 1.0)
+    dka = 2 + _perf_a_max(c)  # ... and a_max's bound, k <= 1
+    return v * dka / (2 * c.ka_mm_s2) + (10 if v > 31600 else 0) + c.ka_mm_s2 * (40 + _alt_drift(c)) / v
+
+
+def _perf_a_max(c: BoundContext) -> float:
+    # the engine performance is Q12 and moves by (ratio - perf) >> 5: a dead band of 32/4096
+    # (0.8 %) below the measured ratio; the mass model burns at a Q24 rate floored (1/burn_q24
+    # relative) and a_max is whole mm/s^2
+    return c.a_max_mm_s2 * (34 / 4096 + c.burnt / c.burn_q24)
+
+
+def _acmd(c: BoundContext) -> float:
+    # kp times the reference's and the velocity's bounds, the integrator's, and the
+    # feed-forward's (ka: 1 mm/s^2; the ratio sink / sink_ref in Q12)
+    return c.kp * (_vref(c) + 3 + _vel_drift(c)) + _integ(c) + 2 + _perf_a_max(c)
+
+
+def _integ(c: BoundContext) -> float:
+    # one tick's ki * err * dt from the firmware's integrator (telemetry: whole mm/s^2, the
+    # Q8 fraction lost: 1) on the velocity error's bound, floored in Q8
+    return c.ki * c.period_s * (_vref(c) + 3 + _vel_drift(c))
+
+
+def _throttle(c: BoundContext) -> float:
+    # throttle = a_cmd / a_max in Q15: the a_cmd bound over a_max, plus a_max's relative bound
+    return 32767 * (_acmd(c) / c.a_max_mm_s2 + _perf_a_max(c) / c.a_max_mm_s2) + 2
+
+
+def _mass(c: BoundContext) -> float:
+    return 16384 * c.burnt / c.burn_q24
+
+
+def _hlow(c: BoundContext) -> float:
+    return _alt_drift(c) + c.nsigma * _sigma(c)
+
+
+_DRIVER = "range driver (not modelled): the firmware's driver replayed on the recorded bytes"
 BOUNDS: dict[str, Bound] = {
     "tick": Bound(0, "", "a count: exact"),
     "time_us": Bound(0, "us", "the TICK frame's time, passed through"),
     "range_mm": Bound(0, "mm", "the range input of the tick, passed through"),
-    "overruns": Bound(0, "", "a count of late ticks from the input times: exact"),
-    "rf_status": Bound(0, "", "range driver (not modelled): the firmware's driver replayed"),
-    "rf_valid": Bound(0, "", "range driver (not modelled): the firmware's driver replayed"),
-    "rf_signal": Bound(0, "", "range driver (not modelled): the firmware's driver replayed"),
-    "rf_tx": Bound(0, "", "range driver (not modelled): the firmware's driver replayed"),
-    "rf_errors": Bound(0, "", "range driver (not modelled): the firmware's driver replayed"),
+    "overruns": Bound(0, "", "a count of late ticks, from the input times: exact"),
+    "rf_status": Bound(0, "", _DRIVER),
+    "rf_valid": Bound(0, "", _DRIVER),
+    "rf_signal": Bound(0, "", _DRIVER),
+    "rf_tx": Bound(0, "", _DRIVER),
+    "rf_errors": Bound(0, "", _DRIVER),
     "link_errors": Bound(0, "", "link (not modelled): the firmware's decoder replayed"),
     "faults": Bound(0, "", "an exception caught in the loop is a fault: none expected"),
     "alt_mm": Bound(
         20,
         "mm",
-        "telemetry floors the Q8 altitude (1 mm); alpha (Q12) corrections floor 1/256 mm "
-        "each; the Q8 velocity's floor bias integrated between ranges",
-        per_tick2=ALT_DRIFT_MM,
+        "telemetry floors the Q8 altitude (1 mm), corrections floor 1/256 mm; + the Q8 "
+        "velocity's floor (1/256 mm/s a tick) integrated while dead reckoning (t^2)",
+        _alt_drift,
     ),
     "vel_mm_s": Bound(
-        10,
+        3,
         "mm/s",
-        "telemetry floors the Q8 velocity (1 mm/s); each prediction floors a dt to 1/256 "
-        "mm/s (mean 1/512 a tick) until the next range corrects it; the bias estimate "
-        "subtracted as whole mm/s^2",
-        per_tick=VEL_DRIFT_MM_S,
+        "telemetry floors the Q8 velocity (1 mm/s), beta corrections 1/256 mm/s; + 1/256 mm/s "
+        "a tick dead reckoning (floored dt, bias in whole mm/s^2)",
+        _vel_drift,
     ),
     "sigma_mm": Bound(
-        5,
+        2,
         "mm",
-        "sigma is whole mm: growth carried in 1/1000 mm, the alpha shrink floors 1 mm a range",
+        "whole mm: growth carried exactly; the alpha shrink floors 1 mm a range: <= 1/alpha",
+        _sigma,
     ),
     "vref_mm_s": Bound(
-        30,
+        2,
         "mm/s",
-        "the schedule's integer square root (floor, 1 mm/s; 10 mm/s above 31.6 m/s, in "
-        "cm/s); k (a_max - g) in whole mm/s^2 under it; h_low of the altitude bound",
+        "the schedule's floor root (1 mm/s; 10 in cm/s above 31.6 m/s); ka whole mm/s^2 "
+        "(v/(2 ka)); the altitude bound's deviation through the schedule (ka dh/v)",
+        _vref,
     ),
     "throttle_q15": Bound(
-        200,
+        0,
         "1/32767",
-        "PI on the velocity error: kp 1/s times the velocity bound (10 mm/s on ~3 m/s^2 "
-        "full thrust: ~110 counts), the integrator and feed-forward in whole mm/s^2",
+        "a_cmd's bound over a_max, and a_max's: the engine performance's Q12 dead band "
+        "(32/4096) and the mass model's Q24 rate",
+        _throttle,
     ),
     "acmd_mm_s2": Bound(
-        30,
+        0,
         "mm/s^2",
-        "kp times the velocity and reference bounds, the integrator in Q8 mm/s^2",
+        "kp times the reference's and velocity's bounds, the integrator's, feed-forward "
+        "(ka whole mm/s^2, the sink ratio Q12)",
+        _acmd,
     ),
     "integ_mm_s2": Bound(
-        10,
+        1,
         "mm/s^2",
-        "the integrator sums ki * err * dt in Q8 mm/s^2: the velocity bound times ki",
+        "one tick of ki err dt (the reference starts from the firmware's integrator: "
+        "telemetry's whole mm/s^2 lose the Q8 fraction, 1) on the velocity error's bound",
+        _integ,
     ),
     "amax_mm_s2": Bound(
-        10,
+        2,
         "mm/s^2",
-        "mass in Q24 (burn floored per tick), the engine performance in Q12 (1/4096: ~1 "
-        "mm/s^2 each), a_max in whole mm/s^2",
+        "whole mm/s^2; the engine performance's Q12 dead band (32/4096 below the ratio "
+        "measured); the mass model's Q24 burn rate floored",
+        _perf_a_max,
     ),
     "mass_q14": Bound(
-        2,
+        1,
         "1/16384",
-        "the mass model burns in Q24 from the Q15 throttle; telemetry floors to Q14",
+        "telemetry floors Q24 to Q14; the Q24 burn rate per tick is floored (1/burn_q24 "
+        "relative, of the mass burnt)",
+        _mass,
     ),
     "hlow_mm": Bound(
-        40,
+        22,
         "mm",
-        "h_low = altitude - n sigma: the altitude bound plus n (2) times the sigma bound",
-        per_tick2=ALT_DRIFT_MM,
+        "h_low = altitude - n sigma: the altitude's bound plus n times sigma's",
+        _hlow,
     ),
     "rejects": Bound(0, "", "a count of gated-out ranges: exact (gate decisions followed)"),
 }
-# the channels the reference computes; the rest are inputs passed through or replayed
-MODELLED = (
-    "alt_mm",
-    "vel_mm_s",
-    "sigma_mm",
-    "vref_mm_s",
-    "throttle_q15",
-    "acmd_mm_s2",
-    "integ_mm_s2",
-    "amax_mm_s2",
-    "mass_q14",
-    "hlow_mm",
-    "rejects",
-    "tick",
-    "time_us",
-    "range_mm",
-    "overruns",
-)
+# channels the reference does not compute: the firmware's range driver and link decoder,
+# replayed on the recorded bytes
 REPLAYED = ("rf_status", "rf_valid", "rf_signal", "rf_tx", "rf_errors", "link_errors", "faults")
-NUMERIC = tuple(name for name, _ in TELEMETRY_FIELDS if name not in ("mode", "phase", "flags", "flags2"))
+NUMERIC = tuple(
+    name for name, _ in TELEMETRY_FIELDS if name not in ("mode", "phase", "flags", "flags2")
+)
 
 
-def tolerances(dead_ticks: int) -> Tolerances:
+def tolerances(ctx: BoundContext) -> Tolerances:
     """Where a decision is too close to call: the bounds above, in the reference's units."""
     b = BOUNDS
     return Tolerances(
-        alt_m=b["alt_mm"].at(dead_ticks) / 1000,
-        vel_mps=b["vel_mm_s"].at(dead_ticks) / 1000,
-        sigma_m=b["sigma_mm"].limit / 1000,
-        throttle=b["throttle_q15"].limit / 32767,
-        acc_mps2=(b["acmd_mm_s2"].limit + b["amax_mm_s2"].limit) / 1000,
+        alt_m=b["alt_mm"].at(ctx) / 1000,
+        vel_mps=b["vel_mm_s"].at(ctx) / 1000,
+        sigma_m=b["sigma_mm"].at(ctx) / 1000,
+        throttle=b["throttle_q15"].at(ctx) / 32767,
+        vref_mps=b["vref_mm_s"].at(ctx) / 1000,
+        acc_mps2=(b["acmd_mm_s2"].at(ctx) + b["amax_mm_s2"].at(ctx)) / 1000,
         hover_s=0.05,
     )
 
 
 @dataclass
 class ChannelResult:
+    """bound: the fixed part of the channel's bound; largest: the largest deviation, at
+    at_tick, where the bound was bound_there; worst: the largest deviation / bound."""
+
     channel: str
     bound: float
     unit: str
     reason: str
     largest: float = 0.0
     at_tick: int | None = None
+    bound_there: float = 0.0
+    worst: float = 0.0
     first_break_tick: int | None = None
     breaks: int = 0
 
@@ -299,7 +410,7 @@ class _Tally:
         self.channels = {
             name: ChannelResult(
                 name,
-                0 if exact else bounds[name].limit,
+                0 if exact else bounds[name].fixed,
                 bounds[name].unit,
                 "bit-exact: the same code on the same bytes" if exact else bounds[name].reason,
             )
@@ -309,13 +420,18 @@ class _Tally:
         self.exact = exact
         self.diffs: dict[str, DecisionDiff] = {}
 
-    def channel(self, name: str, tick: int, expected: float, got: int, dead_ticks: int) -> None:
+    def channel(
+        self, name: str, tick: int, expected: float, got: int, ctx: BoundContext | None
+    ) -> None:
         c = self.channels[name]
         dev = abs(got - expected)
+        bound = 0.0 if ctx is None else self.bounds[name].at(ctx)
         if dev > c.largest:
             c.largest = dev
             c.at_tick = tick
-        bound = 0 if self.exact else self.bounds[name].at(dead_ticks)
+            c.bound_there = bound
+        if bound > 0:
+            c.worst = max(c.worst, dev / bound)
         if dev > bound + 1e-9:
             c.breaks += 1
             if c.first_break_tick is None:
@@ -362,7 +478,7 @@ def check_against_cpython(run: RunRecord) -> CheckReport:
             tally.decision("telemetry", t, "frame", "none")
             continue
         for name in NUMERIC:
-            tally.channel(name, t, tick.telemetry[name], row[name], 0)
+            tally.channel(name, t, tick.telemetry[name], row[name], None)
         _decision_words(tally, t, row, tick.telemetry, (0, 0, False, False))
     return _report(run, "cpython", tally, DecisionJudge())
 
@@ -372,10 +488,12 @@ def check_against_reference(run: RunRecord) -> CheckReport:
     f = flag_bits()
     tally = _Tally(BOUNDS, exact=False)
     judge = DecisionJudge()
-    tol = tolerances(0)
-    ref = RefFlight(list(fsw_module("params").Params().v), tol, judge)
+    ref = RefFlight(list(fsw_module("params").Params().v), Tolerances(), judge)
+    tol = ref.tol  # the components hold it: updated in place every tick
     rows = iter(run.rows)
-    dead = 0  # ticks since the reference's estimator last used a range
+    drift = DriftBudget()
+    applied = 0.0  # the throttle the firmware commanded on the last tick
+    integ = 0.0  # the firmware's integrator after the last tick
     for step in run.replay.steps:
         if isinstance(step, Command):
             _command(ref, step)
@@ -390,18 +508,28 @@ def check_against_reference(run: RunRecord) -> CheckReport:
             fw = FirmwareDecisions(row["mode"], row["phase"], row["flags"], row["flags2"])
         if step.given is None:
             continue  # the firmware's flight was not called (a fault): nothing to model
-        tol.__dict__.update(tolerances(dead).__dict__)
-        ref.tick(step.given, fw)
-        dead = 0 if ref.flags & f.RANGE_USED or ref.flags & f.RANGE_REBASED else dead + 1
+        tol.__dict__.update(tolerances(BoundContext.of(ref, drift)).__dict__)
+        steps_before = ref.est.clk_ms
+        if step.flight:
+            ref.tick(step.given, fw, applied, integ)
+        else:
+            ref.tick(step.given, fw)
+        steps = ((ref.est.clk_ms - steps_before) & 0x3FFFFFFF) // max(ref.p.period_ms, 1)
+        drift.step(ref, steps, bool(ref.flags & f.RANGE_USED))
+        if ref.flags & f.RANGE_REBASED:
+            drift.alt_mm = 0.0  # the altitude is the range on both sides
         if row is None:
             continue
+        applied = row["throttle_q15"] / 32767
+        integ = row["integ_mm_s2"] / 1000
+        ctx = BoundContext.of(ref, drift)
         t = row["tick"]
         out = ref.telemetry()
         replayed = step.telemetry or {}
         out["flags"] |= replayed.get("flags", 0) & f.LINK_ERR
         for name in NUMERIC:
             expected = replayed.get(name, 0) if name in REPLAYED else out[name]
-            tally.channel(name, t, expected, row[name], dead)
+            tally.channel(name, t, expected, row[name], ctx)
         excused = (
             judge.ambiguous_flags,
             judge.ambiguous_flags2,
@@ -452,15 +580,15 @@ def format_report(report: CheckReport) -> str:
     lines = [
         f"softland check {report.run_dir} --against {report.against}: "
         f"{report.flight_ticks} flight ticks",
-        f"{'channel':14s} {'bound':>10s} {'largest':>10s} {'at tick':>8s} {'breaks':>7s}"
-        f" {'first break':>11s}",
+        f"{'channel':14s} {'largest':>10s} {'bound there':>11s} {'at tick':>8s}"
+        f" {'worst dev/bound':>15s} {'breaks':>7s} {'first break':>11s}",
     ]
     for c in report.channels:
         first = "" if c.first_break_tick is None else str(c.first_break_tick)
         at = "" if c.at_tick is None else str(c.at_tick)
         lines.append(
-            f"{c.channel:14s} {c.bound:>10.4g} {c.largest:>10.4g} {at:>8s} {c.breaks:>7d}"
-            f" {first:>11s}"
+            f"{c.channel:14s} {c.largest:>10.4g} {c.bound_there:>11.4g} {at:>8s}"
+            f" {c.worst:>15.3f} {c.breaks:>7d} {first:>11s}"
         )
     if report.decisions:
         lines.append("decisions that differ (firmware / reference at the first tick):")

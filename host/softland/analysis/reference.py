@@ -204,6 +204,7 @@ class Tolerances:
     vel_mps: float = 0.01
     sigma_m: float = 0.002
     throttle: float = 0.002
+    vref_mps: float = 0.01
     acc_mps2: float = 0.01
     hover_s: float = 0.05
 
@@ -510,7 +511,7 @@ class RefGuidance:
                 "brake",
                 margin >= 0,
                 margin,
-                2 * self.tol.vel_mps,
+                self.tol.vel_mps + self.tol.vref_mps,
                 lambda fw: fw.phase not in (COAST, CHECK),
                 phase=True,
             )
@@ -571,8 +572,8 @@ class RefController:
         self.throttle = self.p.thr_min
         self.flags = f.ENGINE_ON | f.THR_SAT_LO | f.INTEG_HELD
 
-    def learn(self, f_meas: float, fast: bool) -> None:
-        thr = self.throttle
+    def learn(self, f_meas: float, fast: bool, thr: float) -> None:
+        """thr: the throttle the engine was commanded over the last tick (the firmware's)."""
         if not self.engine_on or thr < self.p.thr_min:
             self.steady = 0
             return
@@ -602,18 +603,25 @@ class RefController:
             self.engine_on = True
             self.throttle = self.p.thr_min
 
-    def burn(self) -> None:
-        self.mass = max(self.mass - self.burn_full * self.throttle, self.MASS_MIN)
+    def burn(self, thr: float) -> None:
+        """Propellant used over the last tick at the throttle the engine was commanded."""
+        self.mass = max(self.mass - self.burn_full * thr, self.MASS_MIN)
         self.a_max = self._a_max()
 
-    def spool_down(self) -> None:
+    def spool_down(self, last: float) -> None:
         f = flag_bits()
-        self.throttle = max(self.throttle - self.p.thr_slew, self.p.thr_min)
+        self.throttle = max(last - self.p.thr_slew, self.p.thr_min)
         self.integ = 0.0
         self.flags = f.ENGINE_ON | f.INTEG_HELD | f.THR_SLEW
 
-    def step(self, vref: float, vel: float, ff: float) -> None:
+    def step(
+        self, vref: float, vel: float, ff: float, last: float, integ: float | None = None
+    ) -> None:
+        """last: the throttle commanded on the last tick (the slew limit's start); integ: the
+        firmware's integrator going into the tick (None: the reference's own)."""
         p = self.p
+        if integ is not None:
+            self.integ = integ
         f = flag_bits()
         if not self.engine_on:
             self.flags = 0
@@ -632,7 +640,6 @@ class RefController:
         elif thr <= p.thr_min:
             thr, lo = p.thr_min, True
             fl |= f.THR_SAT_LO
-        last = self.throttle
         if thr > last + p.thr_slew:
             thr, hi = last + p.thr_slew, True
             fl |= f.THR_SLEW
@@ -867,7 +874,20 @@ class RefFlight:
         return self
 
     # ---- the tick
-    def tick(self, inp: TickInput, fw: FirmwareDecisions | None = None) -> None:
+    def tick(
+        self,
+        inp: TickInput,
+        fw: FirmwareDecisions | None = None,
+        applied: float | None = None,
+        integ: float | None = None,
+    ) -> None:
+        """One tick. fw: the firmware's decisions on it (followed within a bound of a
+        threshold); applied: the throttle the firmware commanded on the last tick (0..1),
+        which the engine gave and the recorded accelerometer measured: the models of the
+        plant (propellant burnt, engine lag, engine performance learnt, the slew limit's
+        start) take it, so that the replay, open loop, stays in step with the flight; integ:
+        the firmware's PI integrator after the last tick (m/s^2), which the controller
+        starts from (a pure integral of a difference would grow without bound open loop)."""
         f = flag_bits()
         p = self.p
         self.judge.begin(self.ticks + 1, fw)
@@ -912,8 +932,9 @@ class RefFlight:
             return
         est, ctrl, guid, land = self.est, self.ctrl, self.guid, self.land
         acc_in = acc_mm / 1000
-        thrust = ctrl.throttle * ctrl.a_max
-        self.thr_lag += (ctrl.throttle - self.thr_lag) / 4
+        last = ctrl.throttle if applied is None else applied
+        thrust = last * ctrl.a_max
+        self.thr_lag += (last - self.thr_lag) / 4
         reaction = 0.0
         if inp.acc_ok:
             if mode == DESCENT:
@@ -926,7 +947,7 @@ class RefFlight:
             spec = 0.0
             acc = thrust - p.g
         for _ in range(steps):
-            ctrl.burn()
+            ctrl.burn(last)
             est.predict(acc, inp.acc_ok)
         if mode == TERMINAL and guid.blind:
             v = self.vin + acc * p.period_s * steps
@@ -935,7 +956,7 @@ class RefFlight:
         else:
             self.vin = est.vel
         if inp.acc_ok and not land.contact:
-            ctrl.learn(spec, self.check_ms > 0)
+            ctrl.learn(spec, self.check_ms > 0, last)
         # 2. range update
         if (
             inp.range_status == RF_GOOD
@@ -996,15 +1017,16 @@ class RefFlight:
             self.check_ms = 0
         if guid.phase != COAST and not ctrl.engine_on:
             ctrl.ignite()
+            last = ctrl.throttle  # lit at the minimum: the slew starts there
         if mode == TERMINAL and land.contact:
             self.phase = TOUCHDOWN
-            ctrl.spool_down()
+            ctrl.spool_down(last)
         elif checking:
             ctrl.hold_min()
             if self.check_ms == 0:
                 ctrl.cutoff()
         else:
-            ctrl.step(guid.vref, vel, guid.ff)
+            ctrl.step(guid.vref, vel, guid.ff, last, integ)
         fl |= ctrl.flags
         # 5. land detector
         if mode == TERMINAL:
@@ -1016,7 +1038,14 @@ class RefFlight:
         self.flags = fl
         if guid.blind:
             f2 |= f.BLIND
-        if sigma > est.sigma:
+        if self.judge.decide(
+            "scatter_sigma",
+            sigma > est.sigma,
+            self.scatter - est.sigma,
+            self.tol.sigma_m + self.tol.alt_m,
+            lambda fw: bool(fw.flags2 & f.SCATTER_SIGMA),
+            flags2=f.SCATTER_SIGMA,
+        ):
             f2 |= f.SCATTER_SIGMA
         if self.reserve:
             f2 |= f.RESERVE
