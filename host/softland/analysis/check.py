@@ -130,7 +130,8 @@ def _vref(c: BoundContext) -> float:
     # moves v by ka dh / v (taken at the 20 mm + drift of h_low)
     v = max(c.vref_mm_s, 1.0)
     dka = 2 + _perf_a_max(c)  # ... and a_max's bound, k <= 1
-    return v * dka / (2 * c.ka_mm_s2) + (10 if v > 31600 else 0) + c.ka_mm_s2 * (40 + _alt_drift(c)) / v
+    dh = 20 + _hlow(c)  # h_low's bound
+    return v * dka / (2 * c.ka_mm_s2) + (10 if v > 31600 else 0) + c.ka_mm_s2 * dh / v
 
 
 def _perf_a_max(c: BoundContext) -> float:
@@ -142,8 +143,10 @@ def _perf_a_max(c: BoundContext) -> float:
 
 def _acmd(c: BoundContext) -> float:
     # kp times the reference's and the velocity's bounds, the integrator's, and the
-    # feed-forward's (ka: 1 mm/s^2; the ratio sink / sink_ref in Q12)
-    return c.kp * (_vref(c) + 3 + _vel_drift(c)) + _integ(c) + 2 + _perf_a_max(c)
+    # feed-forward's: g + ka sink / sink_ref, ka's bound and the ratio's (ka dv / sink_ref)
+    dv = _vref(c) + 3 + _vel_drift(c)
+    ff = 2 + _perf_a_max(c) + c.ka_mm_s2 * dv / max(c.vref_mm_s, 100.0)
+    return c.kp * dv + _integ(c) + ff
 
 
 def _integ(c: BoundContext) -> float:
@@ -186,10 +189,11 @@ BOUNDS: dict[str, Bound] = {
         _alt_drift,
     ),
     "vel_mm_s": Bound(
-        3,
+        4,
         "mm/s",
-        "telemetry floors the Q8 velocity (1 mm/s), beta corrections 1/256 mm/s; + 1/256 mm/s "
-        "a tick dead reckoning (floored dt, bias in whole mm/s^2)",
+        "telemetry floors the Q8 velocity (1 mm/s), beta corrections 1/256 mm/s, the bias "
+        "estimate subtracted in whole mm/s^2 until gamma absorbs it (im2: 5.0 of 5.5); + the "
+        "drift budget (floored dt while dead reckoning)",
         _vel_drift,
     ),
     "sigma_mm": Bound(
@@ -234,10 +238,10 @@ BOUNDS: dict[str, Bound] = {
         _perf_a_max,
     ),
     "mass_q14": Bound(
-        1,
+        2,
         "1/16384",
-        "telemetry floors Q24 to Q14; the Q24 burn rate per tick is floored (1/burn_q24 "
-        "relative, of the mass burnt)",
+        "telemetry floors Q24 to Q14 (1), the burn's Q15 carry (1); the Q24 burn rate per "
+        "tick is floored (1/burn_q24 relative, of the mass burnt)",
         _mass,
     ),
     "hlow_mm": Bound(

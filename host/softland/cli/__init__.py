@@ -1,6 +1,6 @@
 """The `softland` command line: the click group `cli` and `main` (the console script and
 `python -m softland.cli`), one module per command family (sim: sim, scenarios, bench; mc;
-flash: flash, install-runtime, boards; pil)."""
+flash: flash, install-runtime, boards; pil; check)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import click
 from rich.console import Console
 
+from softland.cli.check import check_command
 from softland.cli.flash import boards_command, flash_command, install_runtime_command
 from softland.cli.mc import mc_command
 from softland.cli.pil import pil_command
@@ -37,6 +38,7 @@ cli.add_command(install_runtime_command)
 cli.add_command(boards_command)
 cli.add_command(mc_command)
 cli.add_command(pil_command)
+cli.add_command(check_command)
 
 
 def main() -> None:

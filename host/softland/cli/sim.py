@@ -60,6 +60,16 @@ console = Console(stderr=True)
     "the dispersed run of this seed (the same run as `softland mc` row with that seed).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--check",
+    "check_against",
+    is_flag=False,
+    flag_value="reference",
+    default=None,
+    type=click.Choice(["reference", "cpython"]),
+    help="After the flight, `softland check` the run directory [against: reference]; exit 1 "
+    "when a bound breaks.",
+)
 def sim_command(
     scenario: str,
     runtime: str | None,
@@ -69,6 +79,7 @@ def sim_command(
     controller: str,
     undispersed: bool,
     quiet: bool,
+    check_against: str | None,
 ) -> None:
     """Fly SCENARIO (a built-in name or a .toml file) with the firmware in the loop."""
     from softland.analysis.report import prepare_out_dir, write_outputs
@@ -112,7 +123,12 @@ def sim_command(
     paths = write_outputs(result, out)
     _print_summary(result.summary)
     console.print(f"wrote {paths['summary']}, {paths['telemetry']}, {paths['plot']}")
-    if not result.summary["passed"]:
+    checked_ok = True
+    if check_against is not None:
+        from softland.cli.check import run_check
+
+        checked_ok = run_check(out, check_against).ok
+    if not result.summary["passed"] or not checked_ok:
         sys.exit(1)
 
 
