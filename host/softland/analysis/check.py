@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 from softland.analysis.reference import (
     DecisionJudge,
@@ -365,7 +365,7 @@ def read_telemetry(path: Path) -> list[dict[str, int]]:
                 f"{path} is truncated or corrupt at line {n}: {len(values)} fields, "
                 f"{len(header)} expected"
             )
-        row = dict(zip(header, values))
+        row = dict(zip(header, values, strict=True))
         if row.get("computer_up", "1") not in ("1", "True"):
             continue
         try:
@@ -398,7 +398,7 @@ def load_run(run_dir: Path) -> RunRecord:
             f"{run_dir / 'telemetry.csv'} has {len(rows)} flight rows but inputs.bin has "
             f"{len(ticks)} flight ticks: one of them is truncated or from another run"
         )
-    for k, (row, tick) in enumerate(zip(rows, ticks)):
+    for k, (row, tick) in enumerate(zip(rows, ticks, strict=True)):
         if tick.given is not None and row["time_us"] != tick.given.now_us:
             raise UserError(
                 f"telemetry.csv row {k + 1} (time_us {row['time_us']}) does not match the "
@@ -476,7 +476,7 @@ def _name(names: tuple[str, ...], value: int) -> str:
 def check_against_cpython(run: RunRecord) -> CheckReport:
     """The firmware under CPython on the recorded bytes: every value bit-exact."""
     tally = _Tally(BOUNDS, exact=True)
-    for row, tick in zip(run.rows, run.replay.flight_ticks()):
+    for row, tick in zip(run.rows, run.replay.flight_ticks(), strict=True):
         t = row["tick"]
         if tick.telemetry is None:
             tally.decision("telemetry", t, "frame", "none")

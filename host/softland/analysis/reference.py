@@ -395,9 +395,11 @@ class RefEstimator:
             abs(innov) <= gate,
             gate - abs(innov),
             self.tol.alt_m + 3 * self.tol.sigma_m,
-            lambda fw: bool(fw.flags & f.RANGE_USED)
-            if fw.flags & (f.RANGE_USED | f.RANGE_REJECTED | f.RANGE_REBASED)
-            else None,
+            lambda fw: (
+                bool(fw.flags & f.RANGE_USED)
+                if fw.flags & (f.RANGE_USED | f.RANGE_REJECTED | f.RANGE_REBASED)
+                else None
+            ),
             flags=f.RANGE_USED | f.RANGE_REJECTED,
         )
         if inside:
@@ -649,7 +651,9 @@ class RefController:
         self.throttle = thr
         # how close the saturation and slew decisions (and the error's sign) were to flipping
         limits = (p.thr_max, p.thr_min, last + p.thr_slew, last - p.thr_slew)
-        margin = min(min(abs(raw - x) for x in limits) / self.tol.throttle, abs(err) / self.tol.vel_mps)
+        margin = min(
+            min(abs(raw - x) for x in limits) / self.tol.throttle, abs(err) / self.tol.vel_mps
+        )
         own_held = (hi and err > 0) or (lo and err < 0)
         held = self.judge.decide(
             "integrator_held",

@@ -12,7 +12,7 @@ from typing import Any
 from softland.analysis.reference import TickInput
 from softland.boards.firmware import fsw_module
 from softland.boards.hostlink import HostLink
-from softland.boards.linklog import REPLY, RESET, SENT, LinkLog
+from softland.boards.linklog import REPLY, RESET, LinkLog
 from softland.boards.runtimes import MemoryBackup
 from softland.errors import UserError
 
