@@ -51,7 +51,9 @@ class Bound:
 class DriftBudget:
     """The estimator's quantisation error carried through its own error dynamics: every
     prediction floors a dt in the Q8 velocity (up to 1/256 mm/s a tick, one sign) and, once
-    the filter has a bias estimate, subtracts it in whole mm/s^2 (up to 1 mm/s^2); a range used
+    the filter has a bias estimate, subtracts it in whole mm/s^2 (up to 1 mm/s^2); the Q8
+    altitude step floors two terms (up to 2/256 mm a tick); the bias update floors (up to
+    1/256 mm/s^2 a range, one sign); a range used
     takes alpha of the altitude error away, beta of it from the velocity and gamma from the
     acceleration, as it does the estimate's. Dead reckoning lets it grow (t in velocity, t^2 in
     altitude); ranges bring it back."""
@@ -60,18 +62,30 @@ class DriftBudget:
         self.alt_mm = 0.0
         self.vel_mm_s = 0.0
         self.acc_mm_s2 = 0.0
+        # the bound: the errors' envelope. The signed errors ring through zero as the filter
+        # corrects them, the firmware's real (smaller, differently phased) ones need not: the
+        # envelope decays at half the altitude gain per range instead
+        self.alt_env_mm = 0.0
+        self.vel_env_mm_s = 0.0
 
     def step(self, ref: RefFlight, steps: int, range_used: bool) -> None:
         p = ref.p
         floor = 1 / 256 + (p.period_s if ref.est.bias != 0 else 0.0)
         for _ in range(steps):
             self.vel_mm_s += floor + self.acc_mm_s2 * p.period_s
-            self.alt_mm += self.vel_mm_s * p.period_s
+            # ... and the altitude step's two floored terms (v dt, a dt^2 / 2), 1/256 mm each
+            self.alt_mm += self.vel_mm_s * p.period_s + 2 / 256
         if range_used:
             e = self.alt_mm
             self.alt_mm -= p.alpha * e
             self.vel_mm_s -= p.beta * e
-            self.acc_mm_s2 -= p.gamma * e
+            # the bias update floors gamma * innovation in Q8: up to 1/256 mm/s^2 a range, one
+            # sign (a walk of the firmware's bias estimate that its own loop only partly undoes)
+            self.acc_mm_s2 -= p.gamma * e - (1 / 256 if ref.est.imu else 0.0)
+            self.alt_env_mm *= 1 - p.alpha / 2
+            self.vel_env_mm_s *= 1 - p.alpha / 2
+        self.alt_env_mm = max(self.alt_env_mm, abs(self.alt_mm))
+        self.vel_env_mm_s = max(self.vel_env_mm_s, abs(self.vel_mm_s))
 
 
 @dataclass(frozen=True)
@@ -95,8 +109,8 @@ class BoundContext:
     def of(cls, ref: RefFlight, drift: DriftBudget) -> BoundContext:
         p = ref.p
         return cls(
-            alt_drift_mm=abs(drift.alt_mm),
-            vel_drift_mm_s=abs(drift.vel_mm_s),
+            alt_drift_mm=drift.alt_env_mm,
+            vel_drift_mm_s=drift.vel_env_mm_s,
             vref_mm_s=abs(ref.guid.vref) * 1000,
             ka_mm_s2=max(ref.guid.ka * 1000, 10.0),
             a_max_mm_s2=max(ref.ctrl.a_max * 1000, 100.0),
@@ -184,16 +198,15 @@ BOUNDS: dict[str, Bound] = {
     "alt_mm": Bound(
         20,
         "mm",
-        "telemetry floors the Q8 altitude (1 mm), corrections floor 1/256 mm; + the Q8 "
-        "velocity's floor (1/256 mm/s a tick) integrated while dead reckoning (t^2)",
+        "telemetry floors the Q8 altitude (1 mm), corrections floor 1/256 mm, the range's "
+        "age carry 1 mm; + twice the drift budget (DriftBudget)",
         _alt_drift,
     ),
     "vel_mm_s": Bound(
-        4,
+        3,
         "mm/s",
-        "telemetry floors the Q8 velocity (1 mm/s), beta corrections 1/256 mm/s, the bias "
-        "estimate subtracted in whole mm/s^2 until gamma absorbs it (im2: 5.0 of 5.5); + the "
-        "drift budget (floored dt while dead reckoning)",
+        "telemetry floors the Q8 velocity (1 mm/s), beta corrections 1/256 mm/s; + twice the "
+        "drift budget (DriftBudget: the floors through the filter's error dynamics)",
         _vel_drift,
     ),
     "sigma_mm": Bound(
@@ -521,7 +534,7 @@ def check_against_reference(run: RunRecord) -> CheckReport:
         steps = ((ref.est.clk_ms - steps_before) & 0x3FFFFFFF) // max(ref.p.period_ms, 1)
         drift.step(ref, steps, bool(ref.flags & f.RANGE_USED))
         if ref.flags & f.RANGE_REBASED:
-            drift.alt_mm = 0.0  # the altitude is the range on both sides
+            drift.alt_mm = drift.alt_env_mm = 0.0  # the altitude is the range on both sides
         if row is None:
             continue
         applied = row["throttle_q15"] / 32767

@@ -17,9 +17,11 @@ that it did; beyond the bound it keeps its own, and a difference is a finding.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from softland.boards.firmware import fsw_module
 
@@ -209,15 +211,10 @@ class Tolerances:
     hover_s: float = 0.05
 
 
-# FLAGS / FLAGS2 bits (fsw/flags.py)
-_F = None
-
-
-def flag_bits():  # noqa: ANN201  (the firmware module, loaded once)
-    global _F
-    if _F is None:
-        _F = fsw_module("flags")
-    return _F
+@functools.cache
+def flag_bits() -> ModuleType:
+    """The FLAGS / FLAGS2 bits (fsw/flags.py): the decision words the telemetry carries."""
+    return fsw_module("flags")
 
 
 class RefEstimator:

@@ -62,13 +62,16 @@ console = Console(stderr=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--check",
-    "check_against",
-    is_flag=False,
-    flag_value="reference",
-    default=None,
+    "check_run",
+    is_flag=True,
+    help="After the flight, `softland check` the run directory (exit 1 when a bound breaks).",
+)
+@click.option(
+    "--check-against",
     type=click.Choice(["reference", "cpython"]),
-    help="After the flight, `softland check` the run directory [against: reference]; exit 1 "
-    "when a bound breaks.",
+    default="reference",
+    show_default=True,
+    help="What --check compares the telemetry with.",
 )
 def sim_command(
     scenario: str,
@@ -79,7 +82,8 @@ def sim_command(
     controller: str,
     undispersed: bool,
     quiet: bool,
-    check_against: str | None,
+    check_run: bool,
+    check_against: str,
 ) -> None:
     """Fly SCENARIO (a built-in name or a .toml file) with the firmware in the loop."""
     from softland.analysis.report import prepare_out_dir, write_outputs
@@ -124,7 +128,7 @@ def sim_command(
     _print_summary(result.summary)
     console.print(f"wrote {paths['summary']}, {paths['telemetry']}, {paths['plot']}")
     checked_ok = True
-    if check_against is not None:
+    if check_run:
         from softland.cli.check import run_check
 
         checked_ok = run_check(out, check_against).ok
