@@ -614,11 +614,19 @@ class RefController:
         self.flags = f.ENGINE_ON | f.INTEG_HELD | f.THR_SLEW
 
     def step(
-        self, vref: float, vel: float, ff: float, last: float, integ: float | None = None
+        self,
+        vref: float,
+        vel: float,
+        ff: float,
+        last: float,
+        integ: float | None = None,
+        a_max: float | None = None,
     ) -> None:
         """last: the throttle commanded on the last tick (the slew limit's start); integ: the
-        firmware's integrator going into the tick (None: the reference's own)."""
+        firmware's integrator going into the tick, a_max its full-thrust acceleration on the
+        tick (None: the reference's own)."""
         p = self.p
+        a_full = self.a_max if a_max is None else a_max
         if integ is not None:
             self.integ = integ
         f = flag_bits()
@@ -630,7 +638,7 @@ class RefController:
         err = max(-self.ERR_MAX, min(self.ERR_MAX, vref - vel))
         a_cmd = ff + p.kp * err + self.integ
         self.a_cmd = max(-self.AMAX_CAP, min(self.AMAX_CAP, a_cmd))
-        raw = max(0.0, min(self.a_max, a_cmd)) / self.a_max
+        raw = max(0.0, min(a_full, a_cmd)) / a_full
         thr = raw
         hi = lo = False
         if thr >= p.thr_max:
@@ -649,7 +657,8 @@ class RefController:
         # how close the saturation and slew decisions (and the error's sign) were to flipping
         limits = (p.thr_max, p.thr_min, last + p.thr_slew, last - p.thr_slew)
         margin = min(
-            min(abs(raw - x) for x in limits) / self.tol.throttle, abs(err) / self.tol.vel_mps
+            min(abs(raw - x) for x in limits) / self.tol.throttle,
+            abs(err) / (self.tol.vel_mps + self.tol.vref_mps),
         )
         own_held = (hi and err > 0) or (lo and err < 0)
         held = self.judge.decide(
@@ -881,6 +890,7 @@ class RefFlight:
         fw: FirmwareDecisions | None = None,
         applied: float | None = None,
         integ: float | None = None,
+        a_max: tuple[float, float] | None = None,
     ) -> None:
         """One tick. fw: the firmware's decisions on it (followed within a bound of a
         threshold); applied: the throttle the firmware commanded on the last tick (0..1),
@@ -888,7 +898,12 @@ class RefFlight:
         plant (propellant burnt, engine lag, engine performance learnt, the slew limit's
         start) take it, so that the replay, open loop, stays in step with the flight; integ:
         the firmware's PI integrator after the last tick (m/s^2), which the controller
-        starts from (a pure integral of a difference would grow without bound open loop)."""
+        starts from (a pure integral of a difference would grow without bound open loop);
+        a_max: the firmware's full-thrust acceleration (m/s^2) after the last tick and after
+        this one, which its plant models and its guidance and controller used: the reference
+        models a_max itself (the mass burnt, the engine performance learnt) and is checked on
+        it, but plans with the firmware's, so that a_max's own quantisation (a dead band of
+        the performance estimate) is not counted again in every channel downstream."""
         f = flag_bits()
         p = self.p
         self.judge.begin(self.ticks + 1, fw)
@@ -934,7 +949,8 @@ class RefFlight:
         est, ctrl, guid, land = self.est, self.ctrl, self.guid, self.land
         acc_in = acc_mm / 1000
         last = ctrl.throttle if applied is None else applied
-        thrust = last * ctrl.a_max
+        a_before = ctrl.a_max if a_max is None else a_max[0]
+        thrust = last * a_before
         self.thr_lag += (last - self.thr_lag) / 4
         reaction = 0.0
         if inp.acc_ok:
@@ -942,7 +958,7 @@ class RefFlight:
                 self._calibrate(acc_in)
             spec = acc_in - self.acc_bias
             acc = spec - p.g
-            reaction = spec - self.thr_lag * ctrl.a_max
+            reaction = spec - self.thr_lag * a_before
             fl |= f.IMU_USED
         else:
             spec = 0.0
@@ -983,10 +999,11 @@ class RefFlight:
             fl |= r
         alt = est.alt
         vel = self.vin if mode == TERMINAL and guid.blind else est.vel
+        a_now = ctrl.a_max if a_max is None else a_max[1]
         sigma = max(est.sigma, self.scatter)
         # 3. guidance and the terminal switch
         if self.trusted:
-            guid.step(alt, vel, sigma, ctrl.a_max, mode == TERMINAL, mode == ABORT)
+            guid.step(alt, vel, sigma, a_now, mode == TERMINAL, mode == ABORT)
         else:
             guid.hold(p.init_vel, p.g)
         if sigma > p.term_alt:
@@ -1004,7 +1021,7 @@ class RefFlight:
             )
             if gate:
                 self.mode = mode = TERMINAL
-                guid.step(alt, vel, sigma, ctrl.a_max, True, False)
+                guid.step(alt, vel, sigma, a_now, True, False)
         if not self.reserve:
             self._check_reserve()
         # 4. control
@@ -1027,7 +1044,7 @@ class RefFlight:
             if self.check_ms == 0:
                 ctrl.cutoff()
         else:
-            ctrl.step(guid.vref, vel, guid.ff, last, integ)
+            ctrl.step(guid.vref, vel, guid.ff, last, integ, a_now)
         fl |= ctrl.flags
         # 5. land detector
         if mode == TERMINAL:
