@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from softland.analysis.check import BOUNDS, check_run
+from softland.analysis.bounds import BOUNDS
+from softland.analysis.check import check_run
 from softland.analysis.report import write_outputs
 from softland.boards.firmware import fsw_module
 from softland.boards.linklog import read_link_log
