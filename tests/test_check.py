@@ -163,3 +163,38 @@ def test_check_exits_0_on_a_good_run_and_1_on_a_broken_one(
     proc = _softland("check", str(run))
     assert proc.returncode == 1
     assert "FAIL: first break at tick" in proc.stdout
+
+
+def test_a_decision_that_differs_is_reported_with_its_tick(
+    nominal_run: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "inputs.bin").write_bytes((nominal_run / "inputs.bin").read_bytes())
+    lines = (nominal_run / "telemetry.csv").read_text().splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    row = lines[300].rstrip("\n").split(",")
+    row[header.index("flags")] = str(int(row[header.index("flags")]) ^ 0x0010)  # imu_used
+    lines[300] = ",".join(row) + "\n"
+    (run / "telemetry.csv").write_text("".join(lines))
+    report = check_run(run, "reference")
+    [diff] = report.decisions
+    assert (diff.decision, diff.first_tick, diff.ticks) == (
+        "flags.imu_used",
+        int(row[header.index("tick")]),
+        1,
+    )
+
+
+def test_a_lidar_lite_run_replays_bit_exact_from_its_recorded_i2c_answers(
+    tmp_path: Path,
+) -> None:
+    report = check_run(_fly("earth-hopper", tmp_path), "cpython")
+    assert report.ok
+    assert all(c.largest == 0 for c in report.channels)
+
+
+def test_sim_check_runs_the_checker_after_the_flight(tmp_path: Path) -> None:
+    proc = _softland("sim", "--runtime", "cpython", "--quiet", "--check", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "OK: every channel within its bound" in proc.stdout
