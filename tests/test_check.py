@@ -198,3 +198,16 @@ def test_sim_check_runs_the_checker_after_the_flight(tmp_path: Path) -> None:
     proc = _softland("sim", "--runtime", "cpython", "--quiet", "--check", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert "OK: every channel within its bound" in proc.stdout
+
+
+def test_a_corrupted_frame_in_the_recorded_inputs_is_one_clear_error(
+    nominal_run: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "telemetry.csv").write_text((nominal_run / "telemetry.csv").read_text())
+    data = bytearray((nominal_run / "inputs.bin").read_bytes())
+    data[20] ^= 0xFF  # inside the first frame (a SET_PARAM): its CRC no longer matches
+    (run / "inputs.bin").write_bytes(bytes(data))
+    line = _one_error_line(_softland("check", str(run)))
+    assert "inputs.bin: record 0 is not one good frame" in line

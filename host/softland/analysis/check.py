@@ -284,8 +284,12 @@ def check_against_reference(run: RunRecord) -> CheckReport:
         if row is not None:
             fw = FirmwareDecisions(row["mode"], row["phase"], row["flags"], row["flags2"])
         if step.given is None:
-            continue  # the firmware's flight was not called (a fault): nothing to model
-        tol.__dict__.update(tolerances(BoundContext.of(ref, drift)).__dict__)
+            # the replayed firmware never reached its flight on this tick (an exception in the
+            # range source): nothing to model, and a finding in itself
+            if row is not None:
+                tally.decision("flight_tick_not_run", row["tick"], "fault", "flight tick")
+            continue
+        tol.update(tolerances(BoundContext.of(ref, drift)))
         steps_before = ref.est.clk_ms
         if step.flight and row is not None:
             a_before = a_max if a_max > 0 else ref.ctrl.a_max
