@@ -186,8 +186,8 @@ BOUNDS: dict[str, Bound] = {
     "link_errors": Bound(
         0,
         "",
-        "not compared: frames lost or corrupted on the wire are not in the log (it holds the "
-        "frames as the firmware acted on them); HIL reports its link statistics",
+        "frames lost or corrupted on the wire are not in the log (it holds the frames as "
+        "the firmware acted on them); HIL reports its link statistics",
         compared=False,
     ),
     "faults": Bound(0, "", "an exception caught in the loop is a fault: none expected"),

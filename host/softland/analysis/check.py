@@ -185,7 +185,9 @@ class _Tally:
                 name,
                 0 if exact else bounds[name].fixed,
                 bounds[name].unit,
-                "bit-exact: the same code on the same bytes" if exact else bounds[name].reason,
+                "bit-exact: the same code on the same bytes"
+                if exact and bounds[name].compared
+                else bounds[name].reason,
                 compared=bounds[name].compared,
             )
             for name in NUMERIC
