@@ -4,20 +4,23 @@
 largest deviation / bound, the decisions that differ, the firmware decisions the reference took
 within a bound of a threshold, and the seconds the check took.
 
-    PYTHONPATH=host python3 benchmarks/check_table.py [OUT_DIR]
+    PYTHONPATH=host python3 benchmarks/check_table.py [--seeds N] [--out DIR]
 
-Exits 1 when a scenario breaks a bound.
+--seeds N instead flies seeds 1..N of every scenario (and the mission baselines) and prints
+one row per scenario: runs, runs that broke a bound, the largest deviation / bound seen and its
+channel. Exits 1 when a run breaks a bound.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from softland.analysis.bench import machine_name
-from softland.analysis.check import check_run
+from softland.analysis.check import CheckReport, check_run
 from softland.analysis.report import write_outputs
 from softland.simulation.dispersions import dispersed_run
 from softland.simulation.scenario import builtin_names, load_scenario
@@ -35,20 +38,25 @@ CHANNELS = (
     "amax_mm_s2",
     "mass_q14",
 )
+MISSION_BASELINES = [("ispace-m2", "naive"), ("ispace-m1", "latching"), ("beresheet", "volatile")]
 
 
-def main() -> int:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="check-"))
-    print(f"machine: {machine_name()}")
+def fly_and_check(
+    name: str, out: Path, seed: int | None = None, controller: str | None = None
+) -> tuple[CheckReport, float]:
+    s = dispersed_run(load_scenario(name), seed)
+    write_outputs(run_scenario(s, "cpython", seed=seed, controller=controller), out)
+    t0 = time.perf_counter()
+    report = check_run(out, "reference")
+    return report, time.perf_counter() - t0
+
+
+def table(out: Path) -> bool:
     print("| scenario | ticks | " + " | ".join(CHANNELS) + " | decisions | followed | s |")
     print("|---" * (len(CHANNELS) + 5) + "|")
-    failed = False
+    ok = True
     for name in builtin_names():
-        run = out / name
-        write_outputs(run_scenario(dispersed_run(load_scenario(name), None), "cpython"), run)
-        t0 = time.perf_counter()
-        report = check_run(run, "reference")
-        seconds = time.perf_counter() - t0
+        report, seconds = fly_and_check(name, out / name)
         by = {c.channel: c for c in report.channels}
         cells = [f"{by[c].largest:.1f} ({by[c].worst:.2f})" for c in CHANNELS]
         diffs = ", ".join(d.decision for d in report.decisions) or "none"
@@ -58,8 +66,40 @@ def main() -> int:
             + " | ".join(cells)
             + f" | {diffs} | {followed} | {seconds:.1f} |"
         )
-        failed = failed or not report.ok
-    return 1 if failed else 0
+        ok = ok and report.ok
+    return ok
+
+
+def seeds(out: Path, n: int) -> bool:
+    print("| scenario | controller | runs | runs out of bounds | largest deviation / bound |")
+    print("|---|---|---|---|---|")
+    ok = True
+    cases = [(name, None) for name in builtin_names()] + MISSION_BASELINES
+    for name, controller in cases:
+        broken = 0
+        worst = (0.0, "")
+        for seed in range(1, n + 1):
+            run = out / f"{name}-{controller or 'firmware'}-{seed}"
+            report, _ = fly_and_check(name, run, seed, controller)
+            broken += not report.ok
+            worst = max(worst, max((c.worst, c.channel) for c in report.channels))
+        print(
+            f"| {name} | {controller or 'firmware'} | {n} | {broken} | "
+            f"{worst[0]:.2f} ({worst[1]}) |"
+        )
+        ok = ok and not broken
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="check-"))
+    print(f"machine: {machine_name()}")
+    ok = seeds(out, args.seeds) if args.seeds else table(out)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

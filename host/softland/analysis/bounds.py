@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from softland.analysis.reference import BLIND, BRAKE, COAST, RefFlight, Tolerances
+from softland.analysis.reference import BRAKE, TERMINAL, RefFlight, Tolerances
 from softland.boards.hostlink import TELEMETRY_FIELDS
 
 
@@ -87,6 +87,8 @@ class BoundContext:
     scheduled: bool  # the reference velocity comes from the schedule (not a fixed rate)
     braking: bool  # ... and its feed-forward from the schedule's deceleration
     vtd_mm_s: float
+    hover_s_per_mass: float  # d(hover seconds) / d(mass fraction) of the propellant budget
+    inertial: bool  # below the gate blind: control flies the inertial velocity, not the filter's
 
     @classmethod
     def of(cls, ref: RefFlight, drift: DriftBudget) -> BoundContext:
@@ -104,9 +106,11 @@ class BoundContext:
             burn_q24=max(ref.ctrl.burn_full * 2**24, 1.0),
             nsigma=p.nsigma,
             period_s=p.period_s,
-            scheduled=ref.guid.phase in (COAST, BRAKE, BLIND),
+            scheduled=ref.guid.on_schedule,
             braking=ref.guid.phase == BRAKE,
             vtd_mm_s=min(p.vtd, p.blind_sink) * 1000,
+            hover_s_per_mass=ref.hover_s_per_mass(),
+            inertial=ref.mode == TERMINAL and ref.guid.blind,
         )
 
 
@@ -143,11 +147,18 @@ def _perf_a_max(c: BoundContext) -> float:
     return c.a_max_mm_s2 * (34 / 4096 + c.burnt / c.burn_q24)
 
 
+def _control_vel(c: BoundContext) -> float:
+    # the velocity the controller flies: the filter's (1 for its floor, + the drift), or below
+    # the gate blind the inertial one, Q8 floored every tick (1/256 mm/s, one sign) and pulled
+    # towards the filter's by 1/512 a tick: its floor settles at 512/256 = 2 mm/s; twice
+    return 1 + _vel_drift(c) + (4 if c.inertial else 0)
+
+
 def _acmd(c: BoundContext) -> float:
     # kp times the reference's and the velocity's bounds, the integrator's, and the
     # feed-forward's: braking, g + ka sink / sink_ref (ka 1 mm/s^2, the ratio's Q12 and its
     # sensitivity ka dv / sink_ref); else g, exact
-    dv = _vref(c) + 1 + _vel_drift(c)
+    dv = _vref(c) + _control_vel(c)
     ff = 2 + c.ka_mm_s2 * dv / max(c.vref_mm_s, c.vtd_mm_s) if c.braking else 0.0
     return 1 + c.kp * dv + _integ(c) + ff
 
@@ -156,7 +167,7 @@ def _integ(c: BoundContext) -> float:
     # one tick's ki * err * dt from the firmware's integrator (telemetry: whole mm/s^2, the
     # Q8 fraction lost: 1) on the velocity error's bound, floored in Q8
     # (and ki err is floored to whole mm/s^3 before the dt: period_s)
-    return c.period_s + c.ki * c.period_s * (_vref(c) + 1 + _vel_drift(c))
+    return c.period_s + c.ki * c.period_s * (_vref(c) + _control_vel(c))
 
 
 def _throttle(c: BoundContext) -> float:
@@ -281,5 +292,7 @@ def tolerances(ctx: BoundContext) -> Tolerances:
         throttle=b["throttle_q15"].at(ctx) / 32767,
         vref_mps=b["vref_mm_s"].at(ctx) / 1000,
         acc_mps2=(b["acmd_mm_s2"].at(ctx) + b["amax_mm_s2"].at(ctx)) / 1000,
-        hover_s=0.05,
+        # the firmware's hover time is whole seconds (1), from a mass whose bound is mass_q14's
+        # plus the engine performance's dead band on the mass burnt
+        hover_s=1 + ctx.hover_s_per_mass * (b["mass_q14"].at(ctx) / 16384 + ctx.burnt * 34 / 4096),
     )

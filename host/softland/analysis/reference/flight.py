@@ -366,6 +366,13 @@ class RefFlight:
         k = min(p.isp_s * G0 / max(p.g, 0.001), 30000.0)
         return k * max(m - p.dry_frac, 0.0) / max(m, 1 / 32768)
 
+    def hover_s_per_mass(self) -> float:
+        """How many hover seconds a start-mass fraction of propellant is worth here."""
+        p = self.p
+        m = max(1 - (1 - self.ctrl.mass) * max(self.ctrl.perf, 1.0), 1 / 32768)
+        k = min(p.isp_s * G0 / max(p.g, 0.001), 30000.0)
+        return k * p.dry_frac / (m * m)
+
     def _check_reserve(self) -> None:
         left = self.hover_s()
         if left < 0:

@@ -37,6 +37,7 @@ class RefGuidance:
         self.ff = 0.0
         self.blind = False
         self.blind_ms = 0
+        self.on_schedule = False  # the reference velocity came from the schedule this tick
 
     def reset(self) -> None:
         self.phase = COAST
@@ -68,6 +69,7 @@ class RefGuidance:
         self.blind = loose or (terminal and self.blind)
         k = p.guid_k if loose else p.guid_khi
         self.ka = max(k * a_n, 0.01)
+        self.on_schedule = False
         if hover:
             self.phase, self.vref, self.ff = HOVER, 0.0, p.g
             return
@@ -79,6 +81,7 @@ class RefGuidance:
                 h_sched = self.h_low - p.term_alt
                 if h_sched > 0:
                     sink = max(sink, self.schedule(h_sched))
+                    self.on_schedule = True
                 self.vref = -sink
             else:
                 self.phase = PH_TERMINAL
@@ -88,6 +91,7 @@ class RefGuidance:
         h_sched = self.h_low - p.term_alt
         sink_ref = self.schedule(h_sched)
         self.vref = -sink_ref
+        self.on_schedule = True
         if self.phase == COAST:
             lead = self.ka * self.LEAD_S
             margin = -vel + lead - sink_ref
@@ -110,4 +114,5 @@ class RefGuidance:
             self.ff = p.g
 
     def hold(self, vref: float, g: float) -> None:
+        self.on_schedule = False
         self.phase, self.vref, self.ff = HOLD, vref, g
