@@ -211,3 +211,10 @@ def test_a_corrupted_frame_in_the_recorded_inputs_is_one_clear_error(
     (run / "inputs.bin").write_bytes(bytes(data))
     line = _one_error_line(_softland("check", str(run)))
     assert "inputs.bin: record 0 is not one good frame" in line
+
+
+def test_the_cli_offers_what_the_checker_checks_against() -> None:
+    from softland.analysis.check import AGAINST
+    from softland.cli.check import AGAINST as CLI_AGAINST
+
+    assert CLI_AGAINST == AGAINST

@@ -69,7 +69,14 @@ class _ReplayBoard:
         flight = self.app.flight
         tick = flight.tick
 
-        def recording_tick(now_us, range_mm, range_status, acc, acc_ok, range_age_ms=0):  # noqa: ANN001, ANN202
+        def recording_tick(
+            now_us: int,
+            range_mm: int,
+            range_status: int,
+            acc: int,
+            acc_ok: int,
+            range_age_ms: int = 0,
+        ) -> None:
             self.given.append(
                 TickInput(now_us, range_mm, range_status, acc, bool(acc_ok), range_age_ms)
             )

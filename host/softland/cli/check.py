@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from softland.analysis.check import AGAINST
+if TYPE_CHECKING:
+    from softland.analysis.check import CheckReport
+
+# what a run is checked against (softland.analysis.check.AGAINST; not imported here so that
+# the CLI starts without loading the replay)
+AGAINST = ("reference", "cpython")
 
 
 @click.command("check")
@@ -30,7 +36,7 @@ def check_command(run_dir: Path, against: str, as_json: bool) -> None:
         sys.exit(1)
 
 
-def run_check(run_dir: Path, against: str, as_json: bool = False):  # noqa: ANN201
+def run_check(run_dir: Path, against: str, as_json: bool = False) -> CheckReport:
     """Check and print; the report (for `sim --check` and `hil --check`)."""
     from softland.analysis.check import check_run, format_report, report_json
 

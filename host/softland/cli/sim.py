@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from softland.boards.runtimes import RUNTIME_NAMES
+from softland.cli.check import AGAINST as CHECK_AGAINST
 from softland.simulation.scenario import builtin_names, load_scenario
 
 console = Console(stderr=True)
@@ -68,7 +69,7 @@ console = Console(stderr=True)
 )
 @click.option(
     "--check-against",
-    type=click.Choice(["reference", "cpython"]),
+    type=click.Choice(CHECK_AGAINST),
     default="reference",
     show_default=True,
     help="What --check compares the telemetry with.",
