@@ -1,5 +1,6 @@
-"""Run outputs: summary.json, telemetry.csv, events.json, descent.png and report.html
-(docs/outputs.md)."""
+"""Run outputs: summary.json, telemetry.csv, events.json, descent.png, report.html
+(docs/outputs.md), and what `softland check` replays: inputs.bin (every frame the firmware was
+given, softland.boards.linklog) and params.json (the parameters uploaded, by name)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,11 @@ def write_outputs(result: SimResult, out: Path) -> dict[str, Path]:
     }
     paths["summary"].write_text(json.dumps(result.summary, indent=2) + "\n")
     paths["events"].write_text(json.dumps(result.events, indent=2) + "\n")
+    if result.inputs is not None:
+        paths["inputs"] = out / "inputs.bin"
+        paths["params"] = out / "params.json"
+        paths["inputs"].write_bytes(result.inputs.to_bytes())
+        paths["params"].write_text(json.dumps(result.params, indent=2) + "\n")
     write_telemetry_csv(result.telemetry, paths["telemetry"])
     plot_descent(result, paths["plot"])
     write_html_report(result.summary, result.telemetry, result.events, paths["report"])

@@ -1,6 +1,6 @@
 """The `softland` command line: the click group `cli` and `main` (the console script and
 `python -m softland.cli`), one module per command family (sim: sim, scenarios, bench; mc;
-flash: flash, install-runtime, boards; pil; listen; drop: capture, analyze)."""
+flash: flash, install-runtime, boards; pil; listen; drop: capture, analyze; check)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from softland.cli.check import check_command
 from softland.cli.drop import drop_group
 from softland.cli.flash import boards_command, flash_command, install_runtime_command
 from softland.cli.listen import listen_command
@@ -43,6 +44,7 @@ cli.add_command(mc_command)
 cli.add_command(pil_command)
 cli.add_command(listen_command)
 cli.add_command(drop_group)
+cli.add_command(check_command)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from softland.boards.runtimes import RUNTIME_NAMES
+from softland.cli.check import AGAINST as CHECK_AGAINST
 from softland.simulation.scenario import builtin_names, load_scenario
 
 console = Console(stderr=True)
@@ -83,6 +84,19 @@ console = Console(stderr=True)
     "pip install 'softland[live]').",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--check",
+    "check_run",
+    is_flag=True,
+    help="After the flight, `softland check` the run directory (exit 1 when a bound breaks).",
+)
+@click.option(
+    "--check-against",
+    type=click.Choice(CHECK_AGAINST),
+    default="reference",
+    show_default=True,
+    help="What --check compares the telemetry with.",
+)
 def sim_command(
     scenario: str,
     runtime: str | None,
@@ -94,6 +108,8 @@ def sim_command(
     live_url: str | None,
     mavlink_url: str | None,
     quiet: bool,
+    check_run: bool,
+    check_against: str,
 ) -> None:
     """Fly SCENARIO (a built-in name or a .toml file) with the firmware in the loop."""
     from softland.analysis.live import open_live_view, scenario_live_config
@@ -149,7 +165,12 @@ def sim_command(
     )
     if live is not None:
         console.print(escape(live.stats()), highlight=False, soft_wrap=True)
-    if not result.summary["passed"]:
+    checked_ok = True
+    if check_run:
+        from softland.cli.check import run_check
+
+        checked_ok = run_check(out, check_against).ok
+    if not result.summary["passed"] or not checked_ok:
         sys.exit(1)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from softland.boards.firmware import fsw_module, param_ids
 from softland.boards.hostlink import MODES, Frame, HostLink
+from softland.boards.linklog import LinkLog
 from softland.boards.runtimes import DEFAULT_HEAP_BYTES, Runtime, open_runtime
 from softland.errors import UserError
 from softland.simulation.dynamics import Dynamics
@@ -36,6 +37,10 @@ class SimResult:
     summary: dict[str, Any]
     telemetry: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # what reached the firmware, in order (inputs.bin: `softland check` replays it)
+    inputs: LinkLog | None = None
+    # the parameters the ground segment uploaded, by name (params.json)
+    params: dict[str, int] = field(default_factory=dict)
 
 
 RF_SOURCES = {"simple": 0, "lidarlite": 1, "lrf": 2}
@@ -104,6 +109,7 @@ class _Session:
         self.sha = hashlib.sha256()
         self.events: list[dict[str, Any]] = []
         self.i2c_transactions = 0
+        self.log = LinkLog()  # every byte the firmware was given, for `softland check`
         self._pending: list[Frame] = []
         # when an event arrives: the time of the TICK being served (the firmware's clock, us)
         # and the vehicle's time (telemetry.csv's t_s; 0 until the descent starts)
@@ -117,7 +123,9 @@ class _Session:
             self.sha.update(f.raw)
             if f.ftype == lk.T_I2C_REQ:
                 self.i2c_transactions += 1
-                self.runtime.reply(self._serve_i2c(f))
+                answer = self._serve_i2c(f)
+                self.log.reply(answer)
+                self.runtime.reply(answer)
                 continue
             if f.ftype == lk.T_EVENT:
                 event = self.link.decode_event(f.payload)
@@ -135,15 +143,18 @@ class _Session:
 
     def send(self, frame: bytes) -> None:
         """A frame that gets no reply (serial sensor bytes)."""
+        self.log.sent(frame)
         self.runtime.send(frame)
 
     def reboot(self) -> None:
         """Reset the flight computer: the firmware starts again; the link starts over."""
         self._pending = []
+        self.log.reset()
         self.link.reconnect()
         self.runtime.restart()
 
     def exchange(self, frame: bytes, reply_type: int) -> list[Frame]:
+        self.log.sent(frame)
         self.runtime.send(frame)
         waited = 0.0
         while not any(f.ftype == reply_type for f in self._pending):
@@ -297,7 +308,8 @@ def _fly(
     if lrf is not None:
         _inject_faults(s, "lrf", lrf, True, 0.0)
     session = _Session(rt, link, lidar, live)
-    _upload(session, firmware_parameters(s))
+    uploaded = firmware_parameters(s)
+    _upload(session, uploaded)
 
     def sensors_and_tick(t_us: int, send: bool, flying: bool) -> tuple[Any, float, int, Any]:
         """Sample the sensors at the vehicle's state, give the firmware the tick at time t_us
@@ -341,7 +353,13 @@ def _fly(
     else:
         summary = _summary(s, rt.name, seed, "arm_refused", dyn, 0, {}, session, None)
         summary["preflight"] = preflight_failure
-        return SimResult(summary=summary, telemetry=[], events=session.events)
+        return SimResult(
+            summary=summary,
+            telemetry=[],
+            events=session.events,
+            inputs=session.log,
+            params=uploaded,
+        )
     _start(session)
     pre_us = (k + 1) * period_us  # the flight starts on the tick after the last SAFE one
     if lidar_sensor is not None:
@@ -426,6 +444,8 @@ def _fly(
         summary=summary,
         telemetry=rows,
         events=session.events,
+        inputs=session.log,
+        params=uploaded,
     )
 
 
