@@ -1,0 +1,474 @@
+"""Monte Carlo on a Dask cluster: batches of seeded runs as tasks, results as Parquet shards.
+
+The campaign is the one softland.simulation.mc flies in a process pool, spread wider: run i
+still flies run seed ``seed + i`` through ``mc.run_one``, so the rows, summary.json and
+runs.csv are the same whatever the backend. What Dask adds:
+
+- **Batches**: one task flies a batch of runs (``batch`` runs, hundreds by default), so the
+  scheduler's per-task cost is paid once per batch, not per run.
+- **Shards**: the client writes each finished batch to ``DIR/shards/runs-FIRST-LAST.parquet``
+  (softland.simulation.shards) as it arrives; a campaign stopped midway keeps them, and
+  ``resume=True`` flies only the runs no shard holds. ``manifest.json`` there names the campaign
+  the shards belong to; a resume into another campaign's shards is refused.
+- **Lost workers**: a batch whose worker dies is handed to another worker by the scheduler
+  (up to its ``distributed.scheduler.allowed-failures``); a batch that raises is retried
+  (``retries``). A batch lost for good is recorded as runs with outcome "error", so
+  ``softland mc rerun DIR --failed`` flies it again; it writes no shard, so a resume does too.
+- **Same code everywhere**: before flying, every worker computes its fingerprint
+  (softland.simulation.fingerprint) and the client refuses a cluster where one differs,
+  naming the worker and what differs; every batch checks it again (a worker that joined
+  later).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from softland.errors import UserError
+from softland.simulation.dispersions import dispersed_run_with_draw
+from softland.simulation.fingerprint import (
+    MICROPYTHON_RUNTIMES,
+    Fingerprint,
+    compute_fingerprint,
+)
+from softland.simulation.mc import (
+    ERROR_OUTCOME,
+    Campaign,
+    ProgressFn,
+    RunSpec,
+    assemble_campaign,
+    check_campaign_args,
+    run_one,
+)
+from softland.simulation.scenario import Scenario
+
+INSTALL_HINT = "pip install softland[dask]"
+DEFAULT_BATCH = 200  # runs per task at most (fewer when that leaves a worker idle)
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_RETRIES = 2
+
+
+def dask_available() -> bool:
+    """True when dask.distributed and pyarrow import."""
+    try:
+        import distributed  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def require_dask(option: str) -> None:
+    """A UserError naming the extra to install, unless Dask and pyarrow are there."""
+    if not dask_available():
+        raise UserError(
+            f"{option} needs Dask and pyarrow, which are not installed: {INSTALL_HINT}"
+        )
+
+
+@dataclass(frozen=True)
+class DaskOptions:
+    """Where and how to fly on Dask.
+
+    scheduler: address of a running scheduler (tcp://HOST:8786); else local_workers worker
+    processes are started on this machine (a LocalCluster, one thread each). batch: runs per
+    task (None: DEFAULT_BATCH, fewer when the runs would not keep every worker busy twice)."""
+
+    scheduler: str | None = None
+    local_workers: int | None = None
+    batch: int | None = None
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    retries: int = DEFAULT_RETRIES
+    resume: bool = False
+
+    def describe(self) -> str:
+        if self.scheduler:
+            return f"dask {self.scheduler}"
+        return f"dask local cluster ({self.local_workers} workers)"
+
+
+class FingerprintMismatch(RuntimeError):
+    """A worker flies with other firmware, binary or host code than the client."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One task: runs (campaign index, run seed) of a scenario, and what the client flies
+    with (its fingerprint, checked on the worker before the first run)."""
+
+    scenario: Scenario
+    runs: tuple[tuple[int, int], ...]
+    runtime: str
+    micropython: str | None
+    controller: str | None
+    fingerprint: Fingerprint
+
+    @property
+    def name(self) -> str:
+        return f"runs {self.runs[0][0]}..{self.runs[-1][0]}"
+
+
+@dataclass
+class BatchRecord:
+    """How one batch went: where it flew, how long its runs took there, and its shard."""
+
+    first_index: int
+    last_index: int
+    runs: int
+    worker: str = ""
+    compute_s: float = 0.0
+    shard: str = ""
+    error: str = ""
+
+
+@dataclass
+class DaskFlight:
+    """The rows a Dask flight produced (by campaign index) and what happened to each batch."""
+
+    rows: dict[int, dict[str, Any]]
+    batches: list[BatchRecord] = field(default_factory=list)
+    resumed_runs: int = 0
+    workers: int = 0
+    wall_time_s: float = 0.0
+
+
+# ----------------------------------------------------------------- on the workers
+
+
+def worker_micropython(runtime: str, client_binary: str | None) -> str | None:
+    """The MicroPython binary this machine flies with: the client's path when it exists here,
+    else this machine's own (the same lookup as `softland sim`); None for cpython. The
+    fingerprint compares the bytes, not the path."""
+    if runtime not in MICROPYTHON_RUNTIMES:
+        return None
+    if client_binary and Path(client_binary).is_file():
+        return client_binary
+    from softland.boards.runtimes import resolve_runtime
+
+    return resolve_runtime(runtime, None)[1]
+
+
+def worker_fingerprint(runtime: str, client_binary: str | None) -> dict[str, str]:
+    """This worker's fingerprint (run on every worker by Client.run)."""
+    return compute_fingerprint(runtime, worker_micropython(runtime, client_binary)).as_dict()
+
+
+def fly_batch(batch: Batch) -> dict[str, Any]:
+    """The task: check this worker's fingerprint, then fly every run of the batch.
+
+    Returns {"rows": [run_one rows with "index"], "worker": address, "compute_s": seconds}.
+    """
+    binary = worker_micropython(batch.runtime, batch.micropython)
+    mine = compute_fingerprint(batch.runtime, binary)
+    differs = batch.fingerprint.differences(mine)
+    if differs:
+        raise FingerprintMismatch(
+            f"{_worker_address()} differs from the client: {', '.join(differs)}"
+        )
+    t0 = time.perf_counter()
+    rows = []
+    for index, seed in batch.runs:
+        row = run_one(RunSpec(batch.scenario, seed, batch.runtime, binary, batch.controller))
+        row["index"] = index
+        rows.append(row)
+    return {"rows": rows, "worker": _worker_address(), "compute_s": time.perf_counter() - t0}
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return "this process"
+
+
+# ----------------------------------------------------------------- on the client
+
+
+@contextmanager
+def dask_client(options: DaskOptions) -> Iterator[Any]:
+    """A connected distributed.Client: to options.scheduler, or to a LocalCluster of
+    options.local_workers processes started (and closed) here. An unreachable scheduler is a
+    UserError after options.connect_timeout_s."""
+    require_dask("--scheduler" if options.scheduler else "--dask-workers")
+    from distributed import Client, LocalCluster
+
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # connection retries and worker deaths: said by us
+    cluster = None
+    try:
+        if options.scheduler:
+            client = _connect(Client, options.scheduler, options.connect_timeout_s)
+        else:
+            n = options.local_workers or 1
+            cluster = LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,  # the sim holds the GIL: one run per process at a time
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
+            )
+            client = Client(cluster, set_as_default=False)
+            client.wait_for_workers(n, timeout=max(60.0, options.connect_timeout_s))
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+        quiet.setLevel(level)
+
+
+def _connect(client_class: Any, address: str, timeout_s: float) -> Any:
+    try:
+        client = client_class(address, timeout=f"{timeout_s}s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise UserError(
+            f"no Dask scheduler answered at {address} within {timeout_s:g} s "
+            f"(is `dask scheduler` running there?): {_first_line(exc)}"
+        ) from None
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"bad Dask scheduler address {address!r}: {_first_line(exc)}") from None
+    try:
+        client.wait_for_workers(1, timeout=timeout_s)
+    except (OSError, TimeoutError):
+        client.close()
+        raise UserError(
+            f"the Dask scheduler at {address} has no workers after {timeout_s:g} s "
+            f"(start some: dask worker {address})"
+        ) from None
+    return client
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def check_workers(
+    client: Any, expected: Fingerprint, runtime: str, micropython: str | None
+) -> list[str]:
+    """Every worker's fingerprint against the client's; their addresses, or one UserError
+    naming each worker that differs and what differs."""
+    results = client.run(worker_fingerprint, runtime, micropython, on_error="return")
+    if not results:
+        raise UserError("the Dask cluster has no workers")
+    problems = []
+    for address, result in sorted(results.items()):
+        if isinstance(result, BaseException):
+            problems.append(f"worker {address} cannot check ({_first_line(result)})")
+            continue
+        differs = expected.differences(Fingerprint(**result))
+        if differs:
+            problems.append(f"worker {address} has another {', '.join(differs)}")
+    if problems:
+        raise UserError(
+            "not flying: "
+            + "; ".join(problems)
+            + " (client first, worker second; every worker needs the client's softland, "
+            "firmware and MicroPython binary)"
+        )
+    return sorted(results)
+
+
+def batch_size(requested: int | None, runs: int, workers: int) -> int:
+    """Runs per task: the requested number, else DEFAULT_BATCH but no more than keeps every
+    worker busy with two tasks."""
+    if requested is not None:
+        if requested < 1:
+            raise UserError(f"--batch must be positive, got {requested}")
+        return requested
+    return max(1, min(DEFAULT_BATCH, math.ceil(runs / (2 * max(1, workers)))))
+
+
+def fly_dask(
+    client: Any,
+    scenario: Scenario,
+    runs: list[tuple[int, int]],
+    runtime: str,
+    micropython: str | None,
+    controller: str | None,
+    shard_dir: Path,
+    *,
+    batch: int | None = None,
+    retries: int = DEFAULT_RETRIES,
+    resume: bool = False,
+    manifest: dict[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+    task: Callable[[Batch], dict[str, Any]] = fly_batch,
+) -> DaskFlight:
+    """Fly runs (campaign index, run seed) on the cluster behind client, batch by batch, each
+    finished batch written as a shard in shard_dir; returns every run's row by index.
+
+    resume: keep the shards already in shard_dir (their manifest must equal `manifest`) and
+    fly only the runs they lack; else they are removed first. task: what a worker runs for a
+    batch (fly_batch; a test passes one that fails on purpose)."""
+    from distributed import as_completed
+
+    from softland.simulation import shards
+
+    expected = compute_fingerprint(runtime, micropython)
+    workers = check_workers(client, expected, runtime, micropython)
+    manifest = {**(manifest or {}), "fingerprint": expected.as_dict()}
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    flight = DaskFlight(rows={}, workers=len(workers))
+    if resume:
+        earlier = shards.read_manifest(shard_dir)
+        if earlier is not None and earlier != manifest:
+            differs = sorted(
+                k for k in set(earlier) | set(manifest) if earlier.get(k) != manifest.get(k)
+            )
+            raise UserError(
+                f"the shards in {shard_dir} belong to another campaign (different "
+                f"{', '.join(differs)}): run without --resume to start afresh"
+            )
+        wanted = {index for index, _ in runs}
+        flight.rows = {i: r for i, r in shards.read_shards(shard_dir).items() if i in wanted}
+        flight.resumed_runs = len(flight.rows)
+    else:
+        shards.clear_shards(shard_dir)
+    shards.write_manifest(shard_dir, manifest)
+
+    todo = [(index, seed) for index, seed in runs if index not in flight.rows]
+    size = batch_size(batch, len(todo), len(workers))
+    batches = [
+        Batch(scenario, tuple(todo[k : k + size]), runtime, micropython, controller, expected)
+        for k in range(0, len(todo), size)
+    ]
+    done = 0
+    total = len(runs)
+    if progress is not None:
+        for row in flight.rows.values():
+            done += 1
+            progress(done, total, row)
+    t0 = time.perf_counter()
+    futures = {
+        client.submit(task, b, retries=retries, pure=False, key=f"softland-{b.name}-{id(b):x}"): b
+        for b in batches
+    }
+    try:
+        for future in as_completed(futures, loop=client.loop):
+            b = futures[future]
+            record = BatchRecord(b.runs[0][0], b.runs[-1][0], len(b.runs))
+            if future.status == "error":
+                exc = future.exception()
+                if isinstance(exc, FingerprintMismatch):
+                    raise UserError(f"not flying: worker {exc}") from None
+                record.error = _first_line(exc)
+                rows = _lost_rows(b, record.error)
+            else:
+                result = future.result()
+                rows = result["rows"]
+                record.worker, record.compute_s = result["worker"], result["compute_s"]
+                record.shard = shards.write_shard(rows, shard_dir).name
+            future.release()
+            flight.batches.append(record)
+            for row in rows:
+                flight.rows[row["index"]] = row
+                done += 1
+                if progress is not None:
+                    progress(done, total, row)
+    except BaseException:
+        client.cancel(list(futures))
+        raise
+    flight.wall_time_s = time.perf_counter() - t0
+    return flight
+
+
+def _lost_rows(batch: Batch, message: str) -> list[dict[str, Any]]:
+    """Rows for a batch no worker could fly: outcome "error", with each run's draw."""
+    rows = []
+    for index, seed in batch.runs:
+        _, draw = dispersed_run_with_draw(batch.scenario, seed)
+        rows.append(
+            {
+                "index": index,
+                "seed": seed,
+                "outcome": ERROR_OUTCOME,
+                "passed": False,
+                "error": f"batch lost on the cluster: {message}",
+                "draw": draw,
+            }
+        )
+    return rows
+
+
+def campaign_manifest(
+    scenario: Scenario, seed: int, runtime: str, controller: str | None
+) -> dict[str, Any]:
+    """What a shard directory's runs depend on besides the code (compared on resume)."""
+    import hashlib
+
+    return {
+        "scenario": scenario.name,
+        "scenario_sha256": hashlib.sha256(repr(scenario).encode()).hexdigest(),
+        "seed": seed,
+        "runtime": runtime,
+        "controller": controller or "firmware",
+    }
+
+
+def run_campaign_dask(
+    scenario: Scenario,
+    runs: int,
+    seed: int,
+    options: DaskOptions,
+    out_dir: Path,
+    runtime: str = "cpython",
+    controller: str | None = None,
+    progress: ProgressFn | None = None,
+    micropython: str | None = None,
+    scenario_ref: str = "",
+    client: Any = None,
+) -> tuple[Campaign, DaskFlight]:
+    """run_campaign on Dask: the same Campaign (same rows), flown in batches on the cluster
+    options name (or on `client`), shards in out_dir/shards."""
+    runtime_name, binary, controller = check_campaign_args(
+        runs, seed, runtime, micropython, controller
+    )
+    pairs = [(i, seed + i) for i in range(runs)]
+    manifest = campaign_manifest(scenario, seed, runtime_name, controller)
+
+    def fly(c: Any) -> DaskFlight:
+        return fly_dask(
+            c,
+            scenario,
+            pairs,
+            runtime_name,
+            binary,
+            controller,
+            Path(out_dir) / "shards",
+            batch=options.batch,
+            retries=options.retries,
+            resume=options.resume,
+            manifest=manifest,
+            progress=progress,
+        )
+
+    if client is not None:
+        flight = fly(client)
+    else:
+        with dask_client(options) as c:
+            flight = fly(c)
+    campaign = assemble_campaign(
+        scenario,
+        [flight.rows[i] for i in range(runs)],
+        seed,
+        runtime_name,
+        controller,
+        flight.workers,
+        flight.wall_time_s,
+        scenario_ref,
+        backend="dask",
+    )
+    return campaign, flight
