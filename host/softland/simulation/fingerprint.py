@@ -50,14 +50,21 @@ class Fingerprint:
     firmware_dir: str = ""
     micropython_path: str = ""
 
-    def differences(self, other: Fingerprint) -> list[str]:
-        """What differs from `other`, one phrase per field, e.g. "firmware files (here 1a2b3c4d,
-        there 9f8e7d6c)"; empty when they match."""
+    def differences(
+        self, other: Fingerprint, mine: str = "client", theirs: str = "worker"
+    ) -> list[str]:
+        """What differs from `other`, one phrase per field, e.g. "firmware files (client
+        1a2b3c4d5e6f, worker 9f8e7d6c5b4a in /srv/fw)"; empty when they match."""
         out = []
         for name, label in FIELD_NAMES.items():
-            mine, theirs = getattr(self, name), getattr(other, name)
-            if mine != theirs:
-                out.append(f"{label} ({_short(mine)} vs {_short(theirs)})")
+            a, b = getattr(self, name), getattr(other, name)
+            if a != b:
+                where = ""
+                if name == "firmware" and other.firmware_dir:
+                    where = f" in {other.firmware_dir}"
+                elif name == "micropython" and other.micropython_path:
+                    where = f" at {other.micropython_path}"
+                out.append(f"{label} ({mine} {_short(a)}, {theirs} {_short(b)}{where})")
         return out
 
     def as_dict(self) -> dict[str, str]:

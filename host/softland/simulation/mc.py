@@ -245,6 +245,37 @@ def run_campaign(
     )
 
 
+def run_seeds(
+    scenario: Scenario,
+    runs: list[tuple[int, int]],
+    runtime: str = "cpython",
+    micropython: str | None = None,
+    controller: str | None = None,
+    workers: int = 1,
+    progress: ProgressFn | None = None,
+) -> Campaign:
+    """Fly chosen runs of a campaign, (campaign index, run seed) each, in a process pool:
+    a Campaign whose rows keep those indices (softland mc rerun)."""
+    runtime_name, binary, controller = check_campaign_args(
+        len(runs), 0, runtime, micropython, controller
+    )
+    workers = resolve_workers(workers, len(runs))
+    specs = [RunSpec(scenario, seed, runtime_name, binary, controller) for _, seed in runs]
+    t0 = time.perf_counter()
+    rows = fly_local(specs, workers, progress)
+    for (index, _), row in zip(runs, rows, strict=True):
+        row["index"] = index
+    return assemble_campaign(
+        scenario,
+        rows,
+        runs[0][1] - runs[0][0],
+        runtime_name,
+        controller,
+        workers,
+        time.perf_counter() - t0,
+    )
+
+
 def fly_local(
     specs: list[RunSpec], workers: int, progress: ProgressFn | None = None
 ) -> list[dict[str, Any]]:

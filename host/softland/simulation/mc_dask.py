@@ -22,6 +22,7 @@ runs.csv are the same whatever the backend. What Dask adds:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -170,7 +171,7 @@ def fly_batch(batch: Batch) -> dict[str, Any]:
     differs = batch.fingerprint.differences(mine)
     if differs:
         raise FingerprintMismatch(
-            f"{_worker_address()} differs from the client: {', '.join(differs)}"
+            f"{_worker_address()} differs from this client: {', '.join(differs)}"
         )
     t0 = time.perf_counter()
     rows = []
@@ -229,16 +230,38 @@ def dask_client(options: DaskOptions) -> Iterator[Any]:
         quiet.setLevel(level)
 
 
+@contextmanager
+def checked_client(options: DaskOptions, runtime: str, micropython: str | None) -> Iterator[Any]:
+    """dask_client whose every worker has been checked against this machine's fingerprint
+    for flying `runtime` (check_workers): connect and check before showing any progress."""
+    with dask_client(options) as client:
+        check_workers(client, compute_fingerprint(runtime, micropython), runtime, micropython)
+        yield client
+
+
 def _connect(client_class: Any, address: str, timeout_s: float) -> Any:
+    """A Client of the scheduler at address, or a UserError within about timeout_s: the
+    address is probed first (connection and handshake under one deadline), so a silent or
+    foreign server fails as clearly as a closed port."""
+    try:
+        asyncio.run(asyncio.wait_for(_probe(address, timeout_s), timeout_s))
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"bad Dask scheduler address {address!r}: {_first_line(exc)}") from None
+    except (OSError, asyncio.TimeoutError):
+        raise UserError(
+            f"no Dask scheduler answered at {address} within {timeout_s:g} s "
+            "(is `dask scheduler` running there, and the port open?)"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - whatever a foreign server's bytes make of it
+        raise UserError(
+            f"{address} did not answer as a Dask scheduler ({_first_line(exc)})"
+        ) from None
     try:
         client = client_class(address, timeout=f"{timeout_s}s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise UserError(
-            f"no Dask scheduler answered at {address} within {timeout_s:g} s "
-            f"(is `dask scheduler` running there?): {_first_line(exc)}"
+            f"no Dask scheduler answered at {address} within {timeout_s:g} s: {_first_line(exc)}"
         ) from None
-    except (ValueError, TypeError) as exc:
-        raise UserError(f"bad Dask scheduler address {address!r}: {_first_line(exc)}") from None
     try:
         client.wait_for_workers(1, timeout=timeout_s)
     except (OSError, TimeoutError):
@@ -248,6 +271,21 @@ def _connect(client_class: Any, address: str, timeout_s: float) -> Any:
             f"(start some: dask worker {address})"
         ) from None
     return client
+
+
+async def _probe(address: str, timeout_s: float) -> None:
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=timeout_s)
+    await comm.close()
+
+
+def _error_text(exc: BaseException) -> str:
+    """The message of an error a worker sent back (Dask wraps one it cannot unpickle, such
+    as an ImportError of softland itself, in a plain Exception holding its repr)."""
+    if type(exc) is Exception and exc.args:
+        return str(exc.args[0])
+    return _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -266,17 +304,19 @@ def check_workers(
     problems = []
     for address, result in sorted(results.items()):
         if isinstance(result, BaseException):
-            problems.append(f"worker {address} cannot check ({_first_line(result)})")
+            problems.append(
+                f"worker {address} cannot run softland's check ({_error_text(result)}): "
+                "is the same softland installed there?"
+            )
             continue
         differs = expected.differences(Fingerprint(**result))
         if differs:
-            problems.append(f"worker {address} has another {', '.join(differs)}")
+            problems.append(f"worker {address} differs from this client: {', '.join(differs)}")
     if problems:
         raise UserError(
             "not flying: "
             + "; ".join(problems)
-            + " (client first, worker second; every worker needs the client's softland, "
-            "firmware and MicroPython binary)"
+            + " (every worker needs the client's softland, firmware and MicroPython binary)"
         )
     return sorted(results)
 
@@ -418,6 +458,63 @@ def campaign_manifest(
     }
 
 
+def run_seeds_dask(
+    scenario: Scenario,
+    runs: list[tuple[int, int]],
+    options: DaskOptions,
+    shard_dir: Path,
+    runtime: str = "cpython",
+    micropython: str | None = None,
+    controller: str | None = None,
+    progress: ProgressFn | None = None,
+    seed: int | None = None,
+    scenario_ref: str = "",
+    client: Any = None,
+) -> tuple[Campaign, DaskFlight]:
+    """Fly chosen runs, (campaign index, run seed) each, on the cluster options name (or on
+    `client`), shards in shard_dir: a Campaign whose rows keep those indices, and how the
+    batches went. seed: the campaign seed (default: the first run's seed minus its index)."""
+    seed = runs[0][1] - runs[0][0] if seed is None else seed
+    runtime_name, binary, controller = check_campaign_args(
+        len(runs), seed, runtime, micropython, controller
+    )
+    manifest = campaign_manifest(scenario, seed, runtime_name, controller)
+
+    def fly(c: Any) -> DaskFlight:
+        return fly_dask(
+            c,
+            scenario,
+            runs,
+            runtime_name,
+            binary,
+            controller,
+            Path(shard_dir),
+            batch=options.batch,
+            retries=options.retries,
+            resume=options.resume,
+            manifest=manifest,
+            progress=progress,
+        )
+
+    if client is not None:
+        flight = fly(client)
+    else:
+        with dask_client(options) as c:
+            flight = fly(c)
+    campaign = assemble_campaign(
+        scenario,
+        [flight.rows[index] for index, _ in runs],
+        seed,
+        runtime_name,
+        controller,
+        flight.workers,
+        flight.wall_time_s,
+        scenario_ref,
+        backend="dask",
+    )
+    return campaign, flight
+
+
 def run_campaign_dask(
     scenario: Scenario,
     runs: int,
@@ -433,42 +530,17 @@ def run_campaign_dask(
 ) -> tuple[Campaign, DaskFlight]:
     """run_campaign on Dask: the same Campaign (same rows), flown in batches on the cluster
     options name (or on `client`), shards in out_dir/shards."""
-    runtime_name, binary, controller = check_campaign_args(
-        runs, seed, runtime, micropython, controller
-    )
-    pairs = [(i, seed + i) for i in range(runs)]
-    manifest = campaign_manifest(scenario, seed, runtime_name, controller)
-
-    def fly(c: Any) -> DaskFlight:
-        return fly_dask(
-            c,
-            scenario,
-            pairs,
-            runtime_name,
-            binary,
-            controller,
-            Path(out_dir) / "shards",
-            batch=options.batch,
-            retries=options.retries,
-            resume=options.resume,
-            manifest=manifest,
-            progress=progress,
-        )
-
-    if client is not None:
-        flight = fly(client)
-    else:
-        with dask_client(options) as c:
-            flight = fly(c)
-    campaign = assemble_campaign(
+    check_campaign_args(runs, seed, runtime, micropython, controller)
+    return run_seeds_dask(
         scenario,
-        [flight.rows[i] for i in range(runs)],
-        seed,
-        runtime_name,
-        controller,
-        flight.workers,
-        flight.wall_time_s,
-        scenario_ref,
-        backend="dask",
+        [(i, seed + i) for i in range(runs)],
+        options,
+        Path(out_dir) / "shards",
+        runtime=runtime,
+        micropython=micropython,
+        controller=controller,
+        progress=progress,
+        seed=seed,
+        scenario_ref=scenario_ref,
+        client=client,
     )
-    return campaign, flight
