@@ -28,7 +28,7 @@ _SOURCE_SUFFIXES = (".py", ".mpy", ".toml", ".json")
 FIELD_NAMES = {
     "softland_version": "softland version",
     "softland_sources": "softland host sources",
-    "numpy_version": "numpy version (random streams)",
+    "numpy_version": "numpy version",  # its random streams make the noise and dispersions
     "firmware": "firmware files",
     "micropython": "MicroPython binary",
 }

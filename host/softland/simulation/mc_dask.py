@@ -26,6 +26,7 @@ import asyncio
 import logging
 import math
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -215,7 +216,7 @@ def dask_client(options: DaskOptions) -> Iterator[Any]:
                 n_workers=n,
                 threads_per_worker=1,  # the sim holds the GIL: one run per process at a time
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port: never clash with another cluster
                 silence_logs=logging.CRITICAL,
             )
             client = Client(cluster, set_as_default=False)
@@ -393,7 +394,7 @@ def fly_dask(
             progress(done, total, row)
     t0 = time.perf_counter()
     futures = {
-        client.submit(task, b, retries=retries, pure=False, key=f"softland-{b.name}-{id(b):x}"): b
+        client.submit(task, b, retries=retries, key=f"softland {b.name} {uuid.uuid4().hex}"): b
         for b in batches
     }
     try:
