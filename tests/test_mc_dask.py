@@ -21,15 +21,16 @@ import pytest
 from softland.errors import UserError
 from softland.simulation.dispersions import DispersionDraw
 from softland.simulation.fingerprint import compute_fingerprint, tree_sha256
-from softland.simulation.mc import Campaign, run_campaign, run_seeds, write_campaign
+from softland.simulation.mc import Campaign, run_campaign, write_campaign
 from softland.simulation.mc_dask import (
     Batch,
     DaskOptions,
-    batch_size,
     dask_available,
     fly_batch,
     fly_dask,
+    plan_batches,
     run_campaign_dask,
+    run_seeds_dask,
 )
 from softland.simulation.rerun import load_campaign_dir, rerun_failed
 from softland.simulation.scenario import Dispersions, Scenario
@@ -142,13 +143,20 @@ def test_the_micropython_binary_is_hashed_only_for_micropython_runtimes(tmp_path
     assert compute_fingerprint("cpython", str(a)).micropython == ""
 
 
-def test_batches_are_hundreds_of_runs_unless_that_idles_a_worker() -> None:
-    assert batch_size(None, 10_000, 2) == 200
-    assert batch_size(None, 200, 2) == 50
-    assert batch_size(None, 3, 8) == 1
-    assert batch_size(7, 200, 2) == 7
+def test_batches_are_hundreds_of_runs_and_shrink_towards_the_end() -> None:
+    big = plan_batches(None, 100_000, 2)
+    assert sum(big) == 100_000
+    assert big[:400] == [200] * 400
+    assert big == sorted(big, reverse=True) and big[-1] == 1
+    small = plan_batches(None, 200, 2)
+    assert sum(small) == 200 and small[0] == 25 and len(small) < 50
+    assert plan_batches(None, 3, 8) == [1, 1, 1]
+
+
+def test_a_batch_size_asked_for_is_kept() -> None:
+    assert plan_batches(7, 20, 2) == [7, 7, 6]
     with pytest.raises(UserError, match="--batch"):
-        batch_size(0, 10, 2)
+        plan_batches(0, 10, 2)
 
 
 # ------------------------------------------------------------------ campaigns on a cluster
@@ -289,9 +297,14 @@ def test_a_batch_lost_for_good_is_recorded_as_errors_that_rerun_flies(
     write_campaign(lost, tmp_path / "lost")
 
     earlier = dataclasses.replace(load_campaign_dir(tmp_path / "lost"), scenario=dispersed)
-    rerun = rerun_failed(
-        earlier, lambda s, p, rt, mp: run_seeds(s, p, rt, mp, "firmware", workers=1)
-    )
+
+    def fly_on_the_cluster(s: Scenario, pairs: Any, runtime: str, mp: str | None) -> Campaign:
+        shards = tmp_path / "rerun" / "shards"
+        return run_seeds_dask(
+            s, pairs, DaskOptions(), shards, runtime, mp, "firmware", client=client
+        )[0]
+
+    rerun = rerun_failed(earlier, fly_on_the_cluster)
     compared = rerun.comparison()
     assert [(c["index"], c["seed"]) for c in compared] == pairs
     assert [c["outcome_before"] for c in compared] == ["error"] * 3
@@ -404,6 +417,36 @@ def test_cli_campaign_on_a_local_dask_cluster_matches_the_process_pool(tmp_path:
     record = json.loads((tmp_path / "d" / "shards" / "batches.json").read_text())
     assert [b["runs"] for b in record["batches"]] == [2, 2]
     assert json.loads((tmp_path / "d" / "summary.json").read_text())["backend"] == "dask"
+
+
+@needs_dask
+def test_cli_an_interrupted_campaign_keeps_its_shards_and_resumes(tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    common = ("mc", "earth-hopper", "--runs", "6", "--seed", "5", "--quiet", "--out", str(out))
+    first = subprocess.Popen(
+        [sys.executable, "-m", "softland.cli", *common, "--dask-workers", "1", "--batch", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "1000"},
+    )
+    deadline = time.monotonic() + 240
+    while not list(out.glob("shards/runs-*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    first.send_signal(signal.SIGINT)
+    _, stderr = first.communicate(timeout=120)
+    kept = sorted(p.name for p in out.glob("shards/runs-*.parquet"))
+    assert first.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "add --resume to fly only the rest" in stderr
+    assert 1 <= len(kept) < 3 and not (out / "runs.csv").exists()
+
+    resumed = _softland(*common, "--dask-workers", "1", "--batch", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{2 * len(kept)} run(s) resumed from earlier shards" in resumed.stderr
+    pool = _softland(*common[:-1], str(tmp_path / "p"))
+    assert pool.returncode == 0, pool.stderr
+    assert (out / "runs.csv").read_bytes() == (tmp_path / "p" / "runs.csv").read_bytes()
 
 
 @needs_dask

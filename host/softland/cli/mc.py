@@ -117,7 +117,7 @@ def _backend_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-DEFAULT_BATCH_TEXT = "200, fewer when that leaves a worker idle"
+DEFAULT_BATCH_TEXT = "200 at most, shrinking towards the end"
 DEFAULT_TIMEOUT_TEXT = "10"
 
 

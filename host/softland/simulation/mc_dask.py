@@ -52,7 +52,8 @@ from softland.simulation.mc import (
 from softland.simulation.scenario import Scenario
 
 INSTALL_HINT = "pip install softland[dask]"
-DEFAULT_BATCH = 200  # runs per task at most (fewer when that leaves a worker idle)
+DEFAULT_BATCH = 200  # runs per task at most (fewer towards the end: plan_batches)
+TAIL_SHARE = 4  # a guided batch is the remaining runs / (TAIL_SHARE x workers)
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 2
 
@@ -81,7 +82,7 @@ class DaskOptions:
 
     scheduler: address of a running scheduler (tcp://HOST:8786); else local_workers worker
     processes are started on this machine (a LocalCluster, one thread each). batch: runs per
-    task (None: DEFAULT_BATCH, fewer when the runs would not keep every worker busy twice)."""
+    task (None: DEFAULT_BATCH at most, shrinking towards the end: plan_batches)."""
 
     scheduler: str | None = None
     local_workers: int | None = None
@@ -201,6 +202,7 @@ def dask_client(options: DaskOptions) -> Iterator[Any]:
     options.local_workers processes started (and closed) here. An unreachable scheduler is a
     UserError after options.connect_timeout_s."""
     require_dask("--scheduler" if options.scheduler else "--dask-workers")
+    import dask
     from distributed import Client, LocalCluster
 
     quiet = logging.getLogger("distributed")
@@ -212,13 +214,16 @@ def dask_client(options: DaskOptions) -> Iterator[Any]:
             client = _connect(Client, options.scheduler, options.connect_timeout_s)
         else:
             n = options.local_workers or 1
-            cluster = LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,  # the sim holds the GIL: one run per process at a time
-                processes=True,
-                dashboard_address=":0",  # any free port: never clash with another cluster
-                silence_logs=logging.CRITICAL,
-            )
+            # a task goes to a worker only when it has a free thread: with the default
+            # (1.1) each one-thread worker holds a second batch that an idle worker could fly
+            with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+                cluster = LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,  # the sim holds the GIL: one run per process
+                    processes=True,
+                    dashboard_address=":0",  # any free port: never clash with another cluster
+                    silence_logs=logging.CRITICAL,
+                )
             client = Client(cluster, set_as_default=False)
             client.wait_for_workers(n, timeout=max(60.0, options.connect_timeout_s))
         try:
@@ -322,14 +327,25 @@ def check_workers(
     return sorted(results)
 
 
-def batch_size(requested: int | None, runs: int, workers: int) -> int:
-    """Runs per task: the requested number, else DEFAULT_BATCH but no more than keeps every
-    worker busy with two tasks."""
+def plan_batches(requested: int | None, runs: int, workers: int) -> list[int]:
+    """Runs per task, in submission order.
+
+    requested: that many each (the last takes the rest). Else guided: each batch is the
+    remaining runs / (TAIL_SHARE x workers), at most DEFAULT_BATCH, so a big campaign flies
+    in batches of DEFAULT_BATCH and the batches shrink towards the end: the last to finish
+    is short, and no worker waits long for the others (with equal batches it could wait for
+    a whole one)."""
     if requested is not None:
         if requested < 1:
             raise UserError(f"--batch must be positive, got {requested}")
-        return requested
-    return max(1, min(DEFAULT_BATCH, math.ceil(runs / (2 * max(1, workers)))))
+        return [min(requested, runs - k) for k in range(0, runs, requested)]
+    sizes = []
+    remaining = runs
+    while remaining > 0:
+        size = min(DEFAULT_BATCH, remaining, math.ceil(remaining / (TAIL_SHARE * max(1, workers))))
+        sizes.append(size)
+        remaining -= size
+    return sizes
 
 
 def fly_dask(
@@ -381,11 +397,12 @@ def fly_dask(
     shards.write_manifest(shard_dir, manifest)
 
     todo = [(index, seed) for index, seed in runs if index not in flight.rows]
-    size = batch_size(batch, len(todo), len(workers))
-    batches = [
-        Batch(scenario, tuple(todo[k : k + size]), runtime, micropython, controller, expected)
-        for k in range(0, len(todo), size)
-    ]
+    batches = []
+    start = 0
+    for size in plan_batches(batch, len(todo), len(workers)):
+        chunk = tuple(todo[start : start + size])
+        batches.append(Batch(scenario, chunk, runtime, micropython, controller, expected))
+        start += size
     done = 0
     total = len(runs)
     if progress is not None:
@@ -401,11 +418,14 @@ def fly_dask(
         for future in as_completed(futures, loop=client.loop):
             b = futures[future]
             record = BatchRecord(b.runs[0][0], b.runs[-1][0], len(b.runs))
-            if future.status == "error":
-                exc = future.exception()
+            if future.status != "finished":
+                # an error after its retries (KilledWorker: it killed workers), or cancelled
+                exc = future.exception() if future.status == "error" else None
                 if isinstance(exc, FingerprintMismatch):
                     raise UserError(f"not flying: worker {exc}") from None
-                record.error = _first_line(exc)
+                record.error = (
+                    _first_line(exc) if exc is not None else f"the task was {future.status}"
+                )
                 rows = _lost_rows(b, record.error)
             else:
                 result = future.result()
