@@ -414,7 +414,7 @@ def test_cli_campaign_on_a_local_dask_cluster_matches_the_process_pool(tmp_path:
     assert (tmp_path / "d" / "runs.csv").read_bytes() == (tmp_path / "p" / "runs.csv").read_bytes()
     assert "dask: 2 batch(es) of up to 2 runs on 2 worker(s)" in dask.stderr
     assert len(list((tmp_path / "d" / "shards").glob("runs-*.parquet"))) == 2
-    record = json.loads((tmp_path / "d" / "shards" / "batches.json").read_text())
+    record = json.loads((tmp_path / "d" / "shards" / "_batches.json").read_text())
     assert [b["runs"] for b in record["batches"]] == [2, 2]
     assert json.loads((tmp_path / "d" / "summary.json").read_text())["backend"] == "dask"
 

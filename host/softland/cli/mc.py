@@ -357,7 +357,9 @@ def run_command(
                 raise
     paths = write_campaign(campaign, out)
     if flight is not None:
-        paths["dask"] = _write_dask_record(flight, out / "shards" / "batches.json")
+        from softland.simulation.shards import BATCHES
+
+        paths["dask"] = _write_dask_record(flight, out / "shards" / BATCHES)
     summary = campaign.summary()
     _print_summary(summary)
     if flight is not None:
@@ -381,7 +383,7 @@ def run_command(
 
 
 def _write_dask_record(flight: Any, path: Path) -> Path:
-    """batches.json beside the shards: where each batch flew and how long it took there."""
+    """_batches.json beside the shards: where each batch flew and how long it took there."""
     record = {
         "workers": flight.workers,
         "wall_time_s": round(flight.wall_time_s, 3),

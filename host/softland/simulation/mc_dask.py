@@ -8,7 +8,7 @@ runs.csv are the same whatever the backend. What Dask adds:
   scheduler's per-task cost is paid once per batch, not per run.
 - **Shards**: the client writes each finished batch to ``DIR/shards/runs-FIRST-LAST.parquet``
   (softland.simulation.shards) as it arrives; a campaign stopped midway keeps them, and
-  ``resume=True`` flies only the runs no shard holds. ``manifest.json`` there names the campaign
+  ``resume=True`` flies only the runs no shard holds. ``_manifest.json`` there names the campaign
   the shards belong to; a resume into another campaign's shards is refused.
 - **Lost workers**: a batch whose worker dies is handed to another worker by the scheduler
   (up to its ``distributed.scheduler.allowed-failures``); a batch that raises is retried

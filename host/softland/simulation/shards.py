@@ -8,7 +8,7 @@ runs.csv, byte for byte, as one flown in a single process pool. Columns whose va
 all of one simple type are stored as JSON text (named in the file's metadata).
 
 Shards are written to a temporary name and renamed, so a campaign stopped midway leaves only
-whole shards; ``manifest.json`` beside them says which campaign they belong to (see
+whole shards; ``_manifest.json`` beside them says which campaign they belong to (see
 softland.simulation.mc_dask for resuming).
 """
 
@@ -30,7 +30,8 @@ except ImportError:  # pragma: no cover - the [dask] extra; callers check dask_a
     pa = pq = None
 
 SHARD_GLOB = "runs-*.parquet"
-MANIFEST = "manifest.json"
+MANIFEST = "_manifest.json"
+BATCHES = "_batches.json"  # where each batch flew (written by `softland mc`)
 _JSON_COLUMNS_KEY = b"softland.json_columns"
 _DRAW_FIELDS = tuple(f.name for f in dataclasses.fields(DispersionDraw) if f.name != "z")
 _ABSENT = "_absent"  # per row: the result keys that row does not have
@@ -136,6 +137,7 @@ def clear_shards(shard_dir: Path) -> None:
     for path in [*shard_dir.glob(SHARD_GLOB), *shard_dir.glob("*.parquet.tmp")]:
         path.unlink()
     (shard_dir / MANIFEST).unlink(missing_ok=True)
+    (shard_dir / BATCHES).unlink(missing_ok=True)
 
 
 def write_manifest(shard_dir: Path, manifest: dict[str, Any]) -> None:
