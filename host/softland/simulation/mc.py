@@ -77,6 +77,7 @@ class Campaign:
     wall_time_s: float
     scenario_ref: str = ""  # how the user named the scenario (for the reproduce command)
     draws: list[DispersionDraw] = field(default_factory=list)
+    backend: str = "processes"  # or "dask" (softland.simulation.mc_dask)
 
     def summary(self) -> dict[str, Any]:
         runs = self.runs
@@ -129,6 +130,7 @@ class Campaign:
             ),
             "wall_time_s": _r(self.wall_time_s, 2),
             "workers": self.workers,
+            "backend": self.backend,
         }
 
 
@@ -191,6 +193,21 @@ def _check_controller(controller: str | None) -> str | None:
     return controller
 
 
+def check_campaign_args(
+    runs: int, seed: int, runtime: str, micropython: str | None, controller: str | None
+) -> tuple[str, str | None, str | None]:
+    """Validate a campaign's arguments before anything flies: (runtime, MicroPython binary,
+    controller to pass to run_scenario), or a UserError."""
+    from softland.boards.runtimes import resolve_runtime
+
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise UserError(f"--runs must be a positive integer, got {runs!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {seed!r}")
+    runtime_name, binary = resolve_runtime(runtime, micropython)
+    return runtime_name, binary, _check_controller(controller)
+
+
 def run_campaign(
     scenario: Scenario,
     runs: int,
@@ -208,43 +225,106 @@ def run_campaign(
     run_scenario when not None. progress(done, total, row) is called as runs finish (in
     completion order); the campaign's rows are in run order whatever the workers.
     """
-    from softland.boards.runtimes import resolve_runtime
-
-    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
-        raise UserError(f"--runs must be a positive integer, got {runs!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UserError(f"--seed must be a non-negative integer, got {seed!r}")
-    runtime_name, binary = resolve_runtime(runtime, micropython)
-    controller = _check_controller(controller)
+    runtime_name, binary, controller = check_campaign_args(
+        runs, seed, runtime, micropython, controller
+    )
     workers = resolve_workers(workers, runs)
     specs = [RunSpec(scenario, seed + i, runtime_name, binary, controller) for i in range(runs)]
-    rows: list[dict[str, Any] | None] = [None] * runs
     t0 = time.perf_counter()
+    rows = fly_local(specs, workers, progress)
+    return assemble_campaign(
+        scenario,
+        rows,
+        seed,
+        runtime_name,
+        controller,
+        workers,
+        time.perf_counter() - t0,
+        scenario_ref,
+    )
+
+
+def run_seeds(
+    scenario: Scenario,
+    runs: list[tuple[int, int]],
+    runtime: str = "cpython",
+    micropython: str | None = None,
+    controller: str | None = None,
+    workers: int = 1,
+    progress: ProgressFn | None = None,
+) -> Campaign:
+    """Fly chosen runs of a campaign, (campaign index, run seed) each, in a process pool:
+    a Campaign whose rows keep those indices (softland mc rerun)."""
+    runtime_name, binary, controller = check_campaign_args(
+        len(runs), 0, runtime, micropython, controller
+    )
+    workers = resolve_workers(workers, len(runs))
+    specs = [RunSpec(scenario, seed, runtime_name, binary, controller) for _, seed in runs]
+    t0 = time.perf_counter()
+    rows = fly_local(specs, workers, progress)
+    for (index, _), row in zip(runs, rows, strict=True):
+        row["index"] = index
+    return assemble_campaign(
+        scenario,
+        rows,
+        runs[0][1] - runs[0][0],
+        runtime_name,
+        controller,
+        workers,
+        time.perf_counter() - t0,
+    )
+
+
+def fly_local(
+    specs: list[RunSpec], workers: int, progress: ProgressFn | None = None
+) -> list[dict[str, Any]]:
+    """run_one for every spec, in this process (workers 1) or a process pool; rows in spec
+    order, each with its "draw"."""
+    rows: list[dict[str, Any] | None] = [None] * len(specs)
     if workers == 1:
         for i, spec in enumerate(specs):
             rows[i] = run_one(spec)
             if progress is not None:
-                progress(i + 1, runs, rows[i])
+                progress(i + 1, len(specs), rows[i])
     else:
         _run_parallel(specs, rows, workers, progress)
-    wall = time.perf_counter() - t0
+    assert all(row is not None for row in rows)
+    return rows  # type: ignore[return-value]
+
+
+def assemble_campaign(
+    scenario: Scenario,
+    rows: list[dict[str, Any]],
+    seed: int,
+    runtime: str,
+    controller: str | None,
+    workers: int,
+    wall_time_s: float,
+    scenario_ref: str = "",
+    backend: str = "processes",
+) -> Campaign:
+    """A Campaign from run_one rows in run order, whatever flew them: row i is campaign index
+    i (run seed `seed + i`) unless it carries its own "index"; each row's draw becomes its
+    runs.csv columns."""
     done: list[dict[str, Any]] = []
     draws: list[DispersionDraw] = []
     for i, row in enumerate(rows):
-        assert row is not None
+        row = dict(row)
+        index = row.pop("index", i)
         draw = row.pop("draw")
         draws.append(draw)
-        done.append({"index": i, **row, **draw.row()})
+        done.append({"index": index, **row, **draw.row()})
     return Campaign(
         scenario=scenario,
         runs=done,
         seed=seed,
-        runtime=runtime_name,
+        runtime=runtime,
         controller=controller,
         workers=workers,
-        wall_time_s=wall,
+        wall_time_s=wall_time_s,
         scenario_ref=scenario_ref,
         draws=draws,
+        backend=backend,
     )
 
 
