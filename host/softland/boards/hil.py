@@ -139,6 +139,7 @@ class HilSession:
         i2c: I2cDevices | None,
         settings: LinkSettings,
         where: str,
+        keep_frames: bool = False,
     ) -> None:
         self.runtime = runtime
         self.link = link
@@ -150,6 +151,8 @@ class HilSession:
         self.events: list[dict[str, Any]] = []
         self.i2c_transactions = 0
         self.stats = LinkStats()
+        # the raw frames taken, in order (keep_frames: for a check against what the board sent)
+        self.frames_taken: list[bytes] | None = [] if keep_frames else None
         self.board_mode = ""
         self._lk = fsw_module("link")
         self._queue: deque[Frame] = deque()
@@ -176,6 +179,10 @@ class HilSession:
         if chunk:
             self._dec.feed_into(chunk, len(chunk))
         return chunk
+
+    def repeats_dropped(self) -> int:
+        """Frames the decoder dropped as an exact repeat of the one before (duplicates)."""
+        return int(self._dec.repeats)
 
     def decoder_errors(self) -> int:
         d = self._dec
@@ -274,6 +281,8 @@ class HilSession:
         self._expect = (f.seq + 1) & 0xFF
         self.stats.frames_received += 1
         self.wire_sha.update(f.raw)
+        if self.frames_taken is not None:
+            self.frames_taken.append(f.raw)
         self.sha.update(self._numbered_from_zero(f))
         return True
 
@@ -391,9 +400,11 @@ def run_hil(
     settings: LinkSettings | None = None,
     on_tick: Any = None,
     board: str = "",
+    sessions: list[HilSession] | None = None,
 ) -> SimResult:
     """Fly one descent against the board behind `runtime` (closed by the caller). The
-    summary is the sim's plus "link" (LinkStats) and "board"."""
+    summary is the sim's plus "link" (LinkStats) and "board". sessions: a list that gets the
+    session, which keeps the raw frames it took (frames_taken), for a test's check."""
     check_hil_scenario(scenario)
     seed = scenario.seed if seed is None else seed
     if controller is not None:
@@ -405,20 +416,23 @@ def run_hil(
         )
     settings = settings or LinkSettings()
     settings = dataclasses.replace(settings, tick_period_s=1.0 / scenario.sim.tick_hz)
-    sessions: list[HilSession] = []
+    keep = sessions is not None
+    sessions = [] if sessions is None else sessions
 
     def make_session(rt: Any, link: HostLink, i2c: I2cDevices | None) -> HilSession:
-        session = HilSession(rt, link, i2c, settings, runtime.port.port or runtime.name)
+        where = runtime.port.port or runtime.name
+        session = HilSession(rt, link, i2c, settings, where, keep_frames=keep)
         sessions.append(session)
         return session
 
     result = fly(scenario, runtime, seed, session=make_session, on_tick=on_tick)
-    session = sessions[0]
+    session = sessions[-1]
     result.summary["host_link_errors"] = session.decoder_errors()
     result.summary["board"] = board or "unnamed"
     result.summary["port"] = session.where
     result.summary["telemetry_sha256_wire"] = session.wire_sha.hexdigest()
     stats = session.stats
     stats.crc_errors = session.decoder_errors()
+    stats.duplicates += int(session.repeats_dropped())
     result.summary["link"] = stats.summary(settings)
     return result

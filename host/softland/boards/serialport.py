@@ -5,6 +5,7 @@ one UserError, a port that fails mid-run (a board unplugged, an emulator killed)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import serial
@@ -17,6 +18,8 @@ DEFAULT_BAUD = 115_200
 
 def open_port(path: str, baud: int = DEFAULT_BAUD) -> serial.Serial:
     """The serial port at `path` in raw mode, or a UserError naming it and why not."""
+    if not os.path.exists(path):
+        raise UserError(f"serial port {path} does not exist (is the board plugged in?)")
     try:
         return serial.Serial(path, baud, timeout=0.1, write_timeout=5.0, exclusive=True)
     except (serial.SerialException, OSError, ValueError) as exc:

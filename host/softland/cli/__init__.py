@@ -1,6 +1,6 @@
 """The `softland` command line: the click group `cli` and `main` (the console script and
 `python -m softland.cli`), one module per command family (sim: sim, scenarios, bench; mc;
-flash: flash, install-runtime, boards; pil)."""
+flash: flash, install-runtime, boards; pil; hil: hil, proxy)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from softland.cli.flash import boards_command, flash_command, install_runtime_command
+from softland.cli.hil import hil_command, proxy_command
 from softland.cli.mc import mc_command
 from softland.cli.pil import pil_command
 from softland.cli.sim import bench_command, scenarios_command, sim_command
@@ -37,6 +38,8 @@ cli.add_command(install_runtime_command)
 cli.add_command(boards_command)
 cli.add_command(mc_command)
 cli.add_command(pil_command)
+cli.add_command(hil_command)
+cli.add_command(proxy_command)
 
 
 def main() -> None:
