@@ -164,9 +164,9 @@ class Decoder:
       out_of_seq  SEQ repeats or goes back (duplicate, replay, reorder): dropped; after 3
                   such frames in a row with consecutive SEQs the peer is taken to have
                   restarted its numbering, and the third is accepted
-      repeats     the out_of_seq frames that were an exact repeat of the last frame
-                  delivered (same SEQ and CRC: its sender retransmitted it, having missed
-                  the answer): on_repeat() is called for each, the frame is not delivered
+      repeats     an exact repeat of the last frame delivered (same SEQ and CRC: its sender
+                  retransmitted it, having missed the answer): not delivered, on_repeat()
+                  is called; not an error (not in errors()), not out_of_seq
       lost        frames skipped by a forward SEQ jump (those frames are gone; this one is kept)
     After a bad frame the consumed bytes after its first sync byte are parsed again, so a good
     frame that began inside a bad one is still found. Every counter wraps at 2^29, and so does
@@ -386,10 +386,9 @@ class Decoder:
         seq = buf[4]
         if crc == self._last_crc and seq == self._last_seq:
             # the last frame again, byte for byte: a retransmission (its sender missed the
-            # answer). Dropped as a duplicate; the receiver may answer it again (on_repeat)
-            self.out_of_seq = (self.out_of_seq + 1) & COUNT_MASK
+            # answer). Not delivered, and not an error of this end: the receiver answers it
+            # again (on_repeat). Counted in repeats only
             self.repeats = (self.repeats + 1) & COUNT_MASK
-            self._error()
             self._oos_run = 0
             rep = self.on_repeat
             if rep is not None:

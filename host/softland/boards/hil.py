@@ -49,6 +49,12 @@ from softland.simulation.sim import (
 DEFAULT_REPLY_TIMEOUT_S = 1.0
 DEFAULT_RETRIES = 3
 _POLL_S = 0.05  # longest single read while waiting
+# hal.stdio_link.serve(wait_ms=) on the emulated Cortex-M0 in HIL: its clock counts
+# instructions and runs 15-30x the wall clock while it polls the UART, so the 2 s of
+# emuboard.EMULATED_WAIT_MS are ~0.1 s of the host's time, and a loaded host that answers an
+# I2C request later than that makes the board's transaction time out (rf_errors: 1 run in 3
+# of earth-hopper here, 2 cores shared). 30 s of board time are ~1-2 s of wall time
+EMULATED_HIL_WAIT_MS = 30_000
 
 
 @dataclass(frozen=True)

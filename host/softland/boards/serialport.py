@@ -6,6 +6,7 @@ one UserError, a port that fails mid-run (a board unplugged, an emulator killed)
 from __future__ import annotations
 
 import os
+import termios
 from collections.abc import Callable
 
 import serial
@@ -44,7 +45,7 @@ class SerialRuntime:
         try:
             self.port.write(data)
             self.port.flush()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             raise LinkLost(f"writing to {self.port.port} failed: {exc}") from None
         self.bytes_sent += len(data)
 
@@ -59,7 +60,7 @@ class SerialRuntime:
                 return b""
             waiting = self.port.in_waiting
             data = first + (self.port.read(waiting) if waiting else b"")
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             raise LinkLost(f"reading from {self.port.port} failed: {exc}") from None
         self.bytes_received += len(data)
         return data
@@ -69,7 +70,7 @@ class SerialRuntime:
         try:
             waiting = self.port.in_waiting
             return self.port.read(waiting) if waiting else b""
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             raise LinkLost(f"reading from {self.port.port} failed: {exc}") from None
 
     def restart(self) -> None:

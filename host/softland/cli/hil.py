@@ -14,7 +14,12 @@ from rich.console import Console
 from rich.table import Table
 
 from softland.boards.faultproxy import UNITS, FaultProxy, FaultRates
-from softland.boards.hil import DEFAULT_REPLY_TIMEOUT_S, DEFAULT_RETRIES, LinkSettings
+from softland.boards.hil import (
+    DEFAULT_REPLY_TIMEOUT_S,
+    DEFAULT_RETRIES,
+    EMULATED_HIL_WAIT_MS,
+    LinkSettings,
+)
 from softland.boards.serialport import DEFAULT_BAUD, SerialRuntime, open_port
 from softland.errors import UserError
 
@@ -56,7 +61,7 @@ def _board_runtime(
 
         with EmulatedBoard(clock_mhz=clock_mhz) as emu:
             try:
-                serial_port = emu.start_link()
+                serial_port = emu.start_link(wait_ms=EMULATED_HIL_WAIT_MS)
             except RuntimeError as exc:
                 raise UserError(f"the emulated Cortex-M0 did not start the link: {exc}") from None
             rt = SerialRuntime(serial_port, f"hil:qemu_m0@{clock_mhz}MHz")
