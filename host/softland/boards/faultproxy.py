@@ -171,7 +171,7 @@ class FaultProxy:
 
     def __init__(
         self,
-        board_port: str,
+        board_port: str | serial.Serial,
         rates: FaultRates,
         seed: int = 0,
         baud: int = DEFAULT_BAUD,
@@ -202,7 +202,12 @@ class FaultProxy:
         self.stop()
 
     def start(self) -> str:
-        self._board = open_port(self.board_port, self.baud)
+        # a path, or a port already open (an emulated board's, whose pty must not be
+        # closed and opened again: QEMU drops what it sends while no one holds it)
+        if isinstance(self.board_port, str):
+            self._board = open_port(self.board_port, self.baud)
+        else:
+            self._board = self.board_port
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)  # no echo, no line discipline: every byte value passes
         self.host_path = os.ttyname(self._slave)

@@ -49,6 +49,7 @@ from softland.simulation.sim import (
 DEFAULT_REPLY_TIMEOUT_S = 1.0
 DEFAULT_RETRIES = 3
 _POLL_S = 0.05  # longest single read while waiting
+HANDSHAKE_WAIT_S = 1.0  # shortest wait for each PING's ACK
 # hal.stdio_link.serve(wait_ms=) on the emulated Cortex-M0 in HIL: its clock counts
 # instructions and runs 15-30x the wall clock while it polls the UART, so the 2 s of
 # emuboard.EMULATED_WAIT_MS are ~0.1 s of the host's time, and a loaded host that answers an
@@ -203,6 +204,18 @@ class HilSession:
         self._last_sent = frame
         self._write(frame)
 
+    def _retransmit(self) -> None:
+        """The last frame again, after a flush: the answer is late or lost. A frame the host's
+        decoder holds unfinished is given up (its bytes parsed again: a good frame inside
+        is still taken, Decoder.end), and BUF_LEN zero bytes go first, which finish any frame
+        the board's decoder holds (a frame whose LEN a bit error raised waits for bytes
+        that never come: on the unix port, whose reads block, for ever; on a board until
+        its wait_ms): it fails its CRC, and the board then reads the repeat from its start.
+        Zeros between frames are skipped as noise, not counted (docs/protocol.md)."""
+        self._dec.end()
+        self.runtime.send(bytes(self._lk.BUF_LEN))
+        self._write(self._last_sent)
+
     def send(self, frame: bytes) -> None:
         """A frame that gets no answer (serial sensor bytes): sent once, never repeated."""
         self._write(frame)
@@ -220,7 +233,7 @@ class HilSession:
         for _ in range(attempts):
             ping = self.link.command_frame(app.C_PING)
             self._write(ping)
-            deadline = time.monotonic() + self.settings.reply_timeout_s
+            deadline = time.monotonic() + self._handshake_wait_s()
             while time.monotonic() < deadline:
                 chunk = self._read(min(_POLL_S, max(deadline - time.monotonic(), 0.0)))
                 if chunk and len(junk) < 4096:
@@ -243,8 +256,13 @@ class HilSession:
             )
         raise UserError(
             f"no answer from the board on {self.where} within {attempts} x "
-            f"{self.settings.reply_timeout_s:g} s: is the softland firmware serving the link?"
+            f"{self._handshake_wait_s():g} s: is the softland firmware serving the link?"
         )
+
+    def _handshake_wait_s(self) -> float:
+        # a board may still be starting, or a pty reconnecting (QEMU looks for its pty's
+        # reader once a second): each PING waits at least HANDSHAKE_WAIT_S
+        return max(self.settings.reply_timeout_s, HANDSHAKE_WAIT_S)
 
     def _check_ping_ack(self, f: Frame) -> None:
         app = self.link.app
@@ -328,7 +346,7 @@ class HilSession:
                 retries += 1
                 self.stats.retries += 1
                 ask_again = False
-                self._write(self._last_sent)
+                self._retransmit()
                 deadline = time.monotonic() + self.settings.reply_timeout_s
                 continue
             f = self._queue.popleft()

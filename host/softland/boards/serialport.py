@@ -15,6 +15,7 @@ from softland.errors import UserError
 from softland.simulation.sim import LinkLost
 
 DEFAULT_BAUD = 115_200
+WRITE_TIMEOUT_S = 1.0  # a frame is under 130 bytes: a write blocked this long is a dead port
 
 
 def open_port(path: str, baud: int = DEFAULT_BAUD) -> serial.Serial:
@@ -22,7 +23,9 @@ def open_port(path: str, baud: int = DEFAULT_BAUD) -> serial.Serial:
     if not os.path.exists(path):
         raise UserError(f"serial port {path} does not exist (is the board plugged in?)")
     try:
-        return serial.Serial(path, baud, timeout=0.1, write_timeout=5.0, exclusive=True)
+        return serial.Serial(
+            path, baud, timeout=0.1, write_timeout=WRITE_TIMEOUT_S, exclusive=True
+        )
     except (serial.SerialException, OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise UserError(f"cannot open serial port {path}: {reason}") from None
