@@ -20,6 +20,7 @@ counts move from run to run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -43,26 +44,32 @@ class Row:
     label: str
     rates: FaultRates
     direction: str = "both"  # both, to_host (board -> host only), to_board
+    retries: int = 3
 
 
+ALL2 = FaultRates(0.02, 0.02, 0.02, 0.02, 50)
+ALL5 = FaultRates(0.05, 0.05, 0.05, 0.05, 50)
 ROWS = (
     Row("clean", FaultRates()),
     Row("drop 1%", FaultRates(drop=0.01)),
     Row("drop 5%", FaultRates(drop=0.05)),
+    Row("drop 5%, 8 retries", FaultRates(drop=0.05), retries=8),
     Row("corrupt 1%", FaultRates(corrupt=0.01)),
     Row("corrupt 5%", FaultRates(corrupt=0.05)),
     Row("dup 5%", FaultRates(dup=0.05)),
     Row("delay 10% x 50 ms", FaultRates(delay=0.10, delay_ms=50)),
     Row("delay 5% x 300 ms", FaultRates(delay=0.05, delay_ms=300)),
-    Row("all 2%, delay 50 ms", FaultRates(0.02, 0.02, 0.02, 0.02, 50)),
-    Row("all 5%, delay 50 ms", FaultRates(0.05, 0.05, 0.05, 0.05, 50)),
-    Row("bytes: drop+corrupt 0.1%", FaultRates(drop=0.001, corrupt=0.001, unit="byte")),
+    Row("all 2%, delay 50 ms", ALL2),
+    Row("all 5%, delay 50 ms", ALL5),
+    Row("all 5%, delay 50 ms, 8 retries", ALL5, retries=8),
+    Row("bytes: drop+corrupt 0.02%", FaultRates(drop=0.0002, corrupt=0.0002, unit="byte")),
+    Row("bytes: drop+corrupt 0.1%, 8 retries", FaultRates(0.001, 0.001, unit="byte"), retries=8),
     Row("board->host drop 5%", FaultRates(drop=0.05), "to_host"),
     Row("host->board drop 5%", FaultRates(drop=0.05), "to_board"),
 )
 M0_ROWS = (
     Row("M0: clean", FaultRates()),
-    Row("M0: all 2%, delay 50 ms", FaultRates(0.02, 0.02, 0.02, 0.02, 50)),
+    Row("M0: all 2%, delay 50 ms", ALL2),
 )
 
 
@@ -102,6 +109,7 @@ def fly_row(
     to_host = row.rates if row.direction in ("both", "to_host") else none
     to_board = row.rates if row.direction in ("both", "to_board") else none
     sessions: list[HilSession] = []
+    settings = dataclasses.replace(settings, retries=row.retries)
     started = time.monotonic()
     with FaultProxy(port, to_host, seed=1, host_rates=to_board, record=True) as proxy:
         rt = SerialRuntime(open_port(proxy.host_path or ""), "hil")
@@ -120,9 +128,10 @@ def fly_row(
     taken = sessions[-1].frames_taken or []
     return {
         "row": row.label,
+        "retries max": row.retries,
         "units": counters["to_host"]["units"] + counters["to_board"]["units"],
         **did,
-        "retries": link["retries"],
+        "retried": link["retries"],
         "lost": link["frames_lost"],
         "crc": link["crc_errors"],
         "dups": link["duplicates_dropped"],
@@ -180,7 +189,7 @@ def main() -> None:
     settings = LinkSettings(reply_timeout_s=args.reply_timeout)
     sim_sha = str(run_scenario(s, "micropython").summary["telemetry_sha256"])
     print(f"machine: {machine_name()}; scenario {s.name}, seed {s.seed}, reply timeout "
-          f"{args.reply_timeout} s, {settings.retries} retries; proxy seed 1")  # fmt: skip
+          f"{args.reply_timeout} s; proxy seed 1")  # fmt: skip
     rows = []
     for row in ROWS:
         with UnixPtyBoard() as board:

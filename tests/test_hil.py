@@ -114,7 +114,7 @@ def test_through_the_fault_proxy_frames_are_retried_and_no_corrupted_frame_is_us
     rates = FaultRates(drop=0.02, corrupt=0.02, dup=0.02, delay=0.02, delay_ms=30)
     s = _scenario("earth-hopper")
     with FaultProxy(pty_board.path or "", rates, seed=3, record=True) as proxy:
-        hil, sessions = _hil(s, proxy.host_path or "", LinkSettings(reply_timeout_s=0.2))
+        hil, sessions = _hil(s, proxy.host_path or "", LinkSettings(reply_timeout_s=0.1))
         sent = proxy.to_host.recorded
         counters = proxy.counters()
     assert counters["to_host"]["corrupted"] > 0 and counters["to_board"]["corrupted"] > 0
@@ -148,7 +148,7 @@ def test_answers_lost_on_the_way_to_the_host_are_sent_again_without_a_trace(
     with FaultProxy(
         pty_board.path or "", FaultRates(drop=0.03), seed=5, host_rates=FaultRates()
     ) as proxy:
-        hil, _ = _hil(s, proxy.host_path or "", LinkSettings(reply_timeout_s=0.2))
+        hil, _ = _hil(s, proxy.host_path or "", LinkSettings(reply_timeout_s=0.1))
         dropped = proxy.counters()["to_host"]["dropped"]
     sim = run_scenario(s, "micropython", micropython=micropython_bin).summary
     assert dropped > 0
@@ -268,7 +268,7 @@ def _handshake_error(answer) -> str:
     rt = SerialRuntime(open_port(board.path), "hil:fake")
     try:
         with pytest.raises(UserError) as err:
-            run_hil(_scenario("nominal"), rt, settings=LinkSettings(reply_timeout_s=0.2))
+            run_hil(_scenario("nominal"), rt, settings=LinkSettings(reply_timeout_s=0.1))
     finally:
         rt.close()
         board.close()

@@ -204,16 +204,20 @@ class HilSession:
         self._last_sent = frame
         self._write(frame)
 
-    def _retransmit(self) -> None:
-        """The last frame again, after a flush: the answer is late or lost. A frame the host's
-        decoder holds unfinished is given up (its bytes parsed again: a good frame inside
-        is still taken, Decoder.end), and BUF_LEN zero bytes go first, which finish any frame
-        the board's decoder holds (a frame whose LEN a bit error raised waits for bytes
-        that never come: on the unix port, whose reads block, for ever; on a board until
-        its wait_ms): it fails its CRC, and the board then reads the repeat from its start.
-        Zeros between frames are skipped as noise, not counted (docs/protocol.md)."""
+    def _retransmit(self, flush: bool) -> None:
+        """The last frame again: the answer is late or lost. A frame the host's decoder holds
+        unfinished is given up first (its bytes parsed again: a good frame inside is still
+        taken, Decoder.end). With flush (from the second retransmission on), BUF_LEN zero
+        bytes go before the frame: they finish any frame the board's decoder holds (one
+        whose LEN a bit error raised waits for bytes that never come: on the unix port,
+        whose reads block, for ever; on a board until its wait_ms), which then fails its
+        CRC, and the board parses the bytes after its sync again, the first repeat among
+        them. Zeros between frames are skipped as noise, not counted (docs/protocol.md).
+        Not on the first retransmission: the board's I2C wait gives up after 512 bytes
+        (fsw/linkdev.py), and a plain loss needs no flush."""
         self._dec.end()
-        self.runtime.send(bytes(self._lk.BUF_LEN))
+        if flush:
+            self.runtime.send(bytes(self._lk.BUF_LEN))
         self._write(self._last_sent)
 
     def send(self, frame: bytes) -> None:
@@ -346,7 +350,7 @@ class HilSession:
                 retries += 1
                 self.stats.retries += 1
                 ask_again = False
-                self._retransmit()
+                self._retransmit(flush=retries >= 2)
                 deadline = time.monotonic() + self.settings.reply_timeout_s
                 continue
             f = self._queue.popleft()
