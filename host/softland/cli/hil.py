@@ -85,7 +85,11 @@ def _board_runtime(
     "emulator of --board here (unix: the MicroPython unix port behind a pty; qemu_m0: the "
     "emulated Cortex-M0, its UART).",
 )
-@click.option("--board", default=None, help="The board (boards/NAME.toml) [default: unix].")
+@click.option(
+    "--board",
+    default=None,
+    help="The board (boards/NAME.toml); with --port emulated: unix [default] or qemu_m0.",
+)
 @click.option("--seed", type=int, default=None, help="Random seed [default: the scenario's].")
 @click.option(
     "--out",
