@@ -78,6 +78,11 @@ C_PING = const(7)
 E_BAD_FRAME = const(5)  # ACK result: payload length wrong for its type
 E_UNKNOWN = const(6)  # ACK result: unknown command
 ARM_OVERRIDE = const(1)  # ARM value bit: arm despite failed preflight sensor checks
+# the answer to the last frame delivered, kept to send again when that frame comes again (a
+# host that missed the answer retransmits it: fsw.link.Decoder.on_repeat): at most ANSWER_MAX
+# frames, events in EV_SLOTS buffers of their own (a tick raises a handful at most)
+ANSWER_MAX = const(12)
+EV_SLOTS = const(8)
 AR_ARM_SWITCH = const(0x120)  # ARM/START refused: the board's arming switch is open (a hardware
 # interlock: the override bit does not override it; board mode only, hal/board_loop.py)
 
@@ -116,12 +121,18 @@ class App:
         self.board = bus is not None
         self.interlock_open = False  # board mode: the arming switch is open (ARM/START refused)
         self._write = out.write
+        # the frames sent since the last frame was delivered (references to the preallocated
+        # frame buffers below, which keep their bytes until the next frame of their kind)
+        self._answer = [None] * ANSWER_MAX
+        self._n_answer = 0
+        self.answer_overflows = 0  # frames sent beyond ANSWER_MAX in one answer (not kept)
+        self.repeats_answered = 0
         self.params = P.Params()
         self.flight = Flight(self.params, self.event)
         self.telem = Telemetry()
         self.enc = Encoder()
         self.dec = Decoder(self.on_frame)
-        self.i2c = LinkI2C(self._write, self.enc, self.dec, read_into)
+        self.i2c = LinkI2C(self._emit, self.enc, self.dec, read_into)
         self.uart = LinkUart()
         self.lrf = Lrf(self.uart)
         self.lidar = LidarLite(bus if bus is not None else self.i2c)
@@ -129,12 +140,14 @@ class App:
         self._used_reading_us = -1
         self._in_tick = False
         self._ack = bytearray(ACK_LEN + OVERHEAD)
-        self._ev = bytearray(EV_LEN + OVERHEAD)
+        self._evs = [bytearray(EV_LEN + OVERHEAD) for _ in range(EV_SLOTS)]
+        self._ev_crcs = [crc_view(b, EV_LEN) for b in self._evs]
+        self._n_ev = 0  # event buffers used by the current answer
         self._ack_crc = crc_view(self._ack, ACK_LEN)
-        self._ev_crc = crc_view(self._ev, EV_LEN)
         self.faults = 0
         self.bad_frames = 0  # good CRC, but a payload that does not fit its type
         self._errs_reported = 0
+        self.dec.on_repeat = self._repeat
         self.feed = self.dec.feed
         self.feed_into = self.dec.feed_into
         self.needed = self.dec.needed
@@ -172,14 +185,49 @@ class App:
             self.fault()
 
     def event(self, code, arg):
-        b = self._ev
+        # each event of an answer in a buffer of its own, so that all can be sent again;
+        # beyond EV_SLOTS the last buffer is reused (that answer can no longer be repeated)
+        k = self._n_ev
+        if k < EV_SLOTS:
+            self._n_ev = k + 1
+        else:
+            k = EV_SLOTS - 1
+            self._n_answer = ANSWER_MAX + 1  # spoilt: not repeated
+        b = self._evs[k]
         put_u8(b, HEADER_LEN + EV_CODE, code)
         put_u8(b, HEADER_LEN + EV_MODE, self.flight.mode)
         put_i32(b, HEADER_LEN + EV_ARG, arg)
-        self.enc.finish(b, T_EVENT, EV_LEN, self._ev_crc)
-        self._write(b)
+        self.enc.finish(b, T_EVENT, EV_LEN, self._ev_crcs[k])
+        self._emit(b)
+
+    def _emit(self, frame):
+        # send a frame and keep it as part of the answer to the last frame delivered
+        n = self._n_answer
+        if n < ANSWER_MAX:
+            self._answer[n] = frame
+            self._n_answer = n + 1
+        elif n == ANSWER_MAX:
+            self.answer_overflows = (self.answer_overflows + 1) & COUNT_MASK
+            self._n_answer = ANSWER_MAX + 1
+        self._write(frame)
+
+    def _repeat(self):
+        # the last frame delivered came again (fsw.link.Decoder.on_repeat): its sender missed
+        # (part of) the answer. The same frames again, same SEQ, same bytes, from the buffers
+        # they were sent from; the frame is not acted on twice. An answer that did not fit
+        # (more than ANSWER_MAX frames or EV_SLOTS events) is not repeated: the host then
+        # counts its frames as lost
+        n = self._n_answer
+        if n > ANSWER_MAX:
+            return
+        self.repeats_answered = (self.repeats_answered + 1) & COUNT_MASK
+        for i in range(n):
+            self._write(self._answer[i])
 
     def on_frame(self, ftype, buf, length):
+        # a new frame: what is sent from here on is its answer
+        self._n_answer = 0
+        self._n_ev = 0
         if ftype == T_I2C_RESP:
             # the answer to the I2C transaction in progress; anything else is a stray
             if not self.i2c.on_response(buf, length):
@@ -294,7 +342,7 @@ class App:
         t = self.telem
         t.pack(self.flight, errs, self.faults, self.range)
         self.enc.finish(t.frame, T_TELEM, TELEM_LEN, t.crc)
-        self._write(t.frame)
+        self._emit(t.frame)
 
     def _command(self, buf, length):
         o = HEADER_LEN
@@ -348,4 +396,4 @@ class App:
         put_i32(b, o + ACK_VALUE, value)
         self._save()
         self.enc.finish(b, T_ACK, ACK_LEN, self._ack_crc)
-        self._write(b)
+        self._emit(b)

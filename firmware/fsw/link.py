@@ -164,6 +164,9 @@ class Decoder:
       out_of_seq  SEQ repeats or goes back (duplicate, replay, reorder): dropped; after 3
                   such frames in a row with consecutive SEQs the peer is taken to have
                   restarted its numbering, and the third is accepted
+      repeats     an exact repeat of the last frame delivered (same SEQ and CRC: its sender
+                  retransmitted it, having missed the answer): not delivered, on_repeat()
+                  is called; not an error (not in errors()), not out_of_seq
       lost        frames skipped by a forward SEQ jump (those frames are gone; this one is kept)
     After a bad frame the consumed bytes after its first sync byte are parsed again, so a good
     frame that began inside a bad one is still found. Every counter wraps at 2^29, and so does
@@ -179,6 +182,12 @@ class Decoder:
         self.oversized = 0
         self.out_of_seq = 0
         self.lost = 0
+        self.repeats = 0
+        # called (no arguments) for an exact repeat of the last delivered frame: the receiver
+        # answers it again without acting on it twice (fsw.app re-sends its answer)
+        self.on_repeat = None
+        self._last_crc = -1  # CRC and SEQ of the last delivered frame (-1: none yet); kept
+        self._last_seq = -1  # across restart_seq: a repeat is never acted on twice
         self._errors = 0  # crc_errors + truncated + oversized + out_of_seq, wrapping
         # the CRC span of a frame of each payload length, and where a read at each position
         # of the buffer goes (memoryview slices allocate: made once, here)
@@ -375,6 +384,16 @@ class Decoder:
         self._state = _HUNT
         self._pos = 0
         seq = buf[4]
+        if crc == self._last_crc and seq == self._last_seq:
+            # the last frame again, byte for byte: a retransmission (its sender missed the
+            # answer). Not delivered, and not an error of this end: the receiver answers it
+            # again (on_repeat). Counted in repeats only
+            self.repeats = (self.repeats + 1) & COUNT_MASK
+            self._oos_run = 0
+            rep = self.on_repeat
+            if rep is not None:
+                rep()
+            return
         nxt = self._seq_next
         if nxt >= 0 and seq != nxt:
             gap = (seq - nxt) & 0xFF
@@ -394,6 +413,8 @@ class Decoder:
                 self.lost = (self.lost + gap) & COUNT_MASK
         self._oos_run = 0
         self._seq_next = (seq + 1) & 0xFF
+        self._last_crc = crc
+        self._last_seq = seq
         self.good = (self.good + 1) & COUNT_MASK
         self._handler(buf[3], buf, self._len)
 

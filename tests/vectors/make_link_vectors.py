@@ -101,7 +101,7 @@ LAYOUTS: dict[str, dict] = {
     },
 }
 
-COUNTERS = ("good", "crc_errors", "truncated", "oversized", "out_of_seq", "lost")
+COUNTERS = ("good", "crc_errors", "truncated", "oversized", "out_of_seq", "lost", "repeats")
 
 
 # ---------------------------------------------------------------- independent reference codec
@@ -618,12 +618,27 @@ def stream_cases() -> list[dict]:
         ),
         _stream(
             "duplicate_seq",
-            "the frame with SEQ 1 arrives twice: the repeat is dropped (out_of_seq), the "
-            "stream carries on with SEQ 2",
+            "the frame with SEQ 1 arrives twice, byte for byte: the repeat of the last frame "
+            "delivered is a retransmission, not delivered and counted in repeats (not an "
+            "error: the receiver answers it again, Decoder.on_repeat); the stream carries on "
+            "with SEQ 2",
             [
                 ("TICK seq 0", t[0]),
                 ("TICK seq 1", t[1]),
                 ("TICK seq 1 again", t[1]),
+                ("TICK seq 2", t[2]),
+            ],
+            [t[0], t[1], t[2]],
+            repeats=1,
+        ),
+        _stream(
+            "stale_frame_again",
+            "the frame with SEQ 0 arrives again after SEQ 1: an older frame, not the last one "
+            "delivered, is dropped as out of sequence (out_of_seq); SEQ 2 is delivered",
+            [
+                ("TICK seq 0", t[0]),
+                ("TICK seq 1", t[1]),
+                ("TICK seq 0 again", t[0]),
                 ("TICK seq 2", t[2]),
             ],
             [t[0], t[1], t[2]],

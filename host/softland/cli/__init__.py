@@ -1,6 +1,7 @@
 """The `softland` command line: the click group `cli` and `main` (the console script and
 `python -m softland.cli`), one module per command family (sim: sim, scenarios, bench; mc;
-flash: flash, install-runtime, boards; pil; listen; drop: capture, analyze; check)."""
+flash: flash, install-runtime, boards; pil; listen; drop: capture, analyze; check; hil: hil,
+proxy)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.markup import escape
 from softland.cli.check import check_command
 from softland.cli.drop import drop_group
 from softland.cli.flash import boards_command, flash_command, install_runtime_command
+from softland.cli.hil import hil_command, proxy_command
 from softland.cli.listen import listen_command
 from softland.cli.mc import mc_command
 from softland.cli.pil import pil_command
@@ -45,6 +47,8 @@ cli.add_command(pil_command)
 cli.add_command(listen_command)
 cli.add_command(drop_group)
 cli.add_command(check_command)
+cli.add_command(hil_command)
+cli.add_command(proxy_command)
 
 
 def main() -> None:

@@ -32,6 +32,11 @@ MODE_LANDED = MODES.index("LANDED")
 MODE_ABORT = MODES.index("ABORT")
 
 
+class LinkLost(RuntimeError):
+    """The board stopped answering (HIL, softland.boards.hil): the run ends with the outcome
+    `link_lost`, everything recorded up to then kept."""
+
+
 @dataclass
 class SimResult:
     summary: dict[str, Any]
@@ -251,7 +256,7 @@ def run_scenario(
         )
     rt = open_runtime(runtime, micropython=micropython, heap_bytes=heap_bytes)
     try:
-        return _fly(scenario, rt, seed, on_tick, live)
+        return _fly(scenario, rt, seed, on_tick, live=live)
     finally:
         rt.close()
 
@@ -276,9 +281,21 @@ def scenario_dynamics(s: Scenario) -> Dynamics:
     )
 
 
-def fly(s: Scenario, rt: Runtime, seed: int, live: FrameSink | None = None) -> SimResult:
-    """Fly one descent on a runtime the caller made (and closes): the PIL recorder's way in."""
-    return _fly(s, rt, seed, None, live)
+SessionFactory = Callable[[Runtime, HostLink, "I2cDevices | None"], Any]
+
+
+def fly(
+    s: Scenario,
+    rt: Runtime,
+    seed: int,
+    session: SessionFactory | None = None,
+    on_tick: Callable[[float, float], None] | None = None,
+    live: FrameSink | None = None,
+) -> SimResult:
+    """Fly one descent on a runtime the caller made (and closes): the PIL recorder's way in,
+    and HIL's, whose session (softland.boards.hil) retries lost frames and may raise LinkLost
+    (the run then ends with the outcome link_lost). live: as for run_scenario."""
+    return _fly(s, rt, seed, on_tick, session, live)
 
 
 def _fly(
@@ -286,6 +303,7 @@ def _fly(
     rt: Runtime,
     seed: int,
     on_tick: Callable[[float, float], None] | None,
+    session_factory: SessionFactory | None = None,
     live: FrameSink | None = None,
 ) -> SimResult:
     v = s.vehicle
@@ -307,9 +325,12 @@ def _fly(
     lrf = _lrf_model(s, rng_lrf) if s.rangefinder.model == "lrf" else None
     if lrf is not None:
         _inject_faults(s, "lrf", lrf, True, 0.0)
-    session = _Session(rt, link, lidar, live)
+    if session_factory is None:
+        session = _Session(rt, link, lidar, live)
+    else:
+        session = session_factory(rt, link, lidar)
+        session.live = live
     uploaded = firmware_parameters(s)
-    _upload(session, uploaded)
 
     def sensors_and_tick(t_us: int, send: bool, flying: bool) -> tuple[Any, float, int, Any]:
         """Sample the sensors at the vehicle's state, give the firmware the tick at time t_us
@@ -337,22 +358,35 @@ def _fly(
             )
         return sample, agl_m, acc, frames
 
-    # preflight: SAFE ticks, then ARM; a refusal is retried every tick up to
-    # PREFLIGHT_MAX_TICKS, or overridden at once where the scenario says so
-    preflight_failure = ""
-    for k in range(PREFLIGHT_MAX_TICKS):
-        sensors_and_tick(k * period_us, True, False)
-        if k + 1 < PREFLIGHT_TICKS:
-            continue
-        preflight_failure = _arm(session, False)
-        if preflight_failure and s.sim.preflight == "override":
-            _arm(session, True)
-            break
-        if not preflight_failure:
-            break
-    else:
-        summary = _summary(s, rt.name, seed, "arm_refused", dyn, 0, {}, session, None)
-        summary["preflight"] = preflight_failure
+    try:
+        _upload(session, uploaded)
+        # preflight: SAFE ticks, then ARM; a refusal is retried every tick up to
+        # PREFLIGHT_MAX_TICKS, or overridden at once where the scenario says so
+        preflight_failure = ""
+        for k in range(PREFLIGHT_MAX_TICKS):
+            sensors_and_tick(k * period_us, True, False)
+            if k + 1 < PREFLIGHT_TICKS:
+                continue
+            preflight_failure = _arm(session, False)
+            if preflight_failure and s.sim.preflight == "override":
+                _arm(session, True)
+                break
+            if not preflight_failure:
+                break
+        else:
+            summary = _summary(s, rt.name, seed, "arm_refused", dyn, 0, {}, session, None)
+            summary["preflight"] = preflight_failure
+            return SimResult(
+                summary=summary,
+                telemetry=[],
+                events=session.events,
+                inputs=session.log,
+                params=uploaded,
+            )
+        _start(session)
+    except LinkLost:
+        summary = _summary(s, rt.name, seed, "link_lost", dyn, 0, {}, session, None)
+        summary["preflight"] = "link lost"
         return SimResult(
             summary=summary,
             telemetry=[],
@@ -360,7 +394,6 @@ def _fly(
             inputs=session.log,
             params=uploaded,
         )
-    _start(session)
     pre_us = (k + 1) * period_us  # the flight starts on the tick after the last SAFE one
     if lidar_sensor is not None:
         _inject_faults(s, "lidarlite", lidar_sensor, False, pre_us / 1e6)
@@ -380,7 +413,11 @@ def _fly(
         tx_before = session.i2c_transactions
         session.t_s = st.t_s
         computer_up = resets.up(st.t_s, ticks, session)
-        sample, agl_m, acc, frames = sensors_and_tick(t_us, computer_up, ticks > 0)
+        try:
+            sample, agl_m, acc, frames = sensors_and_tick(t_us, computer_up, ticks > 0)
+        except LinkLost:
+            outcome = "link_lost"
+            break
         if computer_up:
             tel = [f for f in frames if f.ftype == link.link.T_TELEM][-1]
             last = link.decode_telemetry(tel.payload)
