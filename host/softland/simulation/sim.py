@@ -563,8 +563,11 @@ def _summary(
         outcome != "landed"
         or (td_speed is not None and td_speed <= s.criteria.max_touchdown_speed_mps)
     )
-    # only a landing has a meaningful cost ratio
-    ratio = dyn.delta_v_mps / dv_opt if dv_opt > 0 and outcome == "landed" else None
+    # only a landing has a meaningful cost ratio; it is against the true (variable-mass)
+    # optimum, the constant-acceleration closed form kept as a labelled cross-check
+    landed = outcome == "landed"
+    ratio = dyn.delta_v_mps / dv_opt_vm if dv_opt_vm and landed else None
+    ratio_cf = dyn.delta_v_mps / dv_opt if dv_opt > 0 and landed else None
     if passed and s.criteria.max_delta_v_ratio > 0 and ratio is not None:
         passed = ratio <= s.criteria.max_delta_v_ratio
     names = {v: k for k, v in CONTROLLERS.items()}
@@ -579,8 +582,9 @@ def _summary(
         "max_touchdown_speed_mps": s.criteria.max_touchdown_speed_mps,
         "delta_v_mps": _r(dyn.delta_v_mps),
         "delta_v_optimal_mps": _r(dv_opt),
-        "delta_v_ratio": _r(ratio),
         "delta_v_optimal_variable_mass_mps": _r(dv_opt_vm),
+        "delta_v_ratio": _r(ratio),
+        "delta_v_ratio_closed_form": _r(ratio_cf),
         "propellant_used_kg": _r(v.propellant_kg - dyn.state.propellant_kg),
         "flight_time_s": _r(flight_time),
         "land_detected_s": _r(landed_at),
