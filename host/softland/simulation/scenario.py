@@ -59,7 +59,7 @@ class Initial:
 
 
 RANGEFINDER_MODELS = ("simple", "lidarlite", "lrf")
-FAULT_SENSORS = ("lidarlite", "lrf", "computer")
+FAULT_SENSORS = ("lidarlite", "lrf", "imu", "computer")
 # the flight computer's faults: "reset" reboots it at start_s, booting again at end_s (the
 # engine gets no command in between, so it is off)
 COMPUTER_FAULTS = ("reset",)
@@ -169,6 +169,17 @@ class Scenario:
             if step.t_s <= t_s:
                 elevation = step.elevation_m
         return elevation
+
+    def imu_faults(self) -> list[Any]:
+        """The accelerometer's faults, validated (softland.devices.imu_faults.FaultSpec), on
+        the flight clock."""
+        from softland.devices.imu_faults import parse_fault
+
+        return [
+            parse_fault(f.name, max(f.start_s, 0.0), f.end_s, **f.params)
+            for f in self.faults
+            if f.sensor == "imu"
+        ]
 
     def lrf_config(self) -> Any:
         """The long-range rangefinder's softland.devices.lrf.LrfConfig for this scenario."""
@@ -457,6 +468,7 @@ def _validate_sensors(where: str, s: Scenario) -> None:
     from softland.devices.lrf import LrfModel
 
     lrf = LrfModel(cfg, np.random.default_rng(0))
+    from softland.devices.imu_faults import parse_fault as parse_imu_fault
     from softland.devices.lidarlite import parse_fault
 
     for i, fault in enumerate(s.faults):
@@ -465,6 +477,8 @@ def _validate_sensors(where: str, s: Scenario) -> None:
                 lrf.inject(fault.name, fault.start_s, fault.end_s, **fault.params)
             elif fault.sensor == "lidarlite":
                 parse_fault(fault.name, fault.start_s, fault.end_s, **fault.params)
+            elif fault.sensor == "imu":
+                parse_imu_fault(fault.name, max(fault.start_s, 0.0), fault.end_s, **fault.params)
         except (ValueError, TypeError) as exc:
             raise UserError(f"{where}: faults[{i}]: {exc}") from None
 

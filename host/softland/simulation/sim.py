@@ -289,9 +289,10 @@ def _fly(
     live: FrameSink | None = None,
 ) -> SimResult:
     v = s.vehicle
-    rng_range, rng_imu, rng_lrf, rng_lidar = np.random.default_rng(seed).spawn(4)
+    # a fifth stream for the IMU faults leaves the first four as they were without it
+    rng_range, rng_imu, rng_lrf, rng_lidar, rng_imu_faults = np.random.default_rng(seed).spawn(5)
     rangefinder = RangefinderModel(s.rangefinder, rng_range)
-    imu = ImuModel(s.imu, rng_imu)
+    imu = ImuModel(s.imu, rng_imu, s.imu_faults(), rng_imu_faults)
     dyn = scenario_dynamics(s)
     link = HostLink()
     period_us = 1_000_000 // s.sim.tick_hz
@@ -311,7 +312,7 @@ def _fly(
     uploaded = firmware_parameters(s)
     _upload(session, uploaded)
 
-    def sensors_and_tick(t_us: int, send: bool, flying: bool) -> tuple[Any, float, int, Any]:
+    def sensors_and_tick(t_us: int, send: bool, flying: bool) -> tuple[Any, float, Any, Any]:
         """Sample the sensors at the vehicle's state, give the firmware the tick at time t_us
         (unless its computer is down: send False) and return its telemetry frames."""
         st = dyn.state
@@ -327,12 +328,15 @@ def _fly(
             for k in range(0, len(serial) if send else 0, SERIAL_CHUNK):
                 session.send(link.serial_frame(serial[k : k + SERIAL_CHUNK]))
         # the IMU reports the mean specific force over the interval that just ended
-        acc = imu.sample(dyn.mean_specific_force_mps2 if flying else dyn.specific_force_mps2())
+        acc = imu.sample_at(
+            dyn.mean_specific_force_mps2 if flying else dyn.specific_force_mps2(),
+            st.t_s if flying else 0.0,
+        )
         frames = None
         session.time_us = t_us
         if send:
             frames = session.exchange(
-                link.tick_frame(t_us, sample.range_mm, sample.status, acc, True),
+                link.tick_frame(t_us, sample.range_mm, sample.status, acc.acc_mm_s2, acc.ok),
                 link.link.T_TELEM,
             )
         return sample, agl_m, acc, frames
@@ -398,7 +402,8 @@ def _fly(
                 "true_thrust_n": st.thrust_n,
                 "propellant_kg": st.propellant_kg,
                 "range_status": sample.status,
-                "imu_mm_s2": acc,
+                "imu_mm_s2": acc.acc_mm_s2,
+                "imu_ok": int(acc.ok),
                 "i2c_tx": session.i2c_transactions - tx_before,
             }
         )
