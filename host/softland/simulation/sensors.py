@@ -73,8 +73,10 @@ class ImuModel:
 
     def _on(self, name: str, t_s: float) -> FaultSpec | None:
         for spec in self.faults:
-            if spec.name == name and spec.start_s <= t_s and (
-                spec.end_s is None or t_s < spec.end_s
+            if (
+                spec.name == name
+                and spec.start_s <= t_s
+                and (spec.end_s is None or t_s < spec.end_s)
             ):
                 return spec
         return None

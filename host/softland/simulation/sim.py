@@ -330,7 +330,7 @@ def _fly(
         # the IMU reports the mean specific force over the interval that just ended
         acc = imu.sample_at(
             dyn.mean_specific_force_mps2 if flying else dyn.specific_force_mps2(),
-            st.t_s if flying else 0.0,
+            round(st.t_s, 6) if flying else 0.0,  # the flight clock as telemetry.csv has it
         )
         frames = None
         session.time_us = t_us
