@@ -273,6 +273,7 @@ def scenario_dynamics(s: Scenario) -> Dynamics:
         velocity_mps=s.initial.velocity_mps,
         substeps=s.sim.substeps,
         ground_m=s.ground_m,
+        restitution=s.sim.restitution,
     )
 
 
@@ -575,6 +576,8 @@ def _summary(
     ratio_cf = dyn.delta_v_mps / dv_opt if dv_opt > 0 and landed else None
     if passed and s.criteria.max_delta_v_ratio > 0 and ratio is not None:
         passed = ratio <= s.criteria.max_delta_v_ratio
+    if passed and s.criteria.max_land_detect_s > 0 and outcome == "landed":
+        passed = landed_at is not None and landed_at - flight_time <= s.criteria.max_land_detect_s
     names = {v: k for k, v in CONTROLLERS.items()}
     return {
         "scenario": s.name,
@@ -593,6 +596,7 @@ def _summary(
         "propellant_used_kg": _r(v.propellant_kg - dyn.state.propellant_kg),
         "flight_time_s": _r(flight_time),
         "land_detected_s": _r(landed_at),
+        "bounces": dyn.bounces,
         "ticks": ticks,
         "tick_overruns": last.get("overruns", 0),
         "link_errors": last.get("link_errors", 0),
