@@ -8,7 +8,6 @@ import pytest
 from softland.simulation.scenario import builtin_names, load_scenario
 from softland.simulation.sim import run_scenario
 
-
 # issue 12's scenarios whose own seeded run the firmware does not pass yet (the "before"
 # baseline in docs/scenarios.md): strict, so that the firmware work that lands them has to
 # take them off this list
