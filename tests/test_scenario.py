@@ -190,3 +190,14 @@ def test_a_land_detect_limit_beyond_the_run_after_contact_is_refused() -> None:
     raw["criteria"]["max_land_detect_s"] = 9.0
     with pytest.raises(UserError, match="'criteria.max_land_detect_s' must be below"):
         parse_scenario(raw, "x.toml")
+
+
+def test_a_false_return_without_its_offset_is_refused_naming_the_fault() -> None:
+    import tomllib
+
+    from softland.simulation.scenario import BUILTIN_DIR, parse_scenario
+
+    raw = tomllib.loads((BUILTIN_DIR / "false-return-long.toml").read_text())
+    del raw["faults"][0]["params"]
+    with pytest.raises(UserError, match=r"faults\[0\]: LRF fault 'false_return' needs .*offset_m"):
+        parse_scenario(raw, "x.toml")
