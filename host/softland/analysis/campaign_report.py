@@ -291,6 +291,7 @@ def render_campaign(c: Campaign) -> str:
                     "delta_v_ratio_p50",
                     "delta_v_ratio_p99",
                     "delta_v_ratio_runs",
+                    "delta_v_ratio_closed_form_p50",
                     "errors",
                 )
             ]
