@@ -10,7 +10,7 @@ from typing import Any
 
 HEADER = (
     "| scenario | controller | runs | success rate | outcomes | touchdown p50 / p99 / max (m/s) "
-    "| delta-v ratio p50 / p99 | criteria | wall time (s) |\n"
+    "| delta-v ratio p50 / p99 (variable-mass optimum) | criteria | wall time (s) |\n"
     "|---|---|---|---|---|---|---|---|---|"
 )
 
@@ -25,6 +25,8 @@ def row(d: dict[str, Any]) -> str:
     criteria = f"{crit['outcome']}, <= {crit['max_touchdown_speed_mps']} m/s"
     if crit.get("max_resume_ticks"):
         criteria += f", resumed within {crit['max_resume_ticks']} tick"
+    if crit.get("max_land_detect_s"):
+        criteria += f", LANDED within {crit['max_land_detect_s']:g} s of contact"
     return (
         f"| {d['scenario']} | {d['controller']} | {d['runs']} | {100 * d['success_rate']:.1f} % "
         f"| {outcomes} | {_f(d['touchdown_speed_p50'])} / {_f(d['touchdown_speed_p99'])} / "

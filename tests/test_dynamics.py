@@ -80,3 +80,33 @@ def test_the_imu_sees_the_touchdown_impulse() -> None:
     d.step(0.0, 0.02)
     assert d.state.on_ground
     assert d.mean_specific_force_mps2 > 9.81 + 1.0 / 0.02 * 0.5
+
+
+def test_without_restitution_a_contact_stops_the_vehicle_on_the_ground() -> None:
+    d = _vehicle(gravity_mps2=9.81, altitude_m=1.0)
+    for _ in range(100):
+        d.step(0.0, 0.02)
+    assert d.state.on_ground and d.state.velocity_mps == 0.0 and d.bounces == 0
+
+
+def test_with_restitution_a_contact_rebounds_at_that_fraction_of_its_speed() -> None:
+    d = _vehicle(gravity_mps2=9.81, altitude_m=1.0, restitution=0.5)
+    while d.first_contact is None:
+        d.step(0.0, 0.001)
+    impact = d.first_contact.speed_mps
+    assert impact == pytest.approx(math.sqrt(2 * 9.81 * 1.0), rel=1e-6)
+    assert d.bounces == 1 and not d.state.on_ground
+    # the rebound rises to (e v)^2 / 2g
+    top = 0.0
+    for _ in range(200):
+        d.step(0.0, 0.001)
+        top = max(top, d.height_above_ground_m())
+    assert top == pytest.approx((0.5 * impact) ** 2 / (2 * 9.81), rel=0.02)
+
+
+def test_bounces_die_out_and_the_vehicle_comes_to_rest() -> None:
+    d = _vehicle(gravity_mps2=9.81, altitude_m=1.0, restitution=0.5)
+    for _ in range(500):
+        d.step(0.0, 0.01)
+    assert d.state.on_ground and d.state.velocity_mps == 0.0
+    assert 3 <= d.bounces <= 10

@@ -322,6 +322,28 @@ def test_stuck_at_a_given_range() -> None:
     assert {f.range_cm for f in _hold(model, 5000.0, 1.0)} == {123_450}
 
 
+def test_a_long_false_return_reads_the_offset_beyond_the_ground_then_the_ground() -> None:
+    model = _model(dropout_probability=0.0)
+    model.inject("false_return", 1.0, 3.0, offset_m=400.0)
+    before = _hold(model, 1000.0, 1.0)
+    during = _hold(model, 1000.0, 2.0)
+    after = _hold(model, 1000.0, 1.0)
+    assert all(abs(f.range_m - 1000.0) < 10.0 for f in before + after)
+    assert {f.status for f in during} == {ST_VALID}
+    assert all(abs(f.range_m - 1400.0) < 10.0 for f in during)
+
+
+def test_a_short_false_return_reads_the_offset_short_of_the_ground() -> None:
+    model = _model(dropout_probability=0.0)
+    model.inject("false_return", 0.0, offset_m=-300.0)
+    assert all(abs(f.range_m - 700.0) < 10.0 for f in _hold(model, 1000.0, 1.0))
+
+
+def test_a_false_return_beyond_the_frame_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="offset_m"):
+        _model().inject("false_return", 0.0, offset_m=1e6)
+
+
 def test_garbage_adds_bytes_but_every_frame_still_parses() -> None:
     clean = _hold(_model(seed=3), 1000.0, 5.0)
     model = _model(seed=3)

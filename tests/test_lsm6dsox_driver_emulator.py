@@ -406,3 +406,52 @@ def test_no_integer_leaves_the_small_int_range_through_every_fault_and_the_tick_
     assert rig.drv.saturations > 0 and rig.drv.reprobes > 0 and rig.drv.stuck_events > 0
     assert tracker.count > 5_000
     assert tracker.violations == [], tracker.violations[:5]
+
+
+# --- a scenario's IMU faults (softland.devices.imu_faults) through the emulator -------------
+
+
+def _scenario_fault_rig(name: str, duration: float, **params: Any) -> tuple[Rig, float]:
+    from softland.devices.imu_faults import inject_lsm6dsox, parse_fault
+
+    rig = Rig(force=lambda t: G0 + 0.5 * np.sin(t)).started()
+    inject_lsm6dsox(rig.emu, [parse_fault(name, FAULT_START, FAULT_START + duration, **params)],
+                    offset_s=rig.t_s)  # fmt: skip
+    start = rig.t_s + FAULT_START
+    rig.at(start)
+    return rig, start + duration
+
+
+def test_scenario_stuck_reads_its_value_unflagged_then_the_force_again() -> None:
+    rig, end = _scenario_fault_rig("stuck", 0.5, mps2=1.0)
+    rig.step()
+    assert rig.drv.status == GOOD and abs(rig.drv.acc_mm_s2 - 1000) < 30
+    rig.at(end)
+    rig.step()
+    assert abs(rig.drv.acc_mm_s2 - (G0 + 0.5 * np.sin(rig.t_s)) * 1000) < 40
+
+
+def test_scenario_saturation_reads_the_clip_limit_unflagged_then_the_force_again() -> None:
+    # below the part's full scale: the driver cannot see the clipping
+    rig, end = _scenario_fault_rig("saturation", 0.5, limit_mps2=2.0)
+    rig.step()
+    assert rig.drv.status == GOOD and abs(rig.drv.acc_mm_s2 - 2000) < 30
+    rig.at(end)
+    rig.step()
+    assert rig.drv.acc_mm_s2 > 9000
+
+
+def test_scenario_dropout_is_no_data_within_the_stale_time_and_good_after() -> None:
+    rig, end = _scenario_fault_rig("dropout", 0.15)
+    assert rig.status_within(NO_DATA, IMU.STALE_US // DT + 2) <= IMU.STALE_US // DT + 2
+    assert not rig.drv.acc_ok
+    rig.at(end)
+    assert rig.status_within(GOOD, 2) <= 2
+
+
+def test_scenario_frozen_sample_is_flagged_stuck_by_the_driver_and_good_after() -> None:
+    rig, end = _scenario_fault_rig("frozen", 1.5)
+    assert rig.status_within(NO_DATA, IMU.STUCK_N + 1) <= IMU.STUCK_N + 1
+    assert rig.drv.stuck_events == 1
+    rig.at(end)
+    assert rig.status_within(GOOD, 4) <= 4

@@ -306,6 +306,31 @@ def test_stuck_outputs_keep_their_value_while_xlda_still_sets() -> None:
     assert r.outputs() == first
 
 
+def test_stuck_on_a_value_reads_that_force_on_the_vertical() -> None:
+    r = running(2, force=lambda t: 0.1 * G0 + 0.5 * G0 * t)
+    r.emu.inject("stuck", 0.02, mps2=-3.0)
+    r.wait_us(20_000)
+    assert r.outputs()[2] == to_raw(-3.0, FS_BITS[2])
+
+
+def test_clip_holds_the_vertical_within_its_limit() -> None:
+    r = running(2)
+    r.emu.inject("clip", 0.02, mps2=2.0)
+    r.wait_us(20_000)
+    assert r.outputs()[2] == to_raw(2.0, FS_BITS[2])
+
+
+def test_a_partial_dropout_loses_some_samples_only() -> None:
+    r = running(2)
+    r.emu.inject("dropout", 0.0, probability=0.5)
+    fresh = 0
+    for _ in range(200):
+        r.wait_us(10_000)  # 104 Hz: about one sample per wait
+        fresh += r.read(REG_STATUS)[0] & 0x01
+        r.read(REG_OUTX_L_A, 6)  # reading OUTX_H_A clears XLDA
+    assert 60 < fresh < 140
+
+
 def test_bias_jump_shifts_the_vertical() -> None:
     r = running(2)
     r.emu.inject("bias_jump", 0.02, mps2=1.5)

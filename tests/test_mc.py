@@ -252,6 +252,20 @@ def test_campaign_summary(campaign: Campaign) -> None:
     assert s["errors"] == 0
 
 
+def test_the_delta_v_ratio_is_against_the_variable_mass_optimum(campaign: Campaign) -> None:
+    for r in campaign.runs:
+        assert r["delta_v_ratio"] == pytest.approx(
+            r["delta_v_mps"] / r["delta_v_optimal_variable_mass_mps"], abs=2e-4
+        )
+        assert r["delta_v_ratio_closed_form"] == pytest.approx(
+            r["delta_v_mps"] / r["delta_v_optimal_mps"], abs=2e-4
+        )
+        # the closed form overstates the optimum: its ratio is the lower one
+        assert r["delta_v_ratio_closed_form"] < r["delta_v_ratio"]
+    s = campaign.summary()
+    assert s["delta_v_ratio_closed_form_p50"] < s["delta_v_ratio_p50"]
+
+
 def test_any_run_is_reproduced_alone_from_its_seed(
     dispersed: Scenario, campaign: Campaign
 ) -> None:
@@ -300,7 +314,14 @@ def test_outputs(campaign: Campaign, tmp_path: Path) -> None:
     assert len(rows) == CAMPAIGN_RUNS
     assert rows[3]["seed"] == str(CAMPAIGN_SEED + 3)
     assert rows[3]["telemetry_sha256"] == campaign.runs[3]["telemetry_sha256"]
-    for column in ("outcome", "delta_v_ratio", "propellant_used_kg", "mass_factor"):
+    for column in (
+        "outcome",
+        "delta_v_ratio",
+        "delta_v_ratio_closed_form",
+        "delta_v_optimal_variable_mass_mps",
+        "propellant_used_kg",
+        "mass_factor",
+    ):
         assert rows[0][column] != "", column
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -168,3 +168,36 @@ def test_a_negative_resume_bound_is_named(tmp_path: Path) -> None:
     text = GOOD.replace("max_touchdown_speed_mps = 1.0", "max_resume_ticks = -1")
     with pytest.raises(UserError, match=r"criteria\.max_resume_ticks"):
         load_scenario_file(_write(tmp_path, text))
+
+
+def test_restitution_outside_zero_to_one_is_refused_naming_the_field() -> None:
+    import tomllib
+
+    from softland.simulation.scenario import BUILTIN_DIR, parse_scenario
+
+    raw = tomllib.loads((BUILTIN_DIR / "nominal.toml").read_text())
+    raw["sim"]["restitution"] = 1.0
+    with pytest.raises(UserError, match=r"'sim.restitution' must be in \[0, 1\)"):
+        parse_scenario(raw, "x.toml")
+
+
+def test_a_land_detect_limit_beyond_the_run_after_contact_is_refused() -> None:
+    import tomllib
+
+    from softland.simulation.scenario import BUILTIN_DIR, parse_scenario
+
+    raw = tomllib.loads((BUILTIN_DIR / "nominal.toml").read_text())
+    raw["criteria"]["max_land_detect_s"] = 9.0
+    with pytest.raises(UserError, match="'criteria.max_land_detect_s' must be below"):
+        parse_scenario(raw, "x.toml")
+
+
+def test_a_false_return_without_its_offset_is_refused_naming_the_fault() -> None:
+    import tomllib
+
+    from softland.simulation.scenario import BUILTIN_DIR, parse_scenario
+
+    raw = tomllib.loads((BUILTIN_DIR / "false-return-long.toml").read_text())
+    del raw["faults"][0]["params"]
+    with pytest.raises(UserError, match=r"faults\[0\]: LRF fault 'false_return' needs .*offset_m"):
+        parse_scenario(raw, "x.toml")

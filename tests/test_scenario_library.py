@@ -8,8 +8,23 @@ import pytest
 from softland.simulation.scenario import builtin_names, load_scenario
 from softland.simulation.sim import run_scenario
 
+# issue 12's scenarios whose own seeded run the firmware does not pass yet (the "before"
+# baseline in docs/scenarios.md): strict, so that the firmware work that lands them has to
+# take them off this list
+OPEN = {
+    "false-return-long": "issue 12: re-based onto a false return 400 m long, crashes at 31 m/s",
+    "late-lossy": "issue 12: late acquisition with 30 % of the frames lost lands at 2.6 m/s",
+    "handover-large": "issue 12: a 600 m handover error told as the 250 m cap crashes",
+}
 
-@pytest.mark.parametrize("name", builtin_names())
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(reason=OPEN[n], strict=True)) if n in OPEN else n
+        for n in builtin_names()
+    ],
+)
 def test_scenario_passes_its_criteria(name: str) -> None:
     s = load_scenario(name)
     summary = run_scenario(s, "cpython").summary

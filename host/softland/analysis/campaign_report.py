@@ -143,7 +143,7 @@ def campaign_figure(c: Campaign) -> Figure:
         ax.hist(ratio, bins=min(40, max(5, ratio.size // 5)), color="tab:purple")
         ax.axvline(float(np.median(ratio)), color="k", ls=":", label="p50")
         ax.legend(fontsize=8)
-    ax.set_xlabel("delta-v / 1-D optimum (landed runs)")
+    ax.set_xlabel("delta-v / variable-mass optimum (landed runs)")
     ax.set_ylabel("runs")
     ax.set_title("fuel use against the optimum")
 
@@ -206,7 +206,7 @@ def campaign_figure(c: Campaign) -> Figure:
             td[~passed], ratio_all[~passed], s=14, c="tab:red", marker="x", label="failed"
         )
         ax_scatter.set_xlabel("touchdown speed [m/s]")
-        ax_scatter.set_ylabel("delta-v / 1-D optimum")
+        ax_scatter.set_ylabel("delta-v / variable-mass optimum")
         ax_scatter.set_title("fuel against touchdown speed")
         ax_scatter.legend(fontsize=8)
 
@@ -291,6 +291,7 @@ def render_campaign(c: Campaign) -> str:
                     "delta_v_ratio_p50",
                     "delta_v_ratio_p99",
                     "delta_v_ratio_runs",
+                    "delta_v_ratio_closed_form_p50",
                     "errors",
                 )
             ]

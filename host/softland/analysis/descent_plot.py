@@ -80,10 +80,10 @@ def _title(s: dict[str, Any]) -> str:
     if td is not None and limit is not None:
         td_text += f" (limit {limit:.2f})"
     dv = s.get("delta_v_mps")
-    dv_opt = s.get("delta_v_optimal_mps")
+    dv_opt = s.get("delta_v_optimal_variable_mass_mps") or s.get("delta_v_optimal_mps")
     dv_text = ""
     if dv is not None and dv_opt is not None:
-        dv_text = f", delta-v {dv:.1f} (optimum {dv_opt:.1f}) m/s"
+        dv_text = f", delta-v {dv:.1f} (variable-mass optimum {dv_opt:.1f}) m/s"
     verdict = "passed" if s.get("passed") else "FAILED"
     return (
         f"{s['scenario']} ({s['runtime']}, seed {s['seed']}, {s.get('controller', 'firmware')}): "

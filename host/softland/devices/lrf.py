@@ -276,6 +276,9 @@ FAULTS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "silent": MappingProxyType({}),
         # frames with the sensor-fault status
         "sensor_fault": MappingProxyType({}),
+        # the laser locks onto a false return offset_m beyond the ground (negative: short of
+        # it; dust, a crater wall, a secondary return): a strong valid return every frame
+        "false_return": MappingProxyType({"offset_m": _REQUIRED}),
     }
 )
 
@@ -303,6 +306,10 @@ def _check_param(name: str, param: str, value: Any) -> Any:
         return int(value)
     if param == "range_m" and not 0 < value * 100 <= RANGE_CM_MAX:
         raise ValueError(f"{where}: must be in 0..{RANGE_CM_MAX / 100:.0f} m")
+    if param == "offset_m":
+        if abs(value) * 100 > RANGE_CM_MAX:
+            raise ValueError(f"{where}: must be within +/-{RANGE_CM_MAX / 100:.0f} m")
+        return float(value)
     if value < 0:
         raise ValueError(f"{where}: must be >= 0")
     return float(value)
@@ -443,6 +450,15 @@ class LrfModel:
             signal = 0
         elif stuck and stuck_cm is not None:
             status, range_cm = ST_VALID, stuck_cm
+        elif (false := self._fault("false_return", t_s)) is not None:
+            echo_m = range_m + false.params["offset_m"]
+            if echo_m < cfg.min_range_m:
+                status = ST_TOO_CLOSE
+            else:
+                measured = max(echo_m + cfg.sigma_m(echo_m) * z, cfg.min_range_m)
+                status, range_cm = ST_VALID, min(round(measured * 100), RANGE_CM_MAX)
+                signal = max(signal, cfg.signal_byte(20.0))
+                self._last_valid_cm = range_cm
         elif range_m > cfg.max_range_m:
             pass
         elif range_m < cfg.min_range_m:

@@ -42,10 +42,16 @@ Faults (``inject(name, start_s, end_s=None, **params)``; window ``[start_s, end_
 -----------------------------------------------------------------------------------------
 ``nack(probability=1.0, kind="address")``  each transaction fails: ``"address"`` NACK (the
     part absent, ENODEV) or ``"data"`` NACK (EIO). Nothing reaches the registers.
-``stuck``  samples keep coming (XLDA sets) but the output registers stop changing.
+``stuck(mps2=None)``  samples keep coming (XLDA sets) but the output registers stop changing;
+    with ``mps2`` a number, the vertical specific force reads that constant instead (noise,
+    biases and the other axes as usual).
 ``bias_jump(mps2=2.0)``  the vertical reading carries ``mps2`` more.
 ``saturation(g=32.0)``  ``g`` more on the vertical: beyond any full scale, the up axis clips.
-``dropout``  no new sample: XLDA stays clear, the outputs keep their last values.
+``clip(mps2=19.6)``  the vertical specific force is clipped at +/- ``mps2`` before the noise
+    (a part whose range is below the force flown).
+``dropout(probability=1.0)``  no new sample (each sample lost with ``probability``; a draw
+    from the fault stream only when it is below 1): XLDA stays clear, the outputs keep their
+    last values.
 ``noise_burst(sigma_mps2=5.0)``  that much more white noise on every axis.
 ``power_cycle``  the supply drops at ``start_s`` and returns at ``end_s`` (or at once):
     address NACKs until it returns + ``BOOT_US``, then every register at its default.
@@ -137,15 +143,20 @@ def to_raw(a_mps2: float, fs_bits: int) -> int:
 # faults
 
 
+def _optional_number(fault: str, name: str, value: Any) -> float | None:
+    return None if value is None else faults.number(fault, name, value)
+
+
 _FAULT_TABLE: faults.FaultTable = MappingProxyType(
     {
         "nack": MappingProxyType(
             {"probability": (faults.probability, 1.0), "kind": (faults.nack_kind, "address")}
         ),
-        "stuck": MappingProxyType({}),
+        "stuck": MappingProxyType({"mps2": (_optional_number, None)}),
         "bias_jump": MappingProxyType({"mps2": (faults.number, 2.0)}),
         "saturation": MappingProxyType({"g": (faults.number, 32.0)}),
-        "dropout": MappingProxyType({}),
+        "clip": MappingProxyType({"mps2": (faults.positive, 19.6)}),
+        "dropout": MappingProxyType({"probability": (faults.probability, 1.0)}),
         "noise_burst": MappingProxyType({"sigma_mps2": (faults.non_negative, 5.0)}),
         "power_cycle": MappingProxyType({}),
     }
@@ -323,10 +334,15 @@ class Lsm6dsoxEmulator:
         self._take(s.due_us(last), noise[-1])
 
     def _take(self, t_us: int, normals: np.ndarray) -> None:
-        if self._on("dropout", t_us) is not None:
-            return
+        drop = self._on("dropout", t_us)
+        if drop is not None:
+            p = float(drop.params["probability"])
+            # a draw only for a partial dropout: a full one leaves the fault stream as it was
+            if p >= 1.0 or self._fault_rng.random() < p:
+                return
         self._xlda = True
-        if self._on("stuck", t_us) is not None:
+        stuck = self._on("stuck", t_us)
+        if stuck is not None and stuck.params["mps2"] is None:
             return
         bits = self.fs_bits
         sigma = self.noise_ug_rthz * 1e-6 * G0 * math.sqrt(self.odr_hz / 2.0)
@@ -339,6 +355,12 @@ class Lsm6dsoxEmulator:
         sat = self._on("saturation", t_us)
         if sat is not None:
             vertical += sat.params["g"] * G0
+        if stuck is not None:
+            vertical = float(stuck.params["mps2"])
+        clip = self._on("clip", t_us)
+        if clip is not None:
+            limit = float(clip.params["mps2"])
+            vertical = min(max(vertical, -limit), limit)
         for axis in range(3):
             a = self.bias_mps2[axis] + self.turn_on_bias_mps2[axis]
             a += sigma * normals[axis] + extra * normals[3 + axis]

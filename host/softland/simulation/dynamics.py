@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 G0 = 9.80665  # standard gravity for Isp
+BOUNCE_MIN_MPS = 0.05  # with restitution: slower contacts come to rest
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Dynamics:
         velocity_mps: float,
         substeps: int,
         ground_m: Callable[[float], float] | None = None,
+        restitution: float = 0.0,
     ) -> None:
         self.g = gravity_mps2
         self.dry_mass_kg = dry_mass_kg
@@ -59,6 +61,11 @@ class Dynamics:
         self.state = VehicleState(0.0, altitude_m, velocity_mps, propellant_kg, 0.0)
         # terrain under the track: ground elevation above the datum at time t
         self.ground_m: Callable[[float], float] = ground_m or (lambda _t: 0.0)
+        # contact: 0 (the default) stops the vertical motion at once; above 0 a contact faster
+        # than BOUNCE_MIN_MPS rebounds at restitution x the impact speed (a hard contact that
+        # bounces: legs, rocks), a slower one stops it
+        self.restitution = restitution
+        self.bounces = 0
         self.first_contact: Contact | None = None
         self.fuel_out_t_s: float | None = None
         self.delta_v_mps = 0.0  # integral of thrust / mass while airborne before contact
@@ -132,8 +139,13 @@ class Dynamics:
             if self.first_contact is None:
                 self.first_contact = Contact(s.t_s + t_c, -v_c)
             s.altitude_m = ground
-            s.velocity_mps = 0.0
-            s.on_ground = True
+            if self.restitution > 0.0 and -v_c > BOUNCE_MIN_MPS:
+                # the rebound leaves the ground at once (the rest of the substep is not flown)
+                s.velocity_mps = -self.restitution * v_c
+                self.bounces += 1
+            else:
+                s.velocity_mps = 0.0
+                s.on_ground = True
         else:
             s.altitude_m = new_alt
             s.velocity_mps += a * h

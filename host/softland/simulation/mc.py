@@ -40,7 +40,9 @@ RUN_COLUMNS = (
     "touchdown_vertical_speed_mps",
     "delta_v_mps",
     "delta_v_optimal_mps",
+    "delta_v_optimal_variable_mass_mps",
     "delta_v_ratio",
+    "delta_v_ratio_closed_form",
     "propellant_used_kg",
     "flight_time_s",
     "land_detected_s",
@@ -95,6 +97,11 @@ class Campaign:
             for r in runs
             if r["outcome"] == "landed" and r.get("delta_v_ratio") is not None
         ]
+        ratios_cf = [
+            r["delta_v_ratio_closed_form"]
+            for r in runs
+            if r["outcome"] == "landed" and r.get("delta_v_ratio_closed_form") is not None
+        ]
         failed = [r["seed"] for r in runs if not r["passed"]]
         errors = [r for r in runs if r["outcome"] == ERROR_OUTCOME]
         ref = self.scenario_ref or self.scenario.name
@@ -117,6 +124,7 @@ class Campaign:
             "delta_v_ratio_p50": _pct(ratios, 50),
             "delta_v_ratio_p99": _pct(ratios, 99),
             "delta_v_ratio_runs": len(ratios),
+            "delta_v_ratio_closed_form_p50": _pct(ratios_cf, 50),
             "outcomes": outcomes,
             "failed_runs": len(failed),
             "failed_seeds": failed[:MAX_FAILED_SEEDS],

@@ -59,7 +59,7 @@ class Initial:
 
 
 RANGEFINDER_MODELS = ("simple", "lidarlite", "lrf")
-FAULT_SENSORS = ("lidarlite", "lrf", "computer")
+FAULT_SENSORS = ("lidarlite", "lrf", "imu", "computer")
 # the flight computer's faults: "reset" reboots it at start_s, booting again at end_s (the
 # engine gets no command in between, so it is off)
 COMPUTER_FAULTS = ("reset",)
@@ -113,6 +113,9 @@ class Sim:
     # "enforce": the firmware's preflight sensor checks can refuse ARM (outcome arm_refused);
     # "override": ARM with the override bit (a handover with a known-bad sensor, reported)
     preflight: str = "enforce"
+    # ground contact: 0 stops the vehicle at once (the default); in (0, 1) a contact rebounds
+    # at this fraction of its speed (softland.simulation.dynamics: a hard contact that bounces)
+    restitution: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,8 @@ class Criteria:
     # after a flight-computer reset, ticks until the firmware flies again (1: the first tick
     # after the reboot); 0: not checked
     max_resume_ticks: int = 0
+    # the firmware declares LANDED within this many seconds of the first contact; 0: not checked
+    max_land_detect_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,17 @@ class Scenario:
             if step.t_s <= t_s:
                 elevation = step.elevation_m
         return elevation
+
+    def imu_faults(self) -> list[Any]:
+        """The accelerometer's faults, validated (softland.devices.imu_faults.FaultSpec), on
+        the flight clock."""
+        from softland.devices.imu_faults import parse_fault
+
+        return [
+            parse_fault(f.name, max(f.start_s, 0.0), f.end_s, **f.params)
+            for f in self.faults
+            if f.sensor == "imu"
+        ]
 
     def lrf_config(self) -> Any:
         """The long-range rangefinder's softland.devices.lrf.LrfConfig for this scenario."""
@@ -286,6 +302,10 @@ def _validate(where: str, s: Scenario) -> None:
         raise UserError(f"{where}: field 'sim.substeps' must be in [1, 1000]")
     for key in ("max_time_s", "crash_speed_mps"):
         _positive(where, f"sim.{key}", getattr(s.sim, key))
+    if not 0.0 <= s.sim.restitution < 1.0:
+        raise UserError(
+            f"{where}: field 'sim.restitution' must be in [0, 1), got {s.sim.restitution}"
+        )
     if s.sim.preflight not in PREFLIGHT:
         raise UserError(
             f"{where}: field 'sim.preflight' must be one of {', '.join(PREFLIGHT)}, "
@@ -298,6 +318,12 @@ def _validate(where: str, s: Scenario) -> None:
         )
     _positive(where, "criteria.max_touchdown_speed_mps", s.criteria.max_touchdown_speed_mps)
     _positive(where, "criteria.max_resume_ticks", s.criteria.max_resume_ticks, allow_zero=True)
+    _positive(where, "criteria.max_land_detect_s", s.criteria.max_land_detect_s, allow_zero=True)
+    if 0 < s.criteria.max_land_detect_s >= s.sim.after_touchdown_s:
+        raise UserError(
+            f"{where}: field 'criteria.max_land_detect_s' must be below sim.after_touchdown_s "
+            f"({s.sim.after_touchdown_s} s: the run ends then), got {s.criteria.max_land_detect_s}"
+        )
     if s.seed < 0:
         raise UserError(f"{where}: field 'seed' must not be negative")
     for f in dataclasses.fields(Dispersions):
@@ -457,6 +483,7 @@ def _validate_sensors(where: str, s: Scenario) -> None:
     from softland.devices.lrf import LrfModel
 
     lrf = LrfModel(cfg, np.random.default_rng(0))
+    from softland.devices.imu_faults import parse_fault as parse_imu_fault
     from softland.devices.lidarlite import parse_fault
 
     for i, fault in enumerate(s.faults):
@@ -465,6 +492,8 @@ def _validate_sensors(where: str, s: Scenario) -> None:
                 lrf.inject(fault.name, fault.start_s, fault.end_s, **fault.params)
             elif fault.sensor == "lidarlite":
                 parse_fault(fault.name, fault.start_s, fault.end_s, **fault.params)
+            elif fault.sensor == "imu":
+                parse_imu_fault(fault.name, max(fault.start_s, 0.0), fault.end_s, **fault.params)
         except (ValueError, TypeError) as exc:
             raise UserError(f"{where}: faults[{i}]: {exc}") from None
 
