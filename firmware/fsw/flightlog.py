@@ -1,0 +1,271 @@
+# Onboard flight log (docs/flightlog.md): one fixed-size record per tick and per command in a
+# ring of slots in a preallocated file, after a text header that describes the record layout.
+#
+# A record is a link frame (fsw.link: sync, LEN, TYPE T_LOG, SEQ, payload, PAD, CRC-32 below
+# 2^30) in a 128-byte slot. Its payload: the record's sequence number (counts on across resets),
+# kind and flags, what the flight was given this tick (Flight.tick's arguments, as the range
+# driver or the TICK frame delivered them) and the TELEM payload the link just sent, copied
+# byte for byte. A command record holds the CMD payload and the ACK payload instead.
+# Records collect in a preallocated RAM block of BATCH slots; a full block is written to the
+# file in one write (and flushed), so a tick costs a pack, a copy and a CRC (in C), and one
+# tick in BATCH also the write. Nothing here allocates after construction; nothing raises out
+# of the hooks (a failing store counts in `errors` and costs the log, never the tick).
+#
+# At boot (construction) the ring's blocks are scanned once (bounded: capacity / BATCH block
+# reads) for the newest whole block by sequence number; the log appends after it, so the
+# records before a reset stay where they are. A reset loses the records still in RAM (at most
+# BATCH - 1 ticks): the next boot's first record carries F_BOOT, and the tick counter in its
+# telemetry shows the gap.
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+try:
+    from ustruct import pack_into, unpack_from
+except ImportError:
+    from struct import pack_into, unpack_from
+
+from fsw import VERSION as FW_VERSION
+from fsw import telemetry
+from fsw.link import COUNT_MASK, HEADER_LEN, Encoder, crc_view, small_crc
+
+T_LOG = const(0x85)  # frame type of a record (never sent on the link)
+FORMAT = const(1)  # header and record layout version
+SLOT = const(128)  # bytes per record slot in the file
+PAYLOAD = const(92)  # record payload bytes (frame: PAYLOAD + 10)
+BATCH = const(4)  # records per block write (4 x 128 = 512 bytes: a flash sector)
+HEADER_BYTES = const(1024)  # text header before the first slot
+
+# record payload offsets
+SEQ = const(0)  # i32 record sequence number, wraps at 2^29
+KIND = const(4)  # u8 K_*
+FLAGS = const(5)  # u8 F_*
+NOW_US = const(6)  # i32 tick time (Flight.tick now_us)
+RANGE_MM = const(10)  # i32 range given to the flight
+RANGE_STATUS = const(14)  # u8 rangefinder status given to the flight
+ACC_MM_S2 = const(15)  # i32 vertical specific force given to the flight
+ACC_OK = const(19)  # u8
+AGE_MS = const(20)  # i32 range age given to the flight (-1: the reading already used)
+TELEM = const(24)  # the TELEM payload (telemetry.LENGTH bytes)
+CMD = const(6)  # command records: the CMD payload (6 bytes)
+ACK = const(12)  # command records: the ACK payload (8 bytes)
+CMD_LEN = const(6)
+ACK_LEN = const(8)
+
+K_TICK = const(1)
+K_CMD = const(2)
+F_BOOT = const(1)  # first record since the firmware booted
+F_FLIGHT = const(2)  # the flight ran this tick (the given fields are this tick's)
+F_BOARD = const(4)  # board mode: the board's clock and sensors, no TICK frame
+
+_HEAD = "<iBB"
+_GIVEN = "<iiBiBi"
+
+# the telemetry fields, in fsw.telemetry._FORMAT order (names as fsw.telemetry's constants)
+TELEM_NAMES = (
+    "tick time_us mode phase flags alt_mm vel_mm_s sigma_mm vref_mm_s throttle_q15 acmd_mm_s2"
+    " integ_mm_s2 range_mm amax_mm_s2 mass_q14 overruns link_errors faults rejects hlow_mm"
+    " rf_status rf_valid rf_signal rf_tx rf_errors flags2"
+)
+_TYPES = {"i": ("i32", 4), "H": ("u16", 2), "B": ("u8", 1)}
+
+
+def header_text(capacity):
+    # the layout a reader needs, one item a line: "field NAME TYPE OFFSET" (payload offsets)
+    lines = [
+        "softland flight log",
+        "format %d" % FORMAT,
+        "firmware %s" % FW_VERSION,
+        "slot %d payload %d type %d batch %d capacity %d header %d"
+        % (SLOT, PAYLOAD, T_LOG, BATCH, capacity, HEADER_BYTES),
+        "field seq i32 %d" % SEQ,
+        "field kind u8 %d" % KIND,
+        "field flags u8 %d" % FLAGS,
+        "given now_us i32 %d" % NOW_US,
+        "given range_mm i32 %d" % RANGE_MM,
+        "given range_status u8 %d" % RANGE_STATUS,
+        "given acc_mm_s2 i32 %d" % ACC_MM_S2,
+        "given acc_ok u8 %d" % ACC_OK,
+        "given age_ms i32 %d" % AGE_MS,
+        "command cmd 6 %d" % CMD,
+        "command ack 8 %d" % ACK,
+    ]
+    off = TELEM
+    names = TELEM_NAMES.split()
+    for i, ch in enumerate(telemetry._FORMAT[1:]):
+        kind, size = _TYPES[ch]
+        lines.append("telem %s %s %d" % (names[i], kind, off))
+        off += size
+    lines.append("end")
+    return "\n".join(lines) + "\n"
+
+
+class FlightLog:
+    """The ring in an open file f (r+b) of HEADER_BYTES + capacity * SLOT bytes whose header
+    is header_text(capacity) (open_log() makes one). attach(app) before the first tick."""
+
+    def __init__(self, f, capacity):
+        self._f = f
+        self.capacity = capacity - capacity % BATCH
+        self.buf = bytearray(BATCH * SLOT)
+        mv = memoryview(self.buf)
+        self._slots = [mv[i * SLOT : (i + 1) * SLOT] for i in range(BATCH)]
+        self._crc = [crc_view(s, PAYLOAD) for s in self._slots]
+        p = HEADER_LEN
+        tl = telemetry.LENGTH
+        self._telem = [mv[i * SLOT + p + TELEM : i * SLOT + p + TELEM + tl] for i in range(BATCH)]
+        self._cmd = [mv[i * SLOT + p + CMD : i * SLOT + p + CMD + CMD_LEN] for i in range(BATCH)]
+        self._ack = [mv[i * SLOT + p + ACK : i * SLOT + p + ACK + ACK_LEN] for i in range(BATCH)]
+        self._rest = [mv[i * SLOT + p + ACK + ACK_LEN : i * SLOT + p + PAYLOAD] for i in range(BATCH)]
+        self._zeros = bytearray(PAYLOAD - ACK - ACK_LEN)
+        self._enc = Encoder()
+        self._n = 0  # records in the RAM block
+        self._flags = F_BOOT
+        self._board = 0
+        self._src_telem = None
+        self._src_cmd = None
+        self._src_ack = None
+        self.seq = 0  # the next record's sequence number
+        self.pos = 0  # the slot the RAM block goes to (a multiple of BATCH)
+        self.written = 0  # records written to the file since boot (wraps at 2^29)
+        self.errors = 0  # failed writes or hooks (wraps at 2^29)
+        self.found = -1  # boot: the newest record's sequence number in the file, -1 none
+        self._scan()
+
+    def attach(self, app):
+        # the buffers the hooks copy from, as views made now (a view made per tick allocates)
+        self._src_telem = memoryview(app.telem.frame)[HEADER_LEN : HEADER_LEN + telemetry.LENGTH]
+        self._src_cmd = memoryview(app.dec.buf)[HEADER_LEN : HEADER_LEN + CMD_LEN]
+        self._src_ack = memoryview(app._ack)[HEADER_LEN : HEADER_LEN + ACK_LEN]
+        self._board = F_BOARD if app.board else 0
+
+    def _scan(self):
+        # the newest whole block: the one whose last record is good and has the highest
+        # sequence number (blocks are written whole; a torn one fails its CRC and is taken over)
+        best = -1
+        best_block = -1
+        buf = self.buf
+        last = self._slots[BATCH - 1]
+        view = self._crc[BATCH - 1]
+        f = self._f
+        for blk in range(0, self.capacity, BATCH):
+            f.seek(HEADER_BYTES + blk * SLOT)
+            if f.readinto(buf) != len(buf):
+                break
+            if last[0] != 0xA5 or last[1] != 0x5A or last[2] != PAYLOAD or last[3] != T_LOG:
+                continue
+            end = HEADER_LEN + PAYLOAD + 1
+            crc = last[end] | (last[end + 1] << 8) | (last[end + 2] << 16)
+            crc |= last[end + 3] << 24
+            if small_crc(view) != crc:
+                continue
+            seq = unpack_from("<i", last, HEADER_LEN + SEQ)[0]
+            if seq > best:
+                best = seq
+                best_block = blk
+        self.found = best
+        if best >= 0:
+            self.seq = (best + 1) & COUNT_MASK
+            self.pos = best_block + BATCH
+            if self.pos >= self.capacity:
+                self.pos = 0
+        for i in range(len(buf)):
+            buf[i] = 0
+
+    # ---- hooks (fsw.app.App)
+    def given(self, now_us, range_mm, range_status, acc, acc_ok, age_ms):
+        try:
+            pack_into(
+                _GIVEN,
+                self.buf,
+                self._n * SLOT + HEADER_LEN + NOW_US,
+                now_us,
+                range_mm,
+                range_status,
+                acc,
+                acc_ok,
+                age_ms,
+            )
+            self._flags |= F_FLIGHT
+        except Exception:
+            self.errors = (self.errors + 1) & COUNT_MASK
+
+    def tick(self):
+        # after the TELEM frame went out: the record of this tick
+        try:
+            self._telem[self._n][:] = self._src_telem
+            self._finish(K_TICK)
+        except Exception:
+            self.errors = (self.errors + 1) & COUNT_MASK
+
+    def command(self):
+        # after the ACK frame went out: the CMD payload (still in the decoder's buffer) and ACK
+        try:
+            n = self._n
+            self._cmd[n][:] = self._src_cmd
+            self._ack[n][:] = self._src_ack
+            self._rest[n][:] = self._zeros
+            self._finish(K_CMD)
+        except Exception:
+            self.errors = (self.errors + 1) & COUNT_MASK
+
+    def _finish(self, kind):
+        n = self._n
+        pack_into(_HEAD, self.buf, n * SLOT + HEADER_LEN + SEQ, self.seq, kind, self._flags | self._board)
+        self._enc.finish(self._slots[n], T_LOG, PAYLOAD, self._crc[n])
+        self.seq = (self.seq + 1) & COUNT_MASK
+        self._flags = 0
+        n += 1
+        self._n = n
+        if n == BATCH:
+            self._n = 0
+            self.flush()
+
+    def flush(self):
+        # the RAM block to its place in the ring (a partial block is written with stale slots
+        # after its records: readers skip records older than the newest by sequence number)
+        f = self._f
+        f.seek(HEADER_BYTES + self.pos * SLOT)
+        f.write(self.buf)
+        f.flush()
+        self.written = (self.written + BATCH) & COUNT_MASK
+        p = self.pos + BATCH
+        self.pos = p if p < self.capacity else 0
+
+
+def open_log(path, capacity):
+    # the ring file at path, made (preallocated) when absent or of another layout; a file of
+    # another layout (another firmware's) is kept as path + ".old" first
+    head = header_text(capacity).encode()
+    if len(head) > HEADER_BYTES:
+        raise ValueError("flight log header longer than HEADER_BYTES")
+    size = HEADER_BYTES + (capacity - capacity % BATCH) * SLOT
+    f = None
+    try:
+        f = open(path, "r+b")
+        got = f.read(len(head))
+        f.seek(0, 2)
+        if got != head or f.tell() != size:
+            f.close()
+            f = None
+            try:
+                import os
+
+                os.rename(path, path + ".old")
+            except Exception:
+                pass
+    except OSError:
+        f = None
+    if f is None:
+        f = open(path, "w+b")
+        f.write(head)
+        f.write(bytearray(HEADER_BYTES - len(head)))
+        block = bytearray(BATCH * SLOT)
+        for _ in range(0, size - HEADER_BYTES, len(block)):
+            f.write(block)
+        f.flush()
+    return FlightLog(f, capacity)
