@@ -143,27 +143,36 @@ class FlightLog:
         self._src_ack = memoryview(app._ack)[HEADER_LEN : HEADER_LEN + ACK_LEN]
         self._board = F_BOARD if app.board else 0
 
+    def _good_seq(self, i):
+        # the sequence number of slot i of the RAM block when it holds a good record, else -1
+        s = self._slots[i]
+        if s[0] != 0xA5 or s[1] != 0x5A or s[2] != PAYLOAD or s[3] != T_LOG:
+            return -1
+        end = HEADER_LEN + PAYLOAD + 1
+        crc = s[end] | (s[end + 1] << 8) | (s[end + 2] << 16) | (s[end + 3] << 24)
+        if small_crc(self._crc[i]) != crc:
+            return -1
+        return unpack_from("<i", s, HEADER_LEN + SEQ)[0]
+
     def _scan(self):
-        # the newest whole block: the one whose last record is good and has the highest
-        # sequence number (blocks are written whole; a torn one fails its CRC and is taken over)
+        # the newest record by sequence number. Blocks are written whole, so a block's last
+        # slot is the one to check; only a block whose last slot is not good but whose first
+        # is (the partial block of a clean shutdown, close()) is looked at slot by slot. A
+        # block torn by a reset fails its CRCs and is written over. Bounded: capacity / BATCH
+        # block reads, at most capacity CRCs (in C), once, at boot
         best = -1
         best_block = -1
         buf = self.buf
-        last = self._slots[BATCH - 1]
-        view = self._crc[BATCH - 1]
         f = self._f
         for blk in range(0, self.capacity, BATCH):
             f.seek(HEADER_BYTES + blk * SLOT)
             if f.readinto(buf) != len(buf):
                 break
-            if last[0] != 0xA5 or last[1] != 0x5A or last[2] != PAYLOAD or last[3] != T_LOG:
-                continue
-            end = HEADER_LEN + PAYLOAD + 1
-            crc = last[end] | (last[end + 1] << 8) | (last[end + 2] << 16)
-            crc |= last[end + 3] << 24
-            if small_crc(view) != crc:
-                continue
-            seq = unpack_from("<i", last, HEADER_LEN + SEQ)[0]
+            seq = self._good_seq(BATCH - 1)
+            if seq < 0 and self._good_seq(0) >= 0:
+                for i in range(BATCH - 1):
+                    s = self._good_seq(i)
+                    seq = s if s > seq else seq
             if seq > best:
                 best = seq
                 best_block = blk
@@ -225,9 +234,22 @@ class FlightLog:
             self._n = 0
             self.flush()
 
+    def close(self):
+        # a clean shutdown (the end of the link's input, not a reset): the records still in
+        # RAM to the next block, then the file closed. Allocates (a slice): not in a tick
+        n = self._n
+        if n:
+            f = self._f
+            f.seek(HEADER_BYTES + self.pos * SLOT)
+            f.write(memoryview(self.buf)[: n * SLOT])
+            self._n = 0
+            self.written = (self.written + n) & COUNT_MASK
+            p = self.pos + BATCH
+            self.pos = p if p < self.capacity else 0
+        self._f.close()
+
     def flush(self):
-        # the RAM block to its place in the ring (a partial block is written with stale slots
-        # after its records: readers skip records older than the newest by sequence number)
+        # the full RAM block to its place in the ring
         f = self._f
         f.seek(HEADER_BYTES + self.pos * SLOT)
         f.write(self.buf)

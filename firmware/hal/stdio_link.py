@@ -147,4 +147,6 @@ def serve(inp=None, out=None, heap_lock=False, backup=None, wait_ms=0):
         if intr:
             _console_intr(3)
     dec.end()
+    if app.log is not None:
+        app.log.close()  # the end of the input: the log's last records to its file
     return app

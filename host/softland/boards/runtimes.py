@@ -133,7 +133,9 @@ class CPythonRuntime:
 
     def close(self) -> None:
         self.app.dec.end()
-        self._close_log()
+        log = getattr(self.app, "log", None)
+        if log is not None:
+            log.close()  # the end of the run: the last records to the file, as serve() does
 
 
 def find_micropython(explicit: str | None = None) -> str | None:
