@@ -115,7 +115,7 @@ class FlightLogData:
     def seq_gaps(self) -> list[tuple[int, int]]:
         """(after seq, missing count) wherever consecutive good records skip numbers."""
         gaps = []
-        for a, b in zip(self.records, self.records[1:]):
+        for a, b in zip(self.records, self.records[1:], strict=False):
             if b.seq != a.seq + 1:
                 gaps.append((a.seq, b.seq - a.seq - 1))
         return gaps
@@ -159,7 +159,7 @@ def parse_header(data: bytes, name: str) -> Layout:
             if words[0] in groups:
                 groups[words[0]][words[1]] = Field(words[1], words[2], int(words[3]))
             elif words[0] == "slot":
-                kv.update(zip(words[0::2], words[1::2]))
+                kv.update(zip(words[0::2], words[1::2], strict=False))
             else:
                 kv[words[0]] = " ".join(words[1:])
         layout = Layout(
