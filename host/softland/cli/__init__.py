@@ -14,6 +14,7 @@ from softland.cli.check import check_command
 from softland.cli.drop import drop_group
 from softland.cli.flash import boards_command, flash_command, install_runtime_command
 from softland.cli.listen import listen_command
+from softland.cli.log import log_group, replay_command
 from softland.cli.mc import mc_command
 from softland.cli.pil import pil_command
 from softland.cli.sim import bench_command, scenarios_command, sim_command
@@ -45,6 +46,8 @@ cli.add_command(pil_command)
 cli.add_command(listen_command)
 cli.add_command(drop_group)
 cli.add_command(check_command)
+cli.add_command(log_group)
+cli.add_command(replay_command)
 
 
 def main() -> None:
