@@ -31,7 +31,9 @@ except ImportError:
 
 from fsw import VERSION as FW_VERSION
 from fsw import telemetry
-from fsw.link import COUNT_MASK, HEADER_LEN, Encoder, crc_view, small_crc
+from binascii import crc32
+
+from fsw.link import COUNT_MASK, HEADER_LEN, I32_MAX, SYNC1, SYNC2, crc_view, small_crc
 
 T_LOG = const(0x85)  # frame type of a record (never sent on the link)
 FORMAT = const(1)  # header and record layout version
@@ -63,7 +65,9 @@ F_FLIGHT = const(2)  # the flight ran this tick (the given fields are this tick'
 F_BOARD = const(4)  # board mode: the board's clock and sensors, no TICK frame
 
 _HEAD = "<iBB"
-_GIVEN = "<iiBiBi"
+_HEAD_GIVEN = "<iBBiiBiBi"  # the header and the given values, packed at once
+_PAD_AT = const(97)  # HEADER_LEN + PAYLOAD: the frame's PAD byte in a slot
+_CRC_AT = const(98)
 
 # the telemetry fields, in fsw.telemetry._FORMAT order (names as fsw.telemetry's constants)
 TELEM_NAMES = (
@@ -120,10 +124,11 @@ class FlightLog:
         self._telem = [mv[i * SLOT + p + TELEM : i * SLOT + p + TELEM + tl] for i in range(BATCH)]
         self._cmd = [mv[i * SLOT + p + CMD : i * SLOT + p + CMD + CMD_LEN] for i in range(BATCH)]
         self._ack = [mv[i * SLOT + p + ACK : i * SLOT + p + ACK + ACK_LEN] for i in range(BATCH)]
-        self._rest = [mv[i * SLOT + p + ACK + ACK_LEN : i * SLOT + p + PAYLOAD] for i in range(BATCH)]
+        rest = ACK + ACK_LEN
+        self._rest = [mv[i * SLOT + p + rest : i * SLOT + p + PAYLOAD] for i in range(BATCH)]
         self._zeros = bytearray(PAYLOAD - ACK - ACK_LEN)
-        self._enc = Encoder()
         self._n = 0  # records in the RAM block
+        self._packed = False  # given() packed this tick's header
         self._flags = F_BOOT
         self._board = 0
         self._src_telem = None
@@ -184,14 +189,26 @@ class FlightLog:
                 self.pos = 0
         for i in range(len(buf)):
             buf[i] = 0
+        # each slot's frame header, constant (the link SEQ byte stays 0: a record's own
+        # sequence number is in its payload)
+        for i in range(BATCH):
+            o = i * SLOT
+            buf[o] = SYNC1
+            buf[o + 1] = SYNC2
+            buf[o + 2] = PAYLOAD
+            buf[o + 3] = T_LOG
 
     # ---- hooks (fsw.app.App)
     def given(self, now_us, range_mm, range_status, acc, acc_ok, age_ms):
+        # the record's header and what the flight was given, in one pack (tick() finishes it)
         try:
             pack_into(
-                _GIVEN,
+                _HEAD_GIVEN,
                 self.buf,
-                self._n * SLOT + HEADER_LEN + NOW_US,
+                self._n * SLOT + HEADER_LEN + SEQ,
+                self.seq,
+                K_TICK,
+                self._flags | self._board | F_FLIGHT,
                 now_us,
                 range_mm,
                 range_status,
@@ -199,7 +216,7 @@ class FlightLog:
                 acc_ok,
                 age_ms,
             )
-            self._flags |= F_FLIGHT
+            self._packed = True
         except Exception:
             self.errors = (self.errors + 1) & COUNT_MASK
 
@@ -218,14 +235,35 @@ class FlightLog:
             self._cmd[n][:] = self._src_cmd
             self._ack[n][:] = self._src_ack
             self._rest[n][:] = self._zeros
+            self._packed = False
             self._finish(K_CMD)
         except Exception:
             self.errors = (self.errors + 1) & COUNT_MASK
 
     def _finish(self, kind):
+        # the header (unless given() packed it), then PAD and CRC as fsw.link.Encoder.finish
+        # does, written out (a method call costs ~0.1 ms at 16 MHz)
         n = self._n
-        pack_into(_HEAD, self.buf, n * SLOT + HEADER_LEN + SEQ, self.seq, kind, self._flags | self._board)
-        self._enc.finish(self._slots[n], T_LOG, PAYLOAD, self._crc[n])
+        buf = self.buf
+        base = n * SLOT
+        if self._packed:
+            self._packed = False
+        else:
+            flags = self._flags | self._board
+            pack_into(_HEAD, buf, base + HEADER_LEN + SEQ, self.seq, kind, flags)
+        view = self._crc[n]
+        crc = -1
+        pad = 0
+        while crc < 0:
+            buf[base + _PAD_AT] = pad
+            pad += 1
+            try:
+                crc = crc32(view)
+                if crc > I32_MAX:
+                    crc = -1
+            except MemoryError:
+                crc = -1  # a CRC of 2^30 or more would be a heap int on a 32-bit port
+        pack_into("<i", buf, base + _CRC_AT, crc)
         self.seq = (self.seq + 1) & COUNT_MASK
         self._flags = 0
         n += 1
@@ -259,16 +297,17 @@ class FlightLog:
         self.pos = p if p < self.capacity else 0
 
 
-def open_log(path, capacity):
+def open_log(path, capacity, opener=open):
     # the ring file at path, made (preallocated) when absent or of another layout; a file of
-    # another layout (another firmware's) is kept as path + ".old" first
+    # another layout (another firmware's) is kept as path + ".old" first. opener(path, mode):
+    # the filesystem's open (a board without a writable filesystem can hand a stand-in)
     head = header_text(capacity).encode()
     if len(head) > HEADER_BYTES:
         raise ValueError("flight log header longer than HEADER_BYTES")
     size = HEADER_BYTES + (capacity - capacity % BATCH) * SLOT
     f = None
     try:
-        f = open(path, "r+b")
+        f = opener(path, "r+b")
         got = f.read(len(head))
         f.seek(0, 2)
         if got != head or f.tell() != size:
@@ -283,7 +322,7 @@ def open_log(path, capacity):
     except OSError:
         f = None
     if f is None:
-        f = open(path, "w+b")
+        f = opener(path, "w+b")
         f.write(head)
         f.write(bytearray(HEADER_BYTES - len(head)))
         block = bytearray(BATCH * SLOT)
