@@ -82,7 +82,10 @@ def main() -> None:
         f"  faults {r.faults}, log errors {r.log_errors}"
     )
     boots = r.log.boots()
-    before = sum(1 for x in r.log.records[: boots[-1].position])
+    if len(boots) < 2 or boots[-1].seq != r.found_seq + 1:
+        print(f"reset after {n} ticks: the ring of 64 wrapped past it ({r.log.summary()})")
+        return
+    before = boots[-1].position
     print(
         f"reset after {n} ticks: resumed {r.resumed}, newest record found at boot {r.found_seq}"
         f"\n  {r.log.summary()}\n  records before the reset {before}, after "
