@@ -188,3 +188,11 @@ def test_the_log_leaves_every_telemetry_byte_as_it_was(tmp_path: Path) -> None:
     with_log = run_scenario(s, "cpython", flightlog=tmp_path / "n.log")
     without = run_scenario(s, "cpython")
     assert with_log.summary["telemetry_sha256"] == without.summary["telemetry_sha256"]
+
+
+def test_sim_log_is_the_same_file_under_the_32_bit_port(micropython32_bin: str, tmp_path: Path):
+    result, log = _sim(tmp_path, "beresheet", "micropython32")
+    _check_against_telemetry(result, log)
+    cp = tmp_path / "beresheet-cpython.log"
+    run_scenario(load_scenario("beresheet"), "cpython", flightlog=cp)
+    assert (tmp_path / "beresheet-micropython32.log").read_bytes() == cp.read_bytes()
