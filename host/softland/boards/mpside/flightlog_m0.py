@@ -5,14 +5,14 @@
 # (its vfs has VfsRom only), so the log's file is RamFile: a file's seek/write/readinto/flush
 # over a preallocated bytearray standing in for the flash; what a flash filesystem's write
 # costs on top is the board's (docs/flightlog.md).
-# Output: lines "NOLOG total_us max_us n", "LOG total_us max_us n", "RESUMED 0|1 FOUND seq",
-# "FAULTS n ERRORS n", then "HEX" lines of the log file.
+# Output: lines "NOLOG total_us worst_us ticks faults", "LOG total_us worst_us ticks faults
+# log_errors", "RESUMED 0|1 FOUND seq", "AFTER total_us worst_us ticks faults log_errors", then
+# "HEX" lines of the log file.
 import gc
 import time
-
-import micropython
 from binascii import hexlify
 
+import micropython
 from fsw import link
 from fsw.app import C_ARM, C_START, App
 from fsw.flightlog import open_log
