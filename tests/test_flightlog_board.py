@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from board_stand_in import BoardRig, hal_module
 
 from softland.boards.firmware import fsw_module
+from softland.errors import UserError
 from softland.flightlog.reader import F_BOARD, F_FLIGHT, K_TICK, read_flight_log
+from softland.flightlog.replay import replay_log
 
 
 def test_board_mode_logs_every_tick_with_what_the_driver_gave(tmp_path: Path) -> None:
@@ -34,11 +37,6 @@ def test_board_mode_logs_every_tick_with_what_the_driver_gave(tmp_path: Path) ->
 
 
 def test_replay_refuses_a_board_mode_log_in_one_line(tmp_path: Path) -> None:
-    import pytest
-
-    from softland.errors import UserError
-    from softland.flightlog.replay import replay_log
-
     path = tmp_path / "flight.log"
     rig = BoardRig()
     log = fsw_module("flightlog").open_log(str(path), 64)
