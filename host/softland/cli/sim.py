@@ -161,6 +161,8 @@ def sim_command(
         for w in caught:
             console.print(f"[yellow]warning:[/] {escape(str(w.message))}", highlight=False)
     paths = write_outputs(result, out)
+    if (out / "flight.log").is_file():
+        paths["flightlog"] = out / "flight.log"  # written by the firmware itself during the run
     _print_summary(result.summary)
     console.print(
         escape("wrote " + ", ".join(str(p) for p in paths.values())),
