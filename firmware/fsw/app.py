@@ -109,7 +109,7 @@ class RangeInput:
 
 
 class App:
-    def __init__(self, out, read_into=None, backup=None, bus=None):
+    def __init__(self, out, read_into=None, backup=None, bus=None, log=None):
         # out: a stream with write(buf) (stdout, UART, or the host's in-memory sink);
         # read_into(buf, n): the input stream, read while a tick waits for the host's answer
         # to an I2C transaction (None: no link devices, every transaction fails);
@@ -158,6 +158,9 @@ class App:
         self.resumed = False
         if backup is not None:
             self._boot_resume()
+        self.log = log  # fsw.flightlog.FlightLog or None: a record per tick and command
+        if log is not None:
+            log.attach(self)
 
     def _boot_resume(self):
         # a record of a descent in progress: the flight goes on from it (else SAFE as usual)
@@ -322,6 +325,8 @@ class App:
             rf.signal = 0
             rf.tx_last = 0
         self.flight.tick(now_us, rf.distance_mm, rf.status, acc, acc_ok, age_ms)
+        if self.log is not None:
+            self.log.given(now_us, rf.distance_mm, rf.status, acc, acc_ok, age_ms)
 
     def link_errors(self):
         # modulo 2^29, as its parts (telemetry clamps it to u16; LINK_ERR compares it)
@@ -343,6 +348,8 @@ class App:
         t.pack(self.flight, errs, self.faults, self.range)
         self.enc.finish(t.frame, T_TELEM, TELEM_LEN, t.crc)
         self._emit(t.frame)
+        if self.log is not None:
+            self.log.tick()
 
     def _command(self, buf, length):
         o = HEADER_LEN
@@ -397,3 +404,5 @@ class App:
         self._save()
         self.enc.finish(b, T_ACK, ACK_LEN, self._ack_crc)
         self._emit(b)
+        if self.log is not None:
+            self.log.command()

@@ -222,7 +222,12 @@ def run_board(cfg, inp=None, out=None):
             from hal.stdio_link import PolledInput
 
             inp = PolledInput(sys.stdin.buffer, 0)
-    app = App(out, None, board.backup, board.i2c)
+    from hal.logfile import open_flightlog
+
+    # the onboard flight log (docs/flightlog.md): board_config "flightlog" names the file on
+    # the board's filesystem ("flightlog_records" its ring's size); absent: no log
+    log = open_flightlog(cfg.get("flightlog") or None, cfg.get("flightlog_records"))
+    app = App(out, None, board.backup, board.i2c, log=log)
     BoardLoop(board, app, inp).run()
 
 

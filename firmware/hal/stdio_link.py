@@ -20,6 +20,7 @@ except ImportError:
 
 from fsw.app import App
 from hal.backup import open_backup
+from hal.logfile import open_flightlog
 
 
 def _lock(lock):
@@ -103,7 +104,7 @@ def serve(inp=None, out=None, heap_lock=False, backup=None, wait_ms=0):
         readinto = inp.readinto
     if backup is None:
         backup = open_backup()
-    app = App(out, readinto, backup)
+    app = App(out, readinto, backup, log=open_flightlog())
     needed = app.needed
     rx_view = app.rx_view
     received = app.received
@@ -146,4 +147,6 @@ def serve(inp=None, out=None, heap_lock=False, backup=None, wait_ms=0):
         if intr:
             _console_intr(3)
     dec.end()
+    if app.log is not None:
+        app.log.close()  # the end of the input: the log's last records to its file
     return app

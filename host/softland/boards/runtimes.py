@@ -12,12 +12,15 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from softland.boards import emuboard
 from softland.boards.firmware import firmware_dir, fsw_module
 from softland.errors import UserError
 
+# the SIL flight log's ring (fsw/flightlog.py): 32768 records of 128 bytes, 4 MB, 11 minutes
+# of ticks at 50 Hz: a whole simulated flight
+FLIGHTLOG_RECORDS = 32768
 DEFAULT_HEAP_BYTES = 180_000  # Raspberry Pi Pico budget (boards/pico.toml)
 # micropython: the unix port from PyPI (64-bit: small ints of 63 bits); micropython32: the
 # 32-bit unix port of shared/pil (31-bit small ints, as on a board); cpython: in-process
@@ -69,12 +72,26 @@ class CPythonRuntime:
 
     name = "cpython"
 
-    def __init__(self) -> None:
+    def __init__(self, flightlog: Path | None = None) -> None:
         self._input = bytearray()
         self._buffered = bytearray()
         self._on_output: Callable[[bytes], None] | None = None
         self.backup = MemoryBackup()
-        self.app = fsw_module("app").App(self, self._read_into, self.backup)
+        # the onboard flight log (fsw/flightlog.py) as a file, kept across restart()
+        self._flightlog = flightlog
+        self.app = self._boot()
+
+    def _boot(self) -> Any:
+        log = None
+        if self._flightlog is not None:
+            log = fsw_module("flightlog").open_log(str(self._flightlog), FLIGHTLOG_RECORDS)
+        return fsw_module("app").App(self, self._read_into, self.backup, log=log)
+
+    def _close_log(self) -> None:
+        # the file closes; records still in the log's RAM block are lost, as at a real reset
+        log = getattr(self.app, "log", None)
+        if log is not None:
+            log._f.close()
 
     # the firmware's output stream
     def write(self, buf: bytearray) -> int:
@@ -103,7 +120,8 @@ class CPythonRuntime:
 
     def restart(self) -> None:
         self._input.clear()
-        self.app = fsw_module("app").App(self, self._read_into, self.backup)
+        self._close_log()
+        self.app = self._boot()
 
     def reply(self, data: bytes) -> None:
         self._input += data
@@ -115,6 +133,9 @@ class CPythonRuntime:
 
     def close(self) -> None:
         self.app.dec.end()
+        log = getattr(self.app, "log", None)
+        if log is not None:
+            log.close()  # the end of the run: the last records to the file, as serve() does
 
 
 def find_micropython(explicit: str | None = None) -> str | None:
@@ -149,6 +170,7 @@ class MicroPythonRuntime:
         heap_bytes: int = DEFAULT_HEAP_BYTES,
         heap_lock: bool = True,
         name: str = "micropython",
+        flightlog: Path | None = None,
     ) -> None:
         self.name = name
         self._binary = binary
@@ -159,6 +181,9 @@ class MicroPythonRuntime:
         self._env = micropython_env()
         self._env["SOFTLAND_HEAP_LOCK"] = "1" if heap_lock else "0"
         self._env["SOFTLAND_BACKUP"] = self._backup_path
+        if flightlog is not None:
+            self._env["SOFTLAND_FLIGHTLOG"] = str(Path(flightlog).resolve())
+            self._env["SOFTLAND_FLIGHTLOG_RECORDS"] = str(FLIGHTLOG_RECORDS)
         self._stderr = tempfile.TemporaryFile()
         self._start()
 
@@ -297,8 +322,10 @@ def open_runtime(
     name: str | None,
     micropython: str | None = None,
     heap_bytes: int = DEFAULT_HEAP_BYTES,
+    flightlog: Path | None = None,
 ) -> Runtime:
+    """flightlog: the file the firmware's onboard flight log goes to (None: no log)."""
     runtime, binary = resolve_runtime(name, micropython)
     if binary is None:
-        return CPythonRuntime()
-    return MicroPythonRuntime(binary, heap_bytes=heap_bytes, name=runtime)
+        return CPythonRuntime(flightlog=flightlog)
+    return MicroPythonRuntime(binary, heap_bytes=heap_bytes, name=runtime, flightlog=flightlog)

@@ -1,7 +1,7 @@
 """The `softland` command line: the click group `cli` and `main` (the console script and
 `python -m softland.cli`), one module per command family (sim: sim, scenarios, bench; mc;
 flash: flash, install-runtime, boards; pil; listen; drop: capture, analyze; check; hil: hil,
-proxy)."""
+proxy; log: show, export, plot, pull, and replay)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from softland.cli.drop import drop_group
 from softland.cli.flash import boards_command, flash_command, install_runtime_command
 from softland.cli.hil import hil_command, proxy_command
 from softland.cli.listen import listen_command
+from softland.cli.log import log_group, replay_command
 from softland.cli.mc import mc_command
 from softland.cli.pil import pil_command
 from softland.cli.sim import bench_command, scenarios_command, sim_command
@@ -49,6 +50,8 @@ cli.add_command(drop_group)
 cli.add_command(check_command)
 cli.add_command(hil_command)
 cli.add_command(proxy_command)
+cli.add_command(log_group)
+cli.add_command(replay_command)
 
 
 def main() -> None:

@@ -122,6 +122,8 @@ def sim_command(
     if not undispersed:
         s = dispersed_run(s, seed)
     prepare_out_dir(out)
+    # a fresh flight log per run (a board's log would append; a run directory holds one flight)
+    (out / "flight.log").unlink(missing_ok=True)
     live = open_live_view(live_url, mavlink_url, scenario_live_config(s))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
@@ -151,6 +153,7 @@ def sim_command(
                     on_tick=on_tick,
                     controller=controller,
                     live=live,
+                    flightlog=out / "flight.log",
                 )
             finally:
                 if live is not None:
@@ -158,6 +161,8 @@ def sim_command(
         for w in caught:
             console.print(f"[yellow]warning:[/] {escape(str(w.message))}", highlight=False)
     paths = write_outputs(result, out)
+    if (out / "flight.log").is_file():
+        paths["flightlog"] = out / "flight.log"  # written by the firmware itself during the run
     _print_summary(result.summary)
     console.print(
         escape("wrote " + ", ".join(str(p) for p in paths.values())),

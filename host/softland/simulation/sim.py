@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -239,6 +240,7 @@ def run_scenario(
     on_tick: Callable[[float, float], None] | None = None,
     controller: str | None = None,
     live: FrameSink | None = None,
+    flightlog: Path | None = None,
 ) -> SimResult:
     """Fly one descent. on_tick(t_s, altitude_m) is called after every tick; live (the live
     view, --live/--mavlink) gets every telemetry row as recorded and every event as decoded.
@@ -254,7 +256,7 @@ def run_scenario(
         scenario = dataclasses.replace(
             scenario, firmware={**scenario.firmware, "baseline": CONTROLLERS[controller]}
         )
-    rt = open_runtime(runtime, micropython=micropython, heap_bytes=heap_bytes)
+    rt = open_runtime(runtime, micropython=micropython, heap_bytes=heap_bytes, flightlog=flightlog)
     try:
         return _fly(scenario, rt, seed, on_tick, live=live)
     finally:

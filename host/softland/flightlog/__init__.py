@@ -1,0 +1,1 @@
+"""The onboard flight log on the host: read, export, plot, pull, replay (docs/flightlog.md)."""
