@@ -136,7 +136,8 @@ def campaign_figure(c: Campaign) -> Figure:
             fontsize=8,
             color="tab:red",
         )
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # no percentile lines without a touchdown
+        ax.legend(fontsize=8)
 
     ax = axes[0, 2]
     if ratio.size:
