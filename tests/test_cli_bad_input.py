@@ -127,6 +127,7 @@ CASES = [
     ("mc-no-scenario", USAGE, "mc", "SCENARIO"),
     ("mc-runs-negative", ERROR, "mc nominal --runs -3 --out {out}", "--runs"),
     ("mc-runs-zero", ERROR, "mc nominal --runs 0 --out {out}", "--runs"),
+    ("mc-runs-huge", ERROR, "mc nominal --runs 99999999999999999999 --out {out}", "at most"),
     ("mc-runs-text", ERROR, "mc nominal --runs x --out {out}", "--runs"),
     ("mc-seed-negative", ERROR, "mc nominal --seed -1 --out {out}", "--seed"),
     ("mc-workers-negative", ERROR, "mc nominal --workers -1 --out {out}", "--workers"),
