@@ -295,6 +295,8 @@ def _board_from_file(path: Path) -> Board:
         raise UserError(f"board file {path} does not exist") from None
     except OSError as e:
         raise UserError(f"cannot read board file {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a board file (not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"{path}: not valid TOML: {e}") from None
     unknown = sorted(set(data) - set(_TOML_FIELDS) - set(_OPTIONAL))

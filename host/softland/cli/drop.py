@@ -82,12 +82,14 @@ def capture_command(
 ) -> None:
     """Record a drop capture: from a board (--port), a USB-I2C adapter (--blinka) or the
     emulator (--emulate)."""
+    from softland.analysis.report import prepare_out_dir
     from softland.drop.capture import write_capture
 
     chosen = [name for name, on in (("--port", port), ("--blinka", blinka), ("--emulate", emulate))
               if on]  # fmt: skip
     if len(chosen) != 1:
         raise UserError("give exactly one of --port PORT, --blinka ft232h|mcp2221, --emulate")
+    prepare_out_dir(out.parent)  # an unwritable --out fails before the capture, not after
     if port is not None:
         from softland.drop.board import BoardCapture, capture_from_port
 
@@ -105,7 +107,10 @@ def capture_command(
         cap = emulated_capture(
             DropRig(samples=samples, variant=variant, sig_count=sig_count), seed
         )
-    write_capture(out, cap)
+    try:
+        write_capture(out, cap)
+    except OSError as exc:
+        raise UserError(f"cannot write capture {out}: {exc.strerror or exc}") from None
     click.echo(
         f"{out}: {cap.samples} samples at {cap.rate_hz:.0f} Hz from {cap.source} "
         f"({cap.variant}), {int(cap.valid.sum())} with a distance"
@@ -126,6 +131,7 @@ def capture_command(
 def analyze_command(capture: Path, out: Path | None, g_known: float) -> None:
     """Fit a capture with g free and g known; report g, impact speed, noise, dropouts,
     jitter, latency and the firmware estimator's velocity; write a plot and an HTML page."""
+    from softland.analysis.report import prepare_out_dir
     from softland.drop.analysis import analyze
     from softland.drop.capture import read_capture
     from softland.drop.report import write_report
@@ -133,8 +139,9 @@ def analyze_command(capture: Path, out: Path | None, g_known: float) -> None:
     if not 1.0 < g_known < 30.0:
         raise UserError(f"--g {g_known} is not a plausible gravity (m/s^2)")
     cap = read_capture(capture)
-    report = analyze(cap, g_known)
     out_dir = out if out is not None else capture.with_name(capture.stem + "-report")
+    prepare_out_dir(out_dir)
+    report = analyze(cap, g_known)
     paths = write_report(report, out_dir)
     s = report.summary()
     lat = "n/a (no release pin)" if s["latency_ms"] is None else f"{s['latency_ms']:.2f} ms"

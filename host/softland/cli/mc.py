@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 CONTROLLER_NAMES = ("firmware", "naive", "latching", "volatile")
 
 
-def _int_option(name: str, text: str, minimum: int) -> int:
+MAX_RUNS = 10_000_000
+
+
+def _int_option(name: str, text: str, minimum: int, maximum: int | None = None) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -42,6 +45,8 @@ def _int_option(name: str, text: str, minimum: int) -> int:
     if value < minimum:
         what = "positive" if minimum == 1 else f"at least {minimum}"
         raise UserError(f"{name} must be {what}, got {value}")
+    if maximum is not None and value > maximum:
+        raise UserError(f"{name} must be at most {maximum:,}, got {value:,}")
     return value
 
 
@@ -295,7 +300,8 @@ def run_command(
     from softland.boards.runtimes import resolve_runtime
     from softland.simulation.mc import run_campaign, write_campaign
 
-    runs = _int_option("--runs", runs_text, 1)
+    # a campaign's seeds and rows are held in memory: a mistyped count is an error, not an OOM
+    runs = _int_option("--runs", runs_text, 1, MAX_RUNS)
     backend = _backend(
         runs, workers_text, scheduler, dask_workers_text, batch_text, timeout_text, resume
     )

@@ -203,7 +203,13 @@ def scenarios_command() -> None:
 
 
 @click.command("bench")
-@click.option("--repeats", default=3, show_default=True, help="Closed-loop runs per runtime.")
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Closed-loop runs per runtime.",
+)
 @click.option(
     "--runtime",
     "runtimes",
