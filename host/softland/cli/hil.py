@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from softland.boards.faultproxy import UNITS, FaultProxy, FaultRates
@@ -23,6 +22,7 @@ from softland.boards.hil import (
 )
 from softland.boards.serialport import DEFAULT_BAUD, SerialRuntime, open_port
 from softland.cli.check import AGAINST as CHECK_AGAINST
+from softland.cli.sim import exit_on_verdict, print_written
 from softland.errors import UserError
 
 console = Console(stderr=True)
@@ -240,22 +240,11 @@ def hil_command(
     result.summary["wall_time_s"] = round(time.monotonic() - started, 3)
     paths = write_outputs(result, out)
     _print_summary(result.summary)
-    console.print(
-        escape("wrote " + ", ".join(str(p) for p in paths.values())),
-        highlight=False,
-    )
-    if live is not None:
-        console.print(escape(live.stats()), highlight=False, soft_wrap=True)
+    print_written(paths, live)
     if result.summary["outcome"] == "link_lost":
         reason = result.summary["link"].get("lost_reason", "")
         raise RuntimeError(f"link lost: {reason}; everything up to then is in {out}")
-    checked_ok = True
-    if check_run:
-        from softland.cli.check import run_check
-
-        checked_ok = run_check(out, check_against).ok
-    if not result.summary["passed"] or not checked_ok:
-        sys.exit(1)
+    exit_on_verdict(out, result.summary["passed"], check_run, check_against)
 
 
 def _print_summary(summary: dict) -> None:

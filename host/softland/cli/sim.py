@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -164,18 +165,26 @@ def sim_command(
     if (out / "flight.log").is_file():
         paths["flightlog"] = out / "flight.log"  # written by the firmware itself during the run
     _print_summary(result.summary)
-    console.print(
-        escape("wrote " + ", ".join(str(p) for p in paths.values())),
-        highlight=False,
-    )
+    print_written(paths, live)
+    exit_on_verdict(out, result.summary["passed"], check_run, check_against)
+
+
+def print_written(paths: dict[str, Path], live: Any) -> None:
+    """The files a run wrote, and the live view's counters (sim and hil alike)."""
+    console.print(escape("wrote " + ", ".join(str(p) for p in paths.values())), highlight=False)
     if live is not None:
         console.print(escape(live.stats()), highlight=False, soft_wrap=True)
+
+
+def exit_on_verdict(out: Path, passed: bool, check_run: bool, check_against: str) -> None:
+    """With --check, `softland check` the run directory; exit 1 when the run failed its
+    criteria or a bound broke (sim and hil alike)."""
     checked_ok = True
     if check_run:
         from softland.cli.check import run_check
 
         checked_ok = run_check(out, check_against).ok
-    if not result.summary["passed"] or not checked_ok:
+    if not passed or not checked_ok:
         sys.exit(1)
 
 
