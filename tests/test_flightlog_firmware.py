@@ -86,10 +86,92 @@ def _sil_frames():
     return importlib.import_module("sil_frames")
 
 
-def _app(path: Path, backup):
+def _app(path: Path, backup, tail=None):
     fl = fsw_module("flightlog")
-    app = fsw_module("app").App(_sil_frames().Sink(), None, backup, log=fl.open_log(str(path), 64))
-    return app
+    log = fl.open_log(str(path), 64, tail=tail)
+    return fsw_module("app").App(_sil_frames().Sink(), None, backup, log=log)
+
+
+def _fly_then_reset(path: Path, backup, tail, ticks: int = 30):
+    # preflight tick, ARM, START and `ticks` ticks, then a reset (the RAM block is lost)
+    sil = _sil_frames()
+    app = _app(path, backup, tail)
+    enc = sil.link.Encoder()
+    for f in (sil.tick(enc, -1, 3001000, 0), sil.command(enc, 3), sil.command(enc, 5)):
+        app.feed_into(f, len(f))
+    for k in range(ticks):
+        f = _tick_frame(enc, k)
+        app.feed_into(f, len(f))
+    app.log._f.close()
+
+
+def _fly_on(app, first: int, n: int) -> None:
+    enc = _sil_frames().link.Encoder()
+    for k in range(first, first + n):
+        f = _tick_frame(enc, k)
+        app.feed_into(f, len(f))
+    app.log.close()
+
+
+def test_without_a_tail_store_a_reset_loses_the_records_in_ram(tmp_path: Path):
+    from softland.boards.runtimes import MemoryBackup
+
+    path = tmp_path / "flight.log"
+    backup = MemoryBackup()
+    _fly_then_reset(path, backup, None)  # 33 records: 32 written, 1 in RAM at the reset
+    app = _app(path, backup)
+    assert app.resumed and app.log.found == 31 and app.log.recovered == 0
+    _fly_on(app, 31, 8)
+    log = read_flight_log(path)
+    assert [r.seq for r in log.records] == list(range(32 + 8))
+    assert log.boots()[-1].unlogged_ticks == 1
+
+
+def test_with_a_tail_store_a_reset_loses_no_record(tmp_path: Path):
+    from softland.boards.runtimes import MemoryBackup
+
+    path = tmp_path / "flight.log"
+    backup, tail = MemoryBackup(), MemoryBackup()
+    _fly_then_reset(path, backup, tail, ticks=31)  # 34 records: 32 written, 2 in RAM
+    app = _app(path, backup, tail)
+    assert app.resumed and app.log.found == 31 and app.log.recovered == 2
+    _fly_on(app, 32, 8)
+    log = read_flight_log(path)
+    assert log.bad == []
+    assert [r.seq for r in log.records] == list(range(34 + 8))
+    boot = log.boots()[-1]
+    assert log.records[boot.position].seq == 34
+    assert boot.unlogged_ticks == 0
+
+
+def test_a_reset_during_a_block_write_takes_the_whole_block_from_the_tail(tmp_path: Path):
+    from softland.boards.runtimes import MemoryBackup
+
+    fl = fsw_module("flightlog")
+    path = tmp_path / "flight.log"
+    backup, tail = MemoryBackup(), MemoryBackup()
+    _fly_then_reset(path, backup, tail, ticks=33)  # 36 records, all 9 blocks written
+    # the last block's write torn by the reset: its bytes in the file are garbage
+    data = bytearray(path.read_bytes())
+    at = fl.HEADER_BYTES + 32 * fl.SLOT
+    data[at : at + 4 * fl.SLOT] = bytes(range(256)) * 2
+    path.write_bytes(data)
+    app = _app(path, backup, tail)
+    assert app.log.found == 31 and app.log.recovered == 4
+    _fly_on(app, 34, 4)
+    log = read_flight_log(path)
+    assert log.bad == []
+    assert [r.seq for r in log.records] == list(range(36 + 4))
+
+
+def test_a_stale_tail_store_adds_nothing(tmp_path: Path):
+    from softland.boards.runtimes import MemoryBackup
+
+    path = tmp_path / "flight.log"
+    backup, tail = MemoryBackup(), MemoryBackup()
+    _fly_then_reset(path, backup, tail, ticks=29)  # 32 records: the tail's block is written
+    app = _app(path, backup, tail)
+    assert app.log.found == 31 and app.log.recovered == 0
 
 
 def test_a_reset_keeps_the_written_records_and_the_next_boot_appends(tmp_path: Path):
@@ -98,14 +180,7 @@ def test_a_reset_keeps_the_written_records_and_the_next_boot_appends(tmp_path: P
     sil = _sil_frames()
     path = tmp_path / "flight.log"
     backup = MemoryBackup()
-    app = _app(path, backup)
-    enc = sil.link.Encoder()
-    for f in (sil.tick(enc, -1, 3001000, 0), sil.command(enc, 3), sil.command(enc, 5)):
-        app.feed_into(f, len(f))
-    for k in range(30):  # 33 records: 32 written, 1 still in RAM when the reset comes
-        f = _tick_frame(enc, k)
-        app.feed_into(f, len(f))
-    app.log._f.close()  # the reset: the RAM block is lost
+    _fly_then_reset(path, backup, None)  # 33 records: 32 written, 1 in RAM at the reset
     app = _app(path, backup)
     assert app.resumed and app.log.found == 31
     enc = sil.link.Encoder()
@@ -169,10 +244,19 @@ def test_sim_log_across_a_reset_holds_every_written_record_cpython(tmp_path: Pat
     before, after = _check_against_telemetry(result, log)
     assert result.summary["computer_resets"] == 1
     assert [r.seq for r in log.records] == list(range(len(log.records)))
-    unlogged = log.boots()[1].unlogged_ticks
-    assert unlogged is not None and unlogged < 4  # at most the RAM block
+    assert log.boots()[1].unlogged_ticks == 0  # the RAM block taken back from the tail
     assert before > 1000 and after > 1000
     assert sum(1 for r in log.records if r.kind == K_CMD) == len(log.commands())
+
+
+def test_sim_log_across_a_reset_mid_block_loses_no_record(tmp_path: Path) -> None:
+    # seed 2's reset comes with 3 records in the RAM block
+    path = tmp_path / "b2.log"
+    result = run_scenario(load_scenario("beresheet"), "cpython", seed=2, flightlog=path)
+    log = read_flight_log(path)
+    _check_against_telemetry(result, log)
+    assert [r.seq for r in log.records] == list(range(len(log.records)))
+    assert log.boots()[1].unlogged_ticks == 0
 
 
 def test_sim_log_is_the_same_file_under_micropython(micropython_bin: str, tmp_path: Path):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from softland.boards.firmware import firmware_dir
+from softland.boards.firmware import firmware_dir, fsw_module
 from softland.cli import cli
 from softland.errors import UserError
 from softland.flightlog.export import export, parameters, to_csv
@@ -245,8 +245,23 @@ def test_replay_stops_at_a_gap_of_corrupted_records(sim_log: Path, tmp_path: Pat
     assert result.stopped == "records 500..500 are missing (corrupted or overwritten)"
 
 
-def test_replay_stops_at_a_reset_that_lost_unwritten_records(tmp_path: Path) -> None:
-    # seed 2 of beresheet: the reset comes with 3 records in the log's RAM block
+def test_replay_goes_on_across_a_reset_that_lost_no_record(tmp_path: Path) -> None:
+    # seed 2 of beresheet: the reset comes with 3 records in the log's RAM block, taken back
+    # from the tail store at boot
+    path = tmp_path / "b.log"
+    run_scenario(dispersed_run(load_scenario("beresheet"), 2), "cpython", seed=2, flightlog=path)
+    log = read_flight_log(path)
+    assert [b.unlogged_ticks for b in log.boots()] == [None, 0]
+    result = replay_log(log, "cpython")
+    assert result.divergence is None and result.stopped is None
+    assert result.compared_ticks == sum(1 for r in log.records if r.kind != K_CMD)
+
+
+def test_replay_stops_at_a_reset_that_lost_unwritten_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a board without a tail store: the 3 records in the RAM block at seed 2's reset are lost
+    monkeypatch.setattr(fsw_module("flightlog").FlightLog, "_recover", lambda self: None)
     path = tmp_path / "b.log"
     run_scenario(dispersed_run(load_scenario("beresheet"), 2), "cpython", seed=2, flightlog=path)
     log = read_flight_log(path)

@@ -13,9 +13,12 @@
 #
 # At boot (construction) the ring's blocks are scanned once (bounded: capacity / BATCH block
 # reads) for the newest whole block by sequence number; the log appends after it, so the
-# records before a reset stay where they are. A reset loses the records still in RAM (at most
-# BATCH - 1 ticks): the next boot's first record carries F_BOOT, and the tick counter in its
-# telemetry shows the gap.
+# records before a reset stay where they are. The RAM block is also copied, after each record,
+# to a tail store when the board has one (battery-backed RAM, as fsw.persist's record: hal/backup
+# .py): the next boot takes the records from it that follow the newest one in the file, so a
+# reset loses none. Without a tail store a reset loses the records still in RAM (at most
+# BATCH - 1 ticks). The next boot's first record carries F_BOOT, and the tick counter in its
+# telemetry shows any gap.
 try:
     from micropython import const
 except ImportError:
@@ -110,10 +113,13 @@ def header_text(capacity):
 
 class FlightLog:
     """The ring in an open file f (r+b) of HEADER_BYTES + capacity * SLOT bytes whose header
-    is header_text(capacity) (open_log() makes one). attach(app) before the first tick."""
+    is header_text(capacity) (open_log() makes one). attach(app) before the first tick.
+    tail: a store (readinto(buf) -> n, write(buf)) that survives a reset, for the RAM block;
+    None: a reset loses the records still in RAM."""
 
-    def __init__(self, f, capacity):
+    def __init__(self, f, capacity, tail=None):
         self._f = f
+        self._tail = tail
         self.capacity = capacity - capacity % BATCH
         self.buf = bytearray(BATCH * SLOT)
         mv = memoryview(self.buf)
@@ -139,7 +145,10 @@ class FlightLog:
         self.written = 0  # records written to the file since boot (wraps at 2^29)
         self.errors = 0  # failed writes or hooks (wraps at 2^29)
         self.found = -1  # boot: the newest record's sequence number in the file, -1 none
+        self.recovered = 0  # boot: records taken back from the tail store
         self._scan()
+        if tail is not None:
+            self._recover()
 
     def attach(self, app):
         # the buffers the hooks copy from, as views made now (a view made per tick allocates)
@@ -189,14 +198,43 @@ class FlightLog:
                 self.pos = 0
         for i in range(len(buf)):
             buf[i] = 0
+        self._headers()
+
+    def _headers(self):
         # each slot's frame header, constant (the link SEQ byte stays 0: a record's own
         # sequence number is in its payload)
+        buf = self.buf
         for i in range(BATCH):
             o = i * SLOT
             buf[o] = SYNC1
             buf[o + 1] = SYNC2
             buf[o + 2] = PAYLOAD
             buf[o + 3] = T_LOG
+
+    def _recover(self):
+        # boot: the records of the tail store that follow the newest one in the file (slot i
+        # holds the block's record i; the block starts at self.seq), in order, each whole.
+        # A stale tail (records already in the file, another log's) matches nothing. When the
+        # block was full (a reset during its write) it is written now. Once, at boot
+        try:
+            n = self._tail.readinto(self.buf)
+        except Exception:
+            n = 0
+        k = 0
+        if n == len(self.buf):
+            first = self.seq
+            while k < BATCH and self._good_seq(k) == ((first + k) & COUNT_MASK):
+                k += 1
+        for i in range(k * SLOT, len(self.buf)):
+            self.buf[i] = 0
+        self._headers()
+        self.recovered = k
+        if k:
+            self.seq = (self.seq + k) & COUNT_MASK
+            self._n = k
+            if k == BATCH:
+                self._n = 0
+                self.flush()
 
     # ---- hooks (fsw.app.App)
     def given(self, now_us, range_mm, range_status, acc, acc_ok, age_ms):
@@ -268,6 +306,14 @@ class FlightLog:
         self._flags = 0
         n += 1
         self._n = n
+        tail = self._tail
+        if tail is not None:
+            # the block so far, to the store a reset keeps (before the block's write: a reset
+            # during that write finds the whole block there)
+            try:
+                tail.write(self.buf)
+            except Exception:
+                self.errors = (self.errors + 1) & COUNT_MASK
         if n == BATCH:
             self._n = 0
             self.flush()
@@ -297,7 +343,7 @@ class FlightLog:
         self.pos = p if p < self.capacity else 0
 
 
-def open_log(path, capacity, opener=open):
+def open_log(path, capacity, opener=open, tail=None):
     # the ring file at path, made (preallocated) when absent or of another layout; a file of
     # another layout (another firmware's) is kept as path + ".old" first. opener(path, mode):
     # the filesystem's open (a board without a writable filesystem can hand a stand-in)
@@ -329,4 +375,4 @@ def open_log(path, capacity, opener=open):
         for _ in range(0, size - HEADER_BYTES, len(block)):
             f.write(block)
         f.flush()
-    return FlightLog(f, capacity)
+    return FlightLog(f, capacity, tail)

@@ -43,14 +43,18 @@ class RtcBackup:
         self._rtc.memory(buf)
 
 
-def open_backup():
+def open_backup(region=""):
     # the SIL runner's file when it names one, else RTC memory where the port has it, else
-    # None (no persistence: a reset boots into SAFE)
+    # None (no persistence: a reset boots into SAFE). region: another store beside the state's
+    # ("log": the flight log's RAM block, fsw/flightlog.py), a file of its own in SIL; the RTC
+    # memory (2 KB) holds the state record only, so a region there is None
     path = None
     if os is not None and hasattr(os, "getenv"):
         path = os.getenv("SOFTLAND_BACKUP")
     if path:
-        return FileBackup(path)
+        return FileBackup(path + "." + region if region else path)
+    if region:
+        return None
     try:
         import machine
 

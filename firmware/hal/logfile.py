@@ -19,9 +19,11 @@ def open_flightlog(path=None, records=None):
     if not path:
         return None
     from fsw.flightlog import open_log
+    from hal.backup import open_backup
 
     try:
-        return open_log(path, records or DEFAULT_RECORDS)
+        # the log's RAM block survives a reset where a backup store has room for it
+        return open_log(path, records or DEFAULT_RECORDS, tail=open_backup("log"))
     except (OSError, ValueError) as exc:
         import sys
 

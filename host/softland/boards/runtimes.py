@@ -77,18 +77,23 @@ class CPythonRuntime:
         self._buffered = bytearray()
         self._on_output: Callable[[bytes], None] | None = None
         self.backup = MemoryBackup()
-        # the onboard flight log (fsw/flightlog.py) as a file, kept across restart()
+        # the onboard flight log (fsw/flightlog.py) as a file, kept across restart(), and its
+        # RAM block's copy in battery-backed RAM (as the unix port's SOFTLAND_BACKUP + ".log")
         self._flightlog = flightlog
+        self.log_tail = MemoryBackup()
         self.app = self._boot()
 
     def _boot(self) -> Any:
         log = None
         if self._flightlog is not None:
-            log = fsw_module("flightlog").open_log(str(self._flightlog), FLIGHTLOG_RECORDS)
+            log = fsw_module("flightlog").open_log(
+                str(self._flightlog), FLIGHTLOG_RECORDS, tail=self.log_tail
+            )
         return fsw_module("app").App(self, self._read_into, self.backup, log=log)
 
     def _close_log(self) -> None:
-        # the file closes; records still in the log's RAM block are lost, as at a real reset
+        # the file closes as at a real reset: the log's RAM block is lost, its copy in
+        # log_tail is what the next boot takes back
         log = getattr(self.app, "log", None)
         if log is not None:
             log._f.close()
@@ -200,7 +205,7 @@ class MicroPythonRuntime:
                 bufsize=0,
             )
         except OSError as exc:
-            os.unlink(self._backup_path)
+            self._remove_backup()
             raise UserError(f"cannot start MicroPython binary {self._binary}: {exc}") from None
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._in = self.proc.stdin
@@ -259,10 +264,15 @@ class MicroPythonRuntime:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self._stderr.close()
-        try:
-            os.unlink(self._backup_path)
-        except OSError:
-            pass
+        self._remove_backup()
+
+    def _remove_backup(self) -> None:
+        # the state's store and the flight log's (hal/backup.py: SOFTLAND_BACKUP + ".log")
+        for path in (self._backup_path, self._backup_path + ".log"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 def resolve_runtime(name: str | None, micropython: str | None = None) -> tuple[str, str | None]:

@@ -28,6 +28,7 @@ class M0Run:
     log_errors: int
     resumed: bool
     found_seq: int
+    recovered: int  # records the boot took back from the battery-backed copy of the RAM block
     log: FlightLogData
 
     def per_tick_ms(self) -> float:
@@ -61,6 +62,7 @@ def run_on_m0(ticks: int = 200, ticks_after: int = 100, capacity: int = 64) -> M
         log_errors=int(log[4]) + int(after[4]),
         resumed=resumed[0] == "1",
         found_seq=int(resumed[2]),
+        recovered=int(resumed[4]),
         log=parse_flight_log(data, "flight.log (emulated Cortex-M0)"),
     )
 
@@ -82,12 +84,13 @@ def main() -> None:
         f"  faults {r.faults}, log errors {r.log_errors}"
     )
     boots = r.log.boots()
-    if len(boots) < 2 or boots[-1].seq != r.found_seq + 1:
+    if len(boots) < 2 or boots[-1].seq != r.found_seq + 1 + r.recovered:
         print(f"reset after {n} ticks: the ring of 64 wrapped past it ({r.log.summary()})")
         return
     before = boots[-1].position
     print(
-        f"reset after {n} ticks: resumed {r.resumed}, newest record found at boot {r.found_seq}"
+        f"reset after {n} ticks: resumed {r.resumed}, newest record found at boot {r.found_seq},"
+        f" {r.recovered} record(s) taken back from battery-backed RAM"
         f"\n  {r.log.summary()}\n  records before the reset {before}, after "
         f"{len(r.log.records) - before}, unlogged ticks at the reset {boots[-1].unlogged_ticks}"
     )

@@ -1,13 +1,13 @@
 # The flight log on the emulated Cortex-M0 (not flight code; softland.flightlog.emulated runs
 # it): the cost of the log per tick (the same ticks through an App without a log and one with
 # it, the heap locked, the board's clock) and a reset mid-descent (a new App and a new log on
-# the same file and the same battery-backed store). The qemu build has no writable filesystem
-# (its vfs has VfsRom only), so the log's file is RamFile: a file's seek/write/readinto/flush
-# over a preallocated bytearray standing in for the flash; what a flash filesystem's write
-# costs on top is the board's (docs/flightlog.md).
+# the same file and the same battery-backed stores, the state's and the log RAM block's). The
+# qemu build has no writable filesystem (its vfs has VfsRom only), so the log's file is RamFile:
+# a file's seek/write/readinto/flush over a preallocated bytearray standing in for the flash;
+# what a flash filesystem's write costs on top is the board's (docs/flightlog.md).
 # Output: lines "NOLOG total_us worst_us ticks faults", "LOG total_us worst_us ticks faults
-# log_errors", "RESUMED 0|1 FOUND seq", "AFTER total_us worst_us ticks faults log_errors", then
-# "HEX" lines of the log file.
+# log_errors", "RESUMED 0|1 FOUND seq RECOVERED n", "AFTER total_us worst_us ticks faults
+# log_errors", then "HEX" lines of the log file.
 import gc
 import time
 from binascii import hexlify
@@ -140,19 +140,20 @@ def main(n_ticks, n_after, capacity):
     # with a log, then a reset with records still in the log's RAM block
     store = RamStore(1024 + capacity * 128)
     backup = Backup()
-    log = open_log("flight.log", capacity, store.open)
+    tail = Backup()  # the log's RAM block in battery-backed RAM too
+    log = open_log("flight.log", capacity, store.open, tail)
     app = App(Sink(), None, backup, log=log)
     enc = _fly(app)
     frames = _frames(enc, 0, n_ticks)
     total, worst = _timed(app, frames)
     print("LOG", total, worst, n_ticks, app.faults, log.errors)
     app = None
-    log = None  # the reset: the RAM block is lost, the file stays
+    log = None  # the reset: the RAM block is lost, the file and the battery-backed RAM stay
     frames = None
     gc.collect()
-    log = open_log("flight.log", capacity, store.open)
+    log = open_log("flight.log", capacity, store.open, tail)
     app = App(Sink(), None, backup, log=log)
-    print("RESUMED", 1 if app.resumed else 0, "FOUND", log.found)
+    print("RESUMED", 1 if app.resumed else 0, "FOUND", log.found, "RECOVERED", log.recovered)
     enc = link.Encoder()
     frames = _frames(enc, n_ticks + 1, n_after)
     total, worst = _timed(app, frames)
