@@ -4,7 +4,8 @@ Each seed: the firmware's drop app (firmware/drop.py under CPython) samples the 
 emulator at 400 kHz as fast as it measures (~252 Hz: the default 3.69 ms acquisition plus the
 bus and polling) while a target falls 2.0 m below a sensor fixed 3.2 m above the floor; the
 capture goes through the board's wire format and `softland drop analyze`'s fits. Printed: the
-distribution of the g error (g-free fit), of the impact-speed error (g-known fit, and g-free),
+distribution of the g error (g free, the start at the release pin; and with the start fitted
+too), of the impact-speed error (g-known fit, and g free),
 and of the latency found against the release pin, with the fraction of seeds within the
 issue's bounds (g within +/-0.15 m/s^2, impact speed within 0.03 m/s).
 
@@ -55,13 +56,14 @@ def main() -> None:
         sig_count=args.sig_count,
     )
     truth_v = rig.fall().impact_speed_m_s
-    g_err, v_known, v_free, lat, rates, noise = [], [], [], [], [], []
+    g_err, g_free, v_known, v_free, lat, rates, noise = [], [], [], [], [], [], []
     t0 = time.perf_counter()
     for seed in range(args.seeds):
         rep = analyze(emulated_capture(rig, seed), rig.g, estimator=False)
         g_err.append(rep.g_error)
+        g_free.append(rep.free.g - rig.g)
         v_known.append(rep.known.impact_speed_m_s - truth_v)
-        v_free.append(rep.free.impact_speed_m_s - truth_v)
+        v_free.append(rep.g_fit.impact_speed_m_s - truth_v)
         lat.append(rep.latency_ms if rep.latency_ms is not None else np.nan)
         rates.append(rep.rate_hz)
         noise.append(rep.free.residual_std_m * 100)
@@ -74,7 +76,8 @@ def main() -> None:
         f"{np.mean(rates):.1f} Hz, residual noise {np.mean(noise):.2f} cm, "
         f"true impact speed {truth_v:.4f} m/s ({wall:.1f} s)"
     )
-    print(_row("g error (g free)", np.array(g_err), G_BOUND, "m/s^2"))
+    print(_row("g error (from release pin)", np.array(g_err), G_BOUND, "m/s^2"))
+    print(_row("g error (start fitted too)", np.array(g_free), G_BOUND, "m/s^2"))
     print(_row("impact speed error (g known)", np.array(v_known), V_BOUND, "m/s"))
     print(_row("impact speed error (g free)", np.array(v_free), V_BOUND, "m/s"))
     print(_row("latency vs release pin", np.array(lat), None, "ms"))

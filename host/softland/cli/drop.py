@@ -146,7 +146,8 @@ def analyze_command(capture: Path, out: Path | None, g_known: float) -> None:
     s = report.summary()
     lat = "n/a (no release pin)" if s["latency_ms"] is None else f"{s['latency_ms']:.2f} ms"
     click.echo(
-        f"g {s['g_fit_m_s2']:.3f} m/s^2 (error {s['g_error_m_s2']:+.3f}), "
+        f"g {s['g_fit_m_s2']:.3f} m/s^2 (error {s['g_error_m_s2']:+.3f}, "
+        f"start from the {s['g_fit_from']}), "
         f"impact {s['impact_speed_m_s']:.3f} m/s after {s['fall_m']:.3f} m, "
         f"noise {s['noise_cm']:.2f} cm, {s['rate_hz']:.0f} Hz "
         f"(jitter {s['interval_std_us']:.0f} us), latency {lat}, "

@@ -4,10 +4,16 @@ Model of the distance the sensor reports, d(t), with t the time the board had th
 (trigger stamp + dt_us): at rest ``d0`` until the drop starts at ``t0``, then
 ``d0 + s g/2 (t - t0)^2`` (s = -1 when the sensor falls toward the floor, +1 when a target
 falls away from a fixed sensor) until it reaches the resting distance ``d_rest`` at the
-impact, then ``d_rest``. Two least-squares fits over every valid sample: g free
-(d0, t0, g, d_rest) and g known (d0, t0, d_rest). From them:
+impact, then ``d_rest``. Least-squares fits over every valid sample: g free (d0, t0, g,
+d_rest), g known (d0, t0, d_rest) and, when the capture has the release pin's time, g free
+from the release (d0, g, d_rest, t0 the pin's time). From them:
 
-- g (the g-free fit) and its error against the known g;
+- g and its error against the known g: from the fit anchored at the release pin when there is
+  one, else from the g-free fit. A start time the fit must find costs g most of its precision
+  (the start and g trade against each other over a fall of a fraction of a second: at 2.5 cm
+  noise, 250 Hz and a 2 m fall the Cramer-Rao bound on g is ~0.09 m/s^2 with t0 free and
+  ~0.03 m/s^2 with t0 known); the anchored g is biased by the sensor latency instead
+  (about -2.5 g latency / fall time: -0.04 m/s^2 per ms over a 2 m fall), so both are reported;
 - the impact speed ``sqrt(2 g |d_rest - d0|)``, from each fit (the g-known one is the
   measurement: on a tabletop g is known; the g-free one shows what the sensor alone says);
 - the drop start t0 and, when the capture has the release pin's time, the sensor latency
@@ -45,6 +51,7 @@ class Fit:
     sign: int
     residual_std_m: float
     g_free: bool
+    t0_from_release: bool = False  # the start is the release pin's time, not fitted
 
     @property
     def fall_m(self) -> float:
@@ -84,6 +91,7 @@ class DropReport:
     g_known: float
     free: Fit
     known: Fit
+    anchored: Fit | None  # g free, the start at the release pin (None: no release pin)
     samples: int
     valid: int
     bus_errors: int
@@ -102,8 +110,13 @@ class DropReport:
     estimator: list[EstimatorRun] = field(default_factory=list)
 
     @property
+    def g_fit(self) -> Fit:
+        """The fit g is measured by: anchored at the release pin when there is one."""
+        return self.anchored if self.anchored is not None else self.free
+
+    @property
     def g_error(self) -> float:
-        return self.free.g - self.g_known
+        return self.g_fit.g - self.g_known
 
     def summary(self) -> dict[str, float | int | str | None]:
         out: dict[str, float | int | str | None] = {
@@ -112,12 +125,14 @@ class DropReport:
             "samples": self.samples,
             "valid": self.valid,
             "rate_hz": round(self.rate_hz, 2),
-            "g_fit_m_s2": round(self.free.g, 4),
+            "g_fit_m_s2": round(self.g_fit.g, 4),
+            "g_fit_from": "release pin" if self.anchored is not None else "fitted start",
             "g_known_m_s2": self.g_known,
             "g_error_m_s2": round(self.g_error, 4),
+            "g_fit_start_free_m_s2": round(self.free.g, 4),
             "fall_m": round(self.known.fall_m, 4),
             "impact_speed_m_s": round(self.known.impact_speed_m_s, 4),
-            "impact_speed_g_free_m_s": round(self.free.impact_speed_m_s, 4),
+            "impact_speed_g_free_m_s": round(self.g_fit.impact_speed_m_s, 4),
             "drop_start_s": round(self.known.t0_s, 5),
             "impact_s": round(self.known.impact_s, 5),
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
@@ -141,6 +156,19 @@ def _model(t: np.ndarray, d0: float, t0: float, g: float, d_rest: float, sign: i
     dt = np.clip(t - t0, 0.0, None)
     d = d0 + sign * 0.5 * g * dt * dt
     return np.minimum(d, d_rest) if sign > 0 else np.maximum(d, d_rest)
+
+
+def _fit_anchored(t: np.ndarray, d: np.ndarray, free: Fit, t0: float) -> Fit:
+    # g free, the start fixed at the release pin's time
+    def res(p: np.ndarray) -> np.ndarray:
+        return _model(t, p[0], t0, p[1], p[2], free.sign) - d
+
+    x0 = np.array([free.d0_m, free.g, free.d_rest_m])
+    sol = least_squares(res, x0, x_scale=np.abs(x0) + 0.1, method="trf")
+    p = sol.x
+    r = res(p)
+    std = float(np.sqrt(np.mean(r * r)))
+    return Fit(float(p[1]), t0, float(p[0]), float(p[2]), free.sign, std, True, True)
 
 
 def _fit(t: np.ndarray, d: np.ndarray, guess: tuple[float, float, float, float], sign: int,
@@ -239,13 +267,16 @@ def analyze(cap: DropCapture, g_known: float = G_STANDARD, estimator: bool = Tru
     intervals = np.diff(cap.t_us).astype(float)
     median = float(np.median(intervals))
     latency = None
+    anchored = None
     if cap.release_us is not None:
         latency = (known.t0_s - cap.release_us / 1e6) * 1000.0
+        anchored = _fit_anchored(t, d, free, cap.release_us / 1e6)
     report = DropReport(
         capture=cap,
         g_known=g_known,
         free=free,
         known=known,
+        anchored=anchored,
         samples=cap.samples,
         valid=int(ok.sum()),
         bus_errors=int(((cap.flags & F_BUS_ERROR) != 0).sum()),

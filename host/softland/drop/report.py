@@ -18,8 +18,11 @@ import numpy as np  # noqa: E402
 from softland.drop.analysis import DropReport  # noqa: E402
 
 EXPLAIN = {
-    "g_fit_m_s2": "g from the fit with g free: the sensor's scale and timing together",
-    "g_error_m_s2": "g free minus the known g",
+    "g_fit_m_s2": "g from the fit with g free (started at the release pin when there is one):"
+    " the sensor's scale and timing together",
+    "g_fit_from": "where the g fit's start comes from: the release pin, or fitted",
+    "g_error_m_s2": "the fitted g minus the known g",
+    "g_fit_start_free_m_s2": "g from the fit with g and the start both free (less precise)",
     "fall_m": "distance fallen, from the two resting distances",
     "impact_speed_m_s": "sqrt(2 g fall) with g known: the impact speed",
     "impact_speed_g_free_m_s": "the same with the fitted g",
@@ -46,7 +49,11 @@ def plot(report: DropReport, path: Path) -> None:
     tt = np.linspace(t[0], t[-1], 2000)
     fr, kn = report.free, report.known
     ax.plot(tt, fr.distance_m(tt), "-", color="tab:blue", lw=1.2,
-            label=f"fit, g free: g = {fr.g:.3f} m/s$^2$")  # fmt: skip
+            label=f"fit, g and start free: g = {fr.g:.3f} m/s$^2$")  # fmt: skip
+    an = report.anchored
+    if an is not None:
+        ax.plot(tt, an.distance_m(tt), ":", color="tab:purple", lw=1.4,
+                label=f"fit, g free from the release pin: g = {an.g:.3f} m/s$^2$")  # fmt: skip
     known_label = f"fit, g = {kn.g:.5f} m/s$^2$: impact {kn.impact_speed_m_s:.3f} m/s"
     ax.plot(tt, kn.distance_m(tt), "--", color="tab:orange", lw=1.2, label=known_label)
     ax.axvline(kn.t0_s, color="tab:green", lw=0.8, label=f"drop start {kn.t0_s:.4f} s")
