@@ -66,6 +66,7 @@ K_CMD = const(2)
 F_BOOT = const(1)  # first record since the firmware booted
 F_FLIGHT = const(2)  # the flight ran this tick (the given fields are this tick's)
 F_BOARD = const(4)  # board mode: the board's clock and sensors, no TICK frame
+F_OPEN = const(8)  # board mode: the arming switch was open at this tick (hal/board_loop.py)
 
 _HEAD = "<iBB"
 _HEAD_GIVEN = "<iBBiiBiBi"  # the header and the given values, packed at once
@@ -137,6 +138,7 @@ class FlightLog:
         self._packed = False  # given() packed this tick's header
         self._flags = F_BOOT
         self._board = 0
+        self._app = None
         self._src_telem = None
         self._src_cmd = None
         self._src_ack = None
@@ -156,6 +158,7 @@ class FlightLog:
         self._src_cmd = memoryview(app.dec.buf)[HEADER_LEN : HEADER_LEN + CMD_LEN]
         self._src_ack = memoryview(app._ack)[HEADER_LEN : HEADER_LEN + ACK_LEN]
         self._board = F_BOARD if app.board else 0
+        self._app = app
 
     def _good_seq(self, i):
         # the sequence number of slot i of the RAM block when it holds a good record, else -1
@@ -238,15 +241,19 @@ class FlightLog:
 
     # ---- hooks (fsw.app.App)
     def given(self, now_us, range_mm, range_status, acc, acc_ok, age_ms):
-        # the record's header and what the flight was given, in one pack (tick() finishes it)
+        # the record's header and what the flight was given, in one pack (tick() finishes it);
+        # in board mode also the arming switch, an input from outside the flight
         try:
+            flags = self._flags | self._board | F_FLIGHT
+            if self._board and self._app.interlock_open:
+                flags |= F_OPEN
             pack_into(
                 _HEAD_GIVEN,
                 self.buf,
                 self._n * SLOT + HEADER_LEN + SEQ,
                 self.seq,
                 K_TICK,
-                self._flags | self._board | F_FLIGHT,
+                flags,
                 now_us,
                 range_mm,
                 range_status,

@@ -23,6 +23,7 @@ K_CMD = 2
 F_BOOT = 1
 F_FLIGHT = 2
 F_BOARD = 4
+F_OPEN = 8  # board mode: the arming switch was open at this tick
 _UNPACK = {"i32": "<i", "u16": "<H", "u8": "B"}
 _FRAME_OVERHEAD = 10
 _HEADER_LEN = 5

@@ -10,7 +10,9 @@ count, signal, bus work and errors; link errors; faults) are set from the logged
 those channels cannot diverge and are not compared; every other channel of every TELEM and
 ACK payload is. A boot in the log boots a new App on the replay's state store; a boot after
 ticks the log does not hold (a reset that lost the log's RAM block) cannot be replayed past,
-and the comparison ends there, saying so."""
+and the comparison ends there, saying so. A board-mode log is replayed on a board-mode App
+with PERIOD_MS and RF_SOURCE as hal/board_loop.py sets them and the logged arming switch
+applied through the board loop's own interlock, before each tick and command."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from softland.analysis.bench import MPSIDE_DIR
 from softland.boards.firmware import fsw_module
 from softland.boards.runtimes import find_micropython, micropython_env
 from softland.errors import UserError
-from softland.flightlog.reader import F_BOARD, F_BOOT, K_CMD, K_TICK, FlightLogData
+from softland.flightlog.reader import F_BOARD, F_BOOT, F_OPEN, K_CMD, K_TICK, FlightLogData
 
 RUNTIMES = ("cpython", "micropython")
 ENTRY = 32
@@ -59,10 +61,34 @@ class ReplayResult:
     stopped: str | None  # why the comparison ended before the log did
 
 
+def _board_period_ms(log: FlightLogData) -> int:
+    # the board loop's PERIOD_MS (board_config loop_hz) from its tick times: the ticks start
+    # on a grid of that period, so the median interval is it, to the millisecond
+    now = [r.given["now_us"] for r in log.records if r.kind == K_TICK and r.given]
+    gaps = sorted(b - a for a, b in zip(now, now[1:], strict=False) if 0 < b - a < 1_000_000)
+    if not gaps:
+        raise UserError(f"{log.path}: too few board-mode ticks to tell the loop's period")
+    return max(1, round(gaps[len(gaps) // 2] / 1000))
+
+
+def _switch_at(log: FlightLogData, i: int) -> int:
+    # board mode: the arming switch as the board loop read it in the tick a command came in
+    # (the command record precedes its tick's record): 1 open, 2 closed
+    for r in log.records[i + 1 :]:
+        if r.kind == K_TICK:
+            return 1 if r.flags & F_OPEN else 2
+    return 2
+
+
 def _steps(log: FlightLogData) -> tuple[bytes, list[int]]:
-    """The replay script's input, and for each entry the position of its record (-1: boot)."""
+    """The replay script's input, and for each entry the position of its record (-1: boot or
+    the board-mode header)."""
     out = bytearray()
     where: list[int] = []
+    board = any(r.flags & F_BOARD for r in log.records)
+    if board:
+        out += struct.pack("<BBH", 4, 0, _board_period_ms(log)) + bytes(ENTRY - 4)
+        where.append(-1)
     for i, r in enumerate(log.records):
         if r.flags & F_BOOT and i > 0:
             out += bytes([3]) + bytes(ENTRY - 1)
@@ -82,7 +108,7 @@ def _steps(log: FlightLogData) -> tuple[bytes, list[int]]:
                 *(t[n] for n in EXTERNAL),
             )
         elif r.kind == K_CMD and r.cmd is not None:
-            entry = _CMD.pack(2, 0, r.cmd)
+            entry = _CMD.pack(2, _switch_at(log, i) if board else 0, r.cmd)
         else:
             continue
         out += entry + bytes(ENTRY - len(entry))
@@ -130,11 +156,6 @@ def replay_log(
 ) -> ReplayResult:
     if runtime not in RUNTIMES:
         raise UserError(f"unknown runtime '{runtime}' (use one of: {', '.join(RUNTIMES)})")
-    if any(r.flags & F_BOARD for r in log.records):
-        raise UserError(
-            f"{log.path} is a board-mode log: replay re-runs link-mode logs only (the board's "
-            "LIDAR-Lite driver ran on its own bus, which the log does not record)"
-        )
     fl = fsw_module("flightlog")
     lay = log.layout
     if lay.payload != fl.PAYLOAD or len(lay.telem) != len(fl.TELEM_NAMES.split()):

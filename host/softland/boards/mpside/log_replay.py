@@ -6,10 +6,16 @@
 #   kind 1 tick:    <BB iiBiBi BBBHHH: kind, flags, Flight.tick's arguments as logged, then the
 #                   tick's inputs from outside the flight (rf valid/signal/tx/errors, link
 #                   errors, faults), set as the app had them
-#   kind 2 command: <BB 6s: kind, 0, the CMD payload
+#   kind 2 command: <BB 6s: kind, switch, the CMD payload (switch: board mode, 1 when the
+#                   arming switch was open, 2 closed; 0 link mode)
 #   kind 3 boot:    the flight computer restarted: a new App on the same backup store
+#   kind 4 board:   <BB H: kind, 0, PERIOD_MS: a board-mode log (first entry). Each App is a
+#                   board-mode App (a bus that answers nothing: the driver's output is in the
+#                   log), PERIOD_MS and RF_SOURCE set as hal/board_loop.py sets them, and the
+#                   arming switch each tick and command logged applied as the board loop does
 # Output, one line per entry: "T <hex of the TELEM payload>", "A <hex of the ACK payload>",
-# "B <1 if the App resumed a flight>" or "E <exception>" when the firmware raised.
+# "B <1 if the App resumed a flight>", "H <PERIOD_MS>" for the board-mode header, or
+# "E <exception>" when the firmware raised.
 try:
     from ustruct import unpack_from
 except ImportError:
@@ -17,9 +23,11 @@ except ImportError:
 
 from binascii import hexlify
 
+from fsw import params as P
 from fsw.app import CMD_LEN, App
-from fsw.flightlog import F_FLIGHT
+from fsw.flightlog import F_FLIGHT, F_OPEN
 from fsw.link import HEADER_LEN, OVERHEAD
+from hal.board_loop import BoardLoop
 
 ENTRY = 32
 _TICK = "<BBiiBiBiBBBHHH"
@@ -44,21 +52,55 @@ class _Backup:
         self.data = bytearray(buf)
 
 
+class _NoBus:
+    # board mode's I2C bus for a replay: never used (the flight gets the logged ranges)
+    def writeto(self, addr, buf, stop=True):
+        raise OSError(19)
+
+    def readfrom_into(self, addr, buf, stop=True):
+        raise OSError(19)
+
+
+class _Loop:
+    # what BoardLoop._interlock reads and writes of its loop
+    def __init__(self, app):
+        self.app = app
+        self.flight = app.flight
+        self.closed = False  # boot: open until read closed, as the board loop
+
+
 def _hex(b):
     return hexlify(bytes(b)).decode()
 
 
+def _app(backup, period_ms):
+    # period_ms 0: link mode; else a board-mode App set up as hal/board_loop.py does
+    if not period_ms:
+        return App(_Sink(), None, backup), None
+    app = App(_Sink(), None, backup, _NoBus())
+    app.params.set(P.PERIOD_MS, period_ms)
+    app.params.set(P.RF_SOURCE, 1)
+    return app, _Loop(app)
+
+
 def run(steps, emit):
     backup = _Backup()
-    app = App(_Sink(), None, backup)
+    period_ms = 0
+    if len(steps) >= ENTRY and steps[0] == 4:
+        period_ms = steps[2] | (steps[3] << 8)
+    app, loop = _app(backup, period_ms)
     cmd = bytearray(CMD_LEN + OVERHEAD)
     for i in range(0, len(steps) - ENTRY + 1, ENTRY):
         kind = steps[i]
         try:
-            if kind == 3:
-                app = App(_Sink(), None, backup)
+            if kind == 4:
+                emit("H " + str(period_ms))
+            elif kind == 3:
+                app, loop = _app(backup, period_ms)
                 emit("B 1" if app.resumed else "B 0")
             elif kind == 2:
+                if loop is not None and steps[i + 1]:
+                    BoardLoop._interlock(loop, steps[i + 1] == 2)
                 for k in range(CMD_LEN):
                     cmd[HEADER_LEN + k] = steps[i + 2 + k]
                 app._command(cmd, CMD_LEN)
@@ -66,6 +108,8 @@ def run(steps, emit):
             elif kind == 1:
                 v = unpack_from(_TICK, steps, i)
                 rf = app.range
+                if loop is not None:
+                    BoardLoop._interlock(loop, not v[1] & F_OPEN)
                 if v[1] & F_FLIGHT:
                     app.flight.tick(v[2], v[3], v[4], v[5], v[6], v[7])
                     rf.status = v[4]
