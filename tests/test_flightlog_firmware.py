@@ -19,10 +19,11 @@ import micropython
 from sil_frames import Sink, descent_ticks, flying_app
 from fsw.flightlog import open_log
 from fsw.app import App
+from hal.backup import FileBackup
 import sil_frames
 
 def main():
-    log = open_log("LOGPATH", 1024)
+    log = open_log("LOGPATH", 1024, tail=FileBackup("LOGPATH.tail"))
     orig = sil_frames.App
     sil_frames.App = lambda out, r, b: orig(out, r, b, log=log)
     app, enc = flying_app(Sink())
@@ -48,6 +49,7 @@ def _field(out: str, name: str) -> int:
 
 
 def test_log_records_every_tick_without_allocating(any_micropython_bin: str, tmp_path: Path):
+    # with its RAM block copied to a tail store every record, as the SIL runner's
     path = tmp_path / "flight.log"
     n = 1000
     script = _SCRIPT.replace("LOGPATH", str(path)).replace("N_TICKS", str(n))
