@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from softland.boards.firmware import firmware_dir, fsw_module
+from softland.boards.firmware import fsw_module
+from softland.boards.firmware import hal_module as firmware_hal_module
 from softland.boards.hostlink import Frame, HostLink
 from softland.devices.lidarlite import EmulatedI2C, LidarLiteEmulator, MachineI2C
 from softland.devices.lsm6dsox import G0, Lsm6dsoxEmulator
@@ -56,14 +57,7 @@ def standin_machine() -> ModuleType:
 
 def hal_module(name: str) -> ModuleType:
     """Firmware module `hal.<name>`, imported as fsw_module imports `fsw.<name>`."""
-    fsw_module("app")  # hal modules import fsw
-    if "hal" not in sys.modules:
-        spec = importlib.machinery.PathFinder.find_spec("hal", [str(firmware_dir())])
-        assert spec is not None and spec.loader is not None
-        package = importlib.util.module_from_spec(spec)
-        sys.modules["hal"] = package
-        spec.loader.exec_module(package)
-    return importlib.import_module(f"hal.{name}")
+    return firmware_hal_module(name)
 
 
 class HostInput:

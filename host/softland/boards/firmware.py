@@ -48,6 +48,25 @@ def fsw_module(name: str) -> ModuleType:
     return importlib.import_module(f"fsw.{name}")
 
 
+def hal_module(name: str) -> ModuleType:
+    """Firmware module `hal.<name>`, imported as fsw_module imports `fsw.<name>` (the hal
+    package found by spec, the firmware directory kept off sys.path)."""
+    fsw_module("app")  # hal modules import fsw
+    if "hal" not in sys.modules:
+        root = firmware_dir()
+        spec = importlib.machinery.PathFinder.find_spec("hal", [str(root)])
+        if spec is None or spec.loader is None:
+            raise UserError(f"cannot import the firmware package hal from {root}")
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["hal"] = package
+        try:
+            spec.loader.exec_module(package)
+        except BaseException:
+            del sys.modules["hal"]
+            raise
+    return importlib.import_module(f"hal.{name}")
+
+
 def param_ids() -> dict[str, int]:
     """Parameter name (lower case, as in scenario files) -> id, read from fsw.params."""
     params = fsw_module("params")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from softland.analysis.bench import MPSIDE_DIR
-from softland.boards.firmware import fsw_module
+from softland.boards.firmware import fsw_module, hal_module
 from softland.boards.runtimes import find_micropython, micropython_env
 from softland.errors import UserError
 from softland.flightlog.reader import F_BOARD, F_BOOT, F_OPEN, K_CMD, K_TICK, FlightLogData
@@ -117,7 +117,7 @@ def _steps(log: FlightLogData) -> tuple[bytes, list[int]]:
 
 
 def _run_cpython(steps: bytes) -> list[str]:
-    fsw_module("app")  # the firmware package first, as the board imports it
+    hal_module("board_loop")  # the firmware packages first, as the board imports them
     if str(MPSIDE_DIR) not in sys.path:
         sys.path.insert(0, str(MPSIDE_DIR))
     import log_replay  # the firmware-side script (boards/mpside)
