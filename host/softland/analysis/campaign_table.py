@@ -177,15 +177,25 @@ def _read_docs(path: Path) -> str:
         raise UserError(f"--write-docs: cannot read {path}: {reason}") from None
 
 
+def _marker_lines(text: str) -> tuple[list[int], list[int]]:
+    """The indices of the lines that are the begin and the end marker (a marker quoted inside
+    a line of prose is not one)."""
+    lines = text.splitlines()
+    return (
+        [i for i, ln in enumerate(lines) if ln.strip() == BEGIN],
+        [i for i, ln in enumerate(lines) if ln.strip() == END],
+    )
+
+
 def check_docs(path: Path) -> str:
-    """The docs file's text, when it has the markers once each, in order, and can be
+    """The docs file's text, when it has the marker lines once each, in order, and can be
     rewritten; else a UserError (before anything flies)."""
     text = _read_docs(path)
-    begin, end = text.count(BEGIN), text.count(END)
-    if begin != 1 or end != 1 or text.index(BEGIN) > text.index(END):
+    begin, end = _marker_lines(text)
+    if len(begin) != 1 or len(end) != 1 or begin[0] > end[0]:
         raise UserError(
             f"--write-docs: {path} needs the lines {BEGIN} and {END} once each, in that "
-            f"order, around the campaign table (found {begin} and {end})"
+            f"order, around the campaign table (found {len(begin)} and {len(end)})"
         )
     if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
         raise UserError(f"--write-docs: cannot write {path}")
@@ -193,10 +203,10 @@ def check_docs(path: Path) -> str:
 
 
 def replace_block(text: str, block: str) -> str:
-    """`text` with what lies between the markers replaced by `block` (markers kept)."""
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{block.rstrip()}\n{END}{tail}"
+    """`text` with the lines between the marker lines replaced by `block` (markers kept)."""
+    (begin,), (end,) = _marker_lines(text)
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[: begin + 1]) + block.rstrip("\n") + "\n" + "".join(lines[end:])
 
 
 def write_docs(path: Path, block: str) -> None:
