@@ -152,9 +152,30 @@ def campaign_command(
                     soft_wrap=True,
                 )
 
-        table = fly_table(
-            selected, out, runs, seed, runtime, micropython_bin, workers, code, on_start, on_done
-        )
+        try:
+            table = fly_table(
+                selected,
+                out,
+                runs,
+                seed,
+                runtime,
+                micropython_bin,
+                workers,
+                code,
+                on_start,
+                on_done,
+            )
+        except KeyboardInterrupt:
+            progress.stop()
+            console.print(
+                escape(
+                    f"the campaigns finished are kept in {out}: the same command flies only "
+                    "the rest"
+                ),
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise
     paths = write_table(table, out)
     if docs is not None:
         write_docs(docs, render_block(table))
