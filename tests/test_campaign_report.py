@@ -13,7 +13,7 @@ from softland.analysis.campaign_report import (
     percentile_warning,
     render_campaign,
 )
-from softland.simulation.mc import DRAW_COLUMNS, run_campaign, write_campaign
+from softland.simulation.mc import DRAW_COLUMNS, RUN_COLUMNS, run_campaign, write_campaign
 from softland.simulation.scenario import load_scenario
 
 HOPPER = load_scenario("earth-hopper")
@@ -48,6 +48,17 @@ def test_the_campaign_page_stands_alone(small_campaign_page: str) -> None:
 def test_the_campaign_page_has_the_outcome_table(small_campaign_page: str) -> None:
     assert "<h2>Outcomes</h2>" in small_campaign_page
     assert "<td>landed</td>" in small_campaign_page
+
+
+def test_the_campaign_page_says_what_the_delta_v_ratio_is_against(
+    small_campaign_page: str,
+) -> None:
+    assert "delta_v_ratio_p50 (against the variable-mass optimum)" in small_campaign_page
+    assert "delta_v_ratio_closed_form_p50 (against the closed form" in small_campaign_page
+
+
+def test_runs_csv_gives_the_true_optimum_before_the_closed_form() -> None:
+    assert RUN_COLUMNS.index("delta_v_ratio") < RUN_COLUMNS.index("delta_v_optimal_mps")
 
 
 def test_mc_writes_the_report_beside_runs_csv(tmp_path: Path) -> None:

@@ -74,3 +74,34 @@ def test_the_html_report_lists_every_event_and_the_counters(run_dir: Path) -> No
     for name in {e["name"] for e in events} - {"mode"}:
         assert name in page
     assert "frames the firmware&#x27;s decoder dropped" in page
+
+
+def test_the_html_report_says_what_the_delta_v_ratio_is_against(run_dir: Path) -> None:
+    page = (run_dir / "report.html").read_text()
+    assert "delta_v_ratio (against the variable-mass optimum)" in page
+    assert "delta_v_ratio_closed_form (against the closed form: a cross-check)" in page
+
+
+def test_the_summary_gives_the_true_optimum_before_the_closed_form(run_dir: Path) -> None:
+    keys = list(json.loads((run_dir / "summary.json").read_text()))
+    assert keys.index("delta_v_ratio") < keys.index("delta_v_optimal_mps")
+
+
+@pytest.mark.parametrize(
+    ("summary", "label"),
+    [
+        (
+            {"delta_v_optimal_variable_mass_mps": 158.9, "delta_v_optimal_mps": 161.7},
+            "variable-mass optimum 158.9",
+        ),
+        ({"delta_v_optimal_variable_mass_mps": None, "delta_v_optimal_mps": 161.7},
+         "closed-form optimum 161.7"),
+    ],
+    ids=["true-optimum", "closed-form-only"],
+)  # fmt: skip
+def test_the_descent_figure_names_the_optimum_of_its_delta_v(
+    summary: dict[str, float | None], label: str
+) -> None:
+    from softland.analysis.descent_plot import delta_v_text
+
+    assert delta_v_text({"delta_v_mps": 170.8, **summary}) == f", delta-v 170.8 ({label}) m/s"

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from softland.analysis.html_report import quantity_label  # noqa: E402
 from softland.simulation.dispersions import SIGMA_OF  # noqa: E402
 from softland.simulation.mc import DRAW_COLUMNS, Campaign  # noqa: E402
 
@@ -281,7 +282,7 @@ def render_campaign(c: Campaign) -> str:
         "<h2>Figures</h2>",
         _table(
             [
-                (k, "-" if s[k] is None else str(s[k]))
+                (quantity_label(k), "-" if s[k] is None else str(s[k]))
                 for k in (
                     "success_rate",
                     "landed_rate",

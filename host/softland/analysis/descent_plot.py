@@ -79,16 +79,27 @@ def _title(s: dict[str, Any]) -> str:
     limit = s.get("max_touchdown_speed_mps")
     if td is not None and limit is not None:
         td_text += f" (limit {limit:.2f})"
-    dv = s.get("delta_v_mps")
-    dv_opt = s.get("delta_v_optimal_variable_mass_mps") or s.get("delta_v_optimal_mps")
-    dv_text = ""
-    if dv is not None and dv_opt is not None:
-        dv_text = f", delta-v {dv:.1f} (variable-mass optimum {dv_opt:.1f}) m/s"
+    dv_text = delta_v_text(s)
     verdict = "passed" if s.get("passed") else "FAILED"
     return (
         f"{s['scenario']} ({s['runtime']}, seed {s['seed']}, {s.get('controller', 'firmware')}): "
         f"{s['outcome']}, {verdict}, {td_text}{dv_text}"
     )
+
+
+def delta_v_text(s: dict[str, Any]) -> str:
+    """The title's delta-v, against the true (variable-mass) optimum; the closed form only
+    where that optimum is missing, and then named so."""
+    dv = s.get("delta_v_mps")
+    if dv is None:
+        return ""
+    for key, label in (
+        ("delta_v_optimal_variable_mass_mps", "variable-mass optimum"),
+        ("delta_v_optimal_mps", "closed-form optimum"),
+    ):
+        if s.get(key) is not None:
+            return f", delta-v {dv:.1f} ({label} {s[key]:.1f}) m/s"
+    return f", delta-v {dv:.1f} m/s"
 
 
 def _counters(s: dict[str, Any]) -> str:

@@ -34,6 +34,24 @@ _COUNTERS = (
 )
 
 
+# what a summary key is measured against, where the name alone does not say it
+QUANTITY_NOTES = {
+    "delta_v_optimal_variable_mass_mps": "the true optimum: coast, then full thrust, mass burnt",
+    "delta_v_ratio": "against the variable-mass optimum",
+    "delta_v_optimal_mps": "constant-acceleration closed form: a cross-check",
+    "delta_v_ratio_closed_form": "against the closed form: a cross-check",
+    "delta_v_ratio_p50": "against the variable-mass optimum",
+    "delta_v_ratio_p99": "against the variable-mass optimum",
+    "delta_v_ratio_closed_form_p50": "against the closed form: a cross-check",
+}
+
+
+def quantity_label(key: str) -> str:
+    """A summary key, with what it is measured against where that matters."""
+    note = QUANTITY_NOTES.get(key)
+    return f"{key} ({note})" if note else key
+
+
 def figure_svg(
     summary: dict[str, Any], rows: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]
 ) -> str:
@@ -59,7 +77,7 @@ def render(
         f"{'passed' if verdict == 'pass' else 'FAILED'}</span></h1>",
         "<h2>Summary</h2>",
         _table(
-            [(k, _fmt(v)) for k, v in summary.items() if k not in dict(_COUNTERS)],
+            [(quantity_label(k), _fmt(v)) for k, v in summary.items() if k not in dict(_COUNTERS)],
             ("quantity", "value"),
         ),
         "<h2>Link and fault counters</h2>",

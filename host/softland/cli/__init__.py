@@ -1,7 +1,7 @@
 """The `softland` command line: the click group `cli` and `main` (the console script and
 `python -m softland.cli`), one module per command family (sim: sim, scenarios, bench; mc;
-flash: flash, install-runtime, boards; pil; listen; drop: capture, analyze; check; hil: hil,
-proxy; log: show, export, plot, pull, and replay)."""
+campaign; flash: flash, install-runtime, boards; pil; listen; drop: capture, analyze; check;
+hil: hil, proxy; log: show, export, plot, pull, and replay)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from softland.cli.campaign import campaign_command
 from softland.cli.check import check_command
 from softland.cli.drop import drop_group
 from softland.cli.flash import boards_command, flash_command, install_runtime_command
@@ -44,6 +45,7 @@ cli.add_command(flash_command)
 cli.add_command(install_runtime_command)
 cli.add_command(boards_command)
 cli.add_command(mc_command)
+cli.add_command(campaign_command)
 cli.add_command(pil_command)
 cli.add_command(listen_command)
 cli.add_command(drop_group)

@@ -189,6 +189,8 @@ def exit_on_verdict(out: Path, passed: bool, check_run: bool, check_against: str
 
 
 def _print_summary(summary: dict) -> None:
+    from softland.analysis.html_report import quantity_label
+
     table = Table(title="softland sim", show_header=True)
     table.add_column("quantity")
     table.add_column("value", justify="right")
@@ -199,7 +201,7 @@ def _print_summary(summary: dict) -> None:
             text = str(value)
         if key == "outcome":
             text = f"[bold {'green' if value == 'landed' else 'red'}]{text}[/]"
-        table.add_row(key, text)
+        table.add_row(escape(quantity_label(key)), text)
     Console().print(table)
 
 

@@ -39,9 +39,9 @@ RUN_COLUMNS = (
     "passed",
     "touchdown_vertical_speed_mps",
     "delta_v_mps",
-    "delta_v_optimal_mps",
     "delta_v_optimal_variable_mass_mps",
     "delta_v_ratio",
+    "delta_v_optimal_mps",  # the closed form: a cross-check
     "delta_v_ratio_closed_form",
     "propellant_used_kg",
     "flight_time_s",

@@ -628,9 +628,9 @@ def _summary(
         "touchdown_vertical_speed_mps": _r(td_speed),
         "max_touchdown_speed_mps": s.criteria.max_touchdown_speed_mps,
         "delta_v_mps": _r(dyn.delta_v_mps),
-        "delta_v_optimal_mps": _r(dv_opt),
         "delta_v_optimal_variable_mass_mps": _r(dv_opt_vm),
         "delta_v_ratio": _r(ratio),
+        "delta_v_optimal_mps": _r(dv_opt),  # the closed form: a cross-check
         "delta_v_ratio_closed_form": _r(ratio_cf),
         "propellant_used_kg": _r(v.propellant_kg - dyn.state.propellant_kg),
         "flight_time_s": _r(flight_time),
