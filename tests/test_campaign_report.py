@@ -9,6 +9,7 @@ import pytest
 
 from softland.analysis.campaign_report import (
     FACTOR_NAMES,
+    active_draws,
     factor_label,
     percentile_warning,
     render_campaign,
@@ -27,6 +28,20 @@ def test_every_dispersion_column_has_a_readable_name() -> None:
 @pytest.mark.parametrize(("runs", "warned"), [(10, True), (299, True), (300, False)])
 def test_a_p99_needs_three_runs_beyond_it(runs: int, warned: bool) -> None:
     assert (percentile_warning(runs) is not None) == warned
+
+
+def test_the_fault_timing_draw_counts_only_where_a_fault_is_moved() -> None:
+    # nominal disperses the fault timing but has no fault: the draw changes nothing, so it
+    # is not ranked (a rank correlation of noise would read as a cause)
+    nominal, beresheet = (load_scenario(n) for n in ("nominal", "beresheet"))
+    assert nominal.dispersions.fault_time_sigma_s > 0 and not nominal.faults
+
+    class C:
+        def __init__(self, scenario) -> None:  # type: ignore[no-untyped-def]
+            self.scenario = scenario
+
+    assert "fault_shift_s" not in active_draws(C(nominal))  # type: ignore[arg-type]
+    assert "fault_shift_s" in active_draws(C(beresheet))  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

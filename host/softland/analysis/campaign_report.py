@@ -53,14 +53,22 @@ def percentile_warning(runs: int, q: float = 99.0) -> str | None:
         return None
     need = math.ceil(MIN_RUNS_BEYOND * 100.0 / (100.0 - q))
     return (
-        f"{runs} runs are too few for a p{q:g}: it rests on {beyond:.1f} runs beyond it "
-        f"(at least {MIN_RUNS_BEYOND} needed: {need} runs or more)"
+        f"{runs} runs are too few for a p{q:g}: {beyond:g} of them are expected beyond it, "
+        f"and it takes {MIN_RUNS_BEYOND} or more ({need} runs or more) to make it more than "
+        "the largest value"
     )
 
 
 def active_draws(c: Campaign) -> list[str]:
+    """The draws that can change a run: a sigma above 0, and for the fault timing a fault
+    that it moves (one that starts after t = 0; a scenario without one ignores the draw)."""
     d = c.scenario.dispersions
-    return [name for name in DRAW_COLUMNS if getattr(d, SIGMA_OF[name]) > 0]
+    shifted = any(f.start_s > 0 for f in c.scenario.faults)
+    return [
+        name
+        for name in DRAW_COLUMNS
+        if getattr(d, SIGMA_OF[name]) > 0 and (name != "fault_shift_s" or shifted)
+    ]
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:

@@ -187,19 +187,25 @@ def _health_and_mode(ax: Any, t: list[float], rows: Sequence[dict[str, Any]]) ->
     ax.grid(True, alpha=0.3)
 
 
+LABEL_PITCH = 10.0  # points between two event labels (rotated 6.5 pt text with its leading)
+
+
 def _mark_events(axes: Sequence[Any], events: list[dict[str, Any]]) -> None:
     top = axes[0]
     lo, hi = top.get_xlim()
-    near = (hi - lo) * 0.012  # labels of events closer than this are set side by side
-    last_t = None
-    dx = 2
+    # labels are set at least LABEL_PITCH points apart, each as near its event as that allows
+    width_pt = top.get_position().width * top.figure.get_figwidth() * 72
+    pt_per_s = width_pt / (hi - lo) if hi > lo else 1.0
+    next_free_pt = -1e9
     for i, e in enumerate(events):
         colour = EVENT_COLOURS.get(e["name"], "tab:gray")
         for ax in axes:
             ax.axvline(e["t_s"], color=colour, lw=0.6, alpha=0.6)
         if i < MAX_EVENT_LABELS:
-            dx = dx + 8 if last_t is not None and e["t_s"] - last_t < near else 2
-            last_t = e["t_s"]
+            x_pt = (e["t_s"] - lo) * pt_per_s
+            label_pt = max(x_pt + 2, next_free_pt)
+            next_free_pt = label_pt + LABEL_PITCH
+            dx = label_pt - x_pt
             top.annotate(
                 event_label(e),
                 xy=(e["t_s"], 1.0),
