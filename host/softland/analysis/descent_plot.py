@@ -81,9 +81,10 @@ def _title(s: dict[str, Any]) -> str:
         td_text += f" (limit {limit:.2f})"
     dv_text = delta_v_text(s)
     verdict = "passed" if s.get("passed") else "FAILED"
+    # two lines: the run and its verdict, then the figures (one line ran off the figure)
     return (
         f"{s['scenario']} ({s['runtime']}, seed {s['seed']}, {s.get('controller', 'firmware')}): "
-        f"{s['outcome']}, {verdict}, {td_text}{dv_text}"
+        f"{s['outcome']}, {verdict}\n{td_text}{dv_text}"
     )
 
 
