@@ -50,6 +50,7 @@ _PREFLIGHT_BAD = const(0x1000)
 _ACC_CLAMPED = const(0x2000)
 _RANGE_REVERTED = const(0x10)
 _RANGE_CANDIDATE = const(0x40)
+_LAND_IMPACT = const(0x4000)
 _OVERRUN = const(0x2000)
 _SIGMA_HIGH = const(0x4000)
 
@@ -484,12 +485,17 @@ class Flight:
             # with no trusted altitude (sigma above the terminal gate) neither "low" nor "slow"
             # can be known: the ground is what holds the vehicle up against a thrust below its
             # weight (specific force the thrust does not explain)
+            impact = land.impact
             if self._land_step(alt, vel, ctrl.throttle_q15, ctrl.engine_on,
                                guid.blind and acc_ok, reaction):  # fmt: skip
                 self._cutoff()
                 self._event(EV_CUTOFF, alt)
                 self.set_mode(LANDED)
             fl |= land.flags
+            if land.impact:
+                f2 |= _LAND_IMPACT
+                if not impact:
+                    self._event(EV_IMPACT, reaction)
         self.flags = fl
         if guid.blind:
             f2 |= _BLIND
