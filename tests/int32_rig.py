@@ -47,6 +47,8 @@ ALT_MIN, ALT_MAX = -1_000_000, 1_000_000_000
 VEL_MAX_Q8 = 38_400_000
 SIGMA_MAX = 250_000
 BIAS_MAX_Q8 = 256_000
+INNOV_LIM = 500_000_000  # fsw/estimator.py _INNOV_LIM
+PREV_OFF_MAX = 2**28  # fsw/estimator.py _PREV_OFF_MAX
 PERF_MIN, PERF_MAX = 2048, 6144
 MASS_MIN_Q24, MASS_ONE_Q24 = 1 << 20, 1 << 24
 ACC_FS = 627_648  # 64 g
@@ -261,6 +263,11 @@ def flight_cases(draw: st.DrawFn, max_ticks: int = 24) -> Case:
         "thr_lag": draw(_ends_or_any(0, 32767)),
         "last_thr": draw(st.one_of(st.just(throttle), st.integers(0, 32767))),
         "clk_ms": draw(_near_wrap(TICKS_WRAP)),
+        # the left track's offset is clamped to +/-2^28; a candidate's is an innovation
+        # beyond the gate, at most _INNOV_LIM
+        "prev_off": draw(_ends_or_any(-PREV_OFF_MAX, PREV_OFF_MAX, 0)),
+        "cand_off": draw(_ends_or_any(1, INNOV_LIM, 400_000)),
+        "tracks": draw(st.integers(0, 3)),
     }
     n = draw(st.integers(1, max_ticks))
     times = draw(tick_times(v[P.PERIOD_MS], last_us & (TICKS_WRAP - 1), n))
@@ -474,6 +481,21 @@ REGRESSIONS: dict[str, Case] = {
         params_with(),
         flight_setup(overruns=COUNT_WRAP - 2),
         ticks_at(3 * PERIOD_US, 3 * PERIOD_US, 4, 0),
+    ),
+    # estimator.py update(): a range far below an estimate at its ceiling (the innovation at
+    # -_INNOV_LIM) against the left track and the candidate at their extreme offsets
+    "second_tracks_at_their_extreme_offsets": Case(
+        FLIGHT_KIND,
+        params_with(),
+        flight_setup(alt_mm=ALT_MAX, prev_off=PREV_OFF_MAX, cand_off=INNOV_LIM, tracks=3),
+        ticks_at(PERIOD_US, PERIOD_US, 4, 0, range_mm=1),
+    ),
+    # ... and a range far above an estimate at its floor (innovation ~ +MAX_RANGE_MM)
+    "second_tracks_against_the_farthest_range": Case(
+        FLIGHT_KIND,
+        params_with(max_range_mm=100_000_000),
+        flight_setup(alt_mm=ALT_MIN, prev_off=-PREV_OFF_MAX, cand_off=1, tracks=3),
+        ticks_at(PERIOD_US, PERIOD_US, 4, 0, range_mm=100_000_000),
     ),
     # estimator.py predict(): its millisecond clock at 2^30
     "estimator_clock_at_its_wrap": Case(

@@ -34,3 +34,19 @@ def test_no_integer_leaves_the_small_int_range_over_a_blind_descent() -> None:
     assert "blind" in [e["name"] for e in result.events]
     assert result.summary["outcome"] == "landed"
     assert tracker.violations == [], tracker.violations[:5]
+
+
+def test_no_integer_leaves_the_small_int_range_through_the_second_tracks_and_an_impact() -> None:
+    # the estimator's candidate (farther ground held: `hold`), its re-base after persisting
+    # (ispace-m1), the switch back to the track a re-base left (`revert`), and the land
+    # detector's impact (`impact`, a bounce)
+    from softland.simulation.scenario import load_scenario
+
+    seen: set[str] = set()
+    with instrumented_firmware(firmware_dir()) as tracker:
+        for name in ("ispace-m1", "false-return-short", "bounce"):
+            result = run_scenario(load_scenario(name), "cpython")
+            assert result.summary["outcome"] == "landed"
+            seen |= {e["name"] for e in result.events}
+    assert {"hold", "rebase", "revert", "impact"} <= seen
+    assert tracker.violations == [], tracker.violations[:5]

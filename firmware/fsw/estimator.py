@@ -30,6 +30,9 @@ _RANGE_REJECTED = const(0x4)
 _RANGE_UNCHECKED = const(0x4)
 _RANGE_VEL_REBASED = const(0x8)
 _RANGE_REBASED = const(0x8)
+_RANGE_REVERTED = const(0x10)
+_RANGE_HELD = const(0x20)
+_RANGE_CANDIDATE = const(0x40)
 
 
 _VEL_MAX_Q8 = const(38400000)  # 150 m/s
@@ -44,6 +47,17 @@ _INNOV_LIM = const(500000000)  # innovation bound: the spread of two rejected on
 _INNOV_V_MAX = const(2000)  # beta term: an altitude surprise says little about velocity
 _REACQ_N = const(25)  # consecutive rejections that agree with each other: accept new ground
 _REACQ_SPREAD_MM = const(1000)  # ... whose innovations stay within this band + range / 256
+# telling a terrain step from a false return (docs/architecture.md, "Terrain step or false
+# return"): new ground farther away (the vehicle higher than thought) is taken only once it has
+# persisted this long (a false return lasts seconds; waiting on the lower altitude costs only
+# propellant), new ground nearer at once (braking for it is the safe side) ...
+_REACQ_HI_MS = const(10000)
+# ... and the track a re-base left stays a hypothesis this long: _BACK_N consecutive rejected
+# ranges within its gate (GATE_MM + 3 sigma) say the re-base was onto a false return: back to it
+_PREV_MS = const(30000)
+_CAND_GAP_MS = const(1000)  # a candidate unsupported this long starts its persistence again
+_BACK_N = const(5)
+_PREV_OFF_MAX = const(268435456)  # 2^28: the offset of the left track (an altitude difference)
 # kinematic consistency test (docs/architecture.md, "Range consistency")
 _RING_N = const(8)  # recent Good ranges a new one is compared with ...
 _RING_DT_MS = const(60)  # ... kept at least this far apart (the ring spans ~0.5 s)
@@ -68,7 +82,8 @@ class Estimator:
         "_rej_hi", "latching", "excluded", "bias_q8", "imu", "_kin_mm", "_kin_frac_q8",
         "_clk_ms", "_ring_d", "_ring_t", "_ring_n", "_ring_i", "_ring_newest", "_last_d",
         "_have_last", "noise_mm", "_trained", "_inc_n", "_inc_meas0", "_inc_t0",
-        "_inc_mid", "_inc_tmid",
+        "_inc_mid", "_inc_tmid", "_rej_t0", "_prev_live", "_prev_off", "_prev_t0", "_back_n",
+        "_cand_live", "_cand_off", "_cand_t0", "_cand_last",
     )
 
     def __init__(self, params):
@@ -108,6 +123,20 @@ class Estimator:
         self._inc_t0 = 0
         self._inc_mid = 0  # ... and the altitude and clock half-way through the run
         self._inc_tmid = 0
+        # telling a terrain step from a false return: the clock at the start of the run of
+        # rejected ranges; the track the last re-base left (alive, its altitude minus this
+        # one's, the clock at the re-base) and the run of ranges that matched it
+        self._rej_t0 = 0
+        self._prev_live = False
+        self._prev_off = 0
+        self._prev_t0 = 0
+        self._back_n = 0
+        # the candidate track (farther ground held): alive, its altitude minus this one's,
+        # the clock at the start of its run and at its last supporting range
+        self._cand_live = False
+        self._cand_off = 0
+        self._cand_t0 = 0
+        self._cand_last = 0
 
     def reset(self, alt_mm, vel_mm_s, sigma_mm):
         self.alt_mm = alt_mm
@@ -124,6 +153,9 @@ class Estimator:
         self.noise_mm = self.p[_SIGMA_RANGE_MM]
         self._restart_consistency()
         self._inc_n = 0
+        self._prev_live = False
+        self._back_n = 0
+        self._cand_live = False
 
     def _restart_consistency(self):
         # the consistency test starts again: empty ring, noise estimate trained anew
@@ -331,31 +363,107 @@ class Estimator:
         gate = p[_GATE_MM] + 3 * self.sigma_mm
         if -gate <= innov <= gate:
             self.rejects = 0
+            self._back_n = 0
+            self._cand_live = False  # the ground the estimate expects: no candidate stands
             Estimator._correct(self, innov, p[_EST_ALPHA_Q12], p[_EST_BETA_Q12])
             return _RANGE_USED
         # never latch the sensor off: a run of rejected ranges whose innovation stays the same
         # is new ground (a crater rim, a terrain step: the offset is constant while the vehicle
         # moves), not a sensor fault; a frozen reading under a moving vehicle drifts and is not
-        if self.rejects == 0 or innov < self._rej_lo:
+        now = self._clk_ms
+        if self._prev_live:
+            r = Estimator._revert(self, alt_meas_mm, innov, gate, now)
+            if r:
+                return r
+        if self._cand_live:
+            r = Estimator._candidate(self, alt_meas_mm, innov, gate, now)
+            if r:
+                return r
+        if self.rejects == 0:
             self._rej_lo = innov
-        if self.rejects == 0 or innov > self._rej_hi:
             self._rej_hi = innov
-        self.rejects += 1
+            self._rej_t0 = now  # the run starts
+        elif innov < self._rej_lo:
+            self._rej_lo = innov
+        elif innov > self._rej_hi:
+            self._rej_hi = innov
+        if self.rejects < _REACQ_N:
+            self.rejects += 1
         spread = _REACQ_SPREAD_MM + (clamp(alt_meas_mm, 0, _ALT_MAX) >> 8)
         if self._rej_hi - self._rej_lo > spread:
             self.rejects = 1
             self._rej_lo = innov
             self._rej_hi = innov
+            self._rej_t0 = now
         if self.rejects >= _REACQ_N:
             if self.latching:
                 self.excluded = True  # the Mission 1 logic: judged failed, for good
                 return _RANGE_REJECTED
             self.rejects = 0
-            self.alt_mm = alt_meas_mm
-            self.alt_frac_q8 = 0
-            self.sigma_mm = max(self.sigma_mm, p[_SIGMA_RANGE_MM])
+            if innov > 0:
+                # farther ground (the vehicle higher than thought): a terrain step or a false
+                # return, a candidate track until it has persisted _REACQ_HI_MS from the run's
+                # start; meanwhile the flight keeps the lower altitude
+                self._cand_live = True
+                self._cand_off = innov
+                self._cand_t0 = self._rej_t0
+                self._cand_last = now
+                self.flags2 |= _RANGE_HELD | _RANGE_CANDIDATE
+                return _RANGE_REJECTED
+            Estimator._rebase_to(self, alt_meas_mm, now)
             return _RANGE_REBASED
         return _RANGE_REJECTED
+
+    def _candidate(self, alt_meas_mm, innov, gate, now):
+        # a rejected range against the candidate track (farther ground held): within its gate
+        # it supports it (a gap of more than _CAND_GAP_MS without support starts its clock
+        # again), and once the candidate has persisted _REACQ_HI_MS it is the ground
+        dev = innov - self._cand_off
+        if dev < -gate or dev > gate:
+            return 0
+        if ticks_diff(now, self._cand_last) > _CAND_GAP_MS:
+            self._cand_t0 = now
+        self._cand_last = now
+        self.rejects = 0
+        if ticks_diff(now, self._cand_t0) < _REACQ_HI_MS:
+            self.flags2 |= _RANGE_HELD
+            return _RANGE_REJECTED
+        Estimator._rebase_to(self, alt_meas_mm, now)
+        return _RANGE_REBASED
+
+    def _rebase_to(self, alt_meas_mm, now):
+        # take the new ground; the track left behind stays a hypothesis for _PREV_MS
+        off = self.alt_mm - alt_meas_mm
+        self._prev_off = clamp(off, -_PREV_OFF_MAX, _PREV_OFF_MAX)
+        self._prev_live = True
+        self._prev_t0 = now
+        self._back_n = 0
+        self._cand_live = False
+        self.alt_mm = alt_meas_mm
+        self.alt_frac_q8 = 0
+        s = self.p[_SIGMA_RANGE_MM]
+        if self.sigma_mm < s:
+            self.sigma_mm = s
+
+    def _revert(self, alt_meas_mm, innov, gate, now):
+        # a rejected range against the track the last re-base left: _BACK_N in a row within
+        # that track's gate (the ground seen before the re-base is back where it would be)
+        # say the re-base was onto a false return: back to that track (RANGE_REVERTED)
+        if ticks_diff(now, self._prev_t0) > _PREV_MS:
+            self._prev_live = False  # the re-base has stood: the new ground is the ground
+            self._back_n = 0
+            return 0
+        dev = innov - self._prev_off
+        if dev < -gate or dev > gate:
+            self._back_n = 0
+            return 0
+        self._back_n += 1
+        if self._back_n < _BACK_N:
+            return 0
+        self.rejects = 0
+        Estimator._rebase_to(self, alt_meas_mm, now)
+        self.flags2 |= _RANGE_REVERTED
+        return _RANGE_REBASED
 
     def _correct(self, innov, alpha_q12, beta_q12):
         # (bounds as conditional expressions: a clamp() call costs ~0.1 ms on a 16 MHz M0)

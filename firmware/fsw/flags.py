@@ -36,14 +36,21 @@ RANGE_STALE = const(0x0002)  # the reading was older than the age bound: not use
 RANGE_UNCHECKED = const(0x0004)  # too few ranges yet to judge consistency: gated only
 RANGE_VEL_REBASED = const(0x0008)  # a run of inconsistent ranges that moved together: the
 # velocity estimate was wrong, not the sensor; velocity set from their rate, test restarted
+RANGE_REVERTED = const(0x0010)  # with RANGE_REBASED: the ranges matched the track the last
+# re-base left, so that re-base was onto a false return: back to the earlier ground (EV_REVERT)
+RANGE_HELD = const(0x0020)  # rejected ranges that agree on ground farther away (the vehicle
+# higher than thought): a terrain step or a false return, held until it persists
+RANGE_CANDIDATE = const(0x0040)  # with RANGE_HELD: this range opened the candidate (EV_HOLD)
 BLIND = const(0x0100)  # guidance flies the blind descent: no trusted altitude below the gate
 SCATTER_SIGMA = const(0x0200)  # the ranges' scatter, above the filter's sigma, sets the bound
 RESERVE = const(0x0400)  # propellant down to the reserve (declared once by EV_RESERVE)
 RESUMED = const(0x0800)  # this tick resumed the flight from the state persisted before a reset
 PREFLIGHT_BAD = const(0x1000)  # SAFE/ARMED: a preflight sensor check fails (ARM would refuse)
 ACC_CLAMPED = const(0x2000)  # the accelerometer sample was beyond +/-64 g: clamped to it
+LAND_IMPACT = const(0x4000)  # land detector: a ground impact was sensed while low; contact held
 
 NAMES2 = (
-    "range_inconsistent", "range_stale", "range_unchecked", "range_vel_rebased", "", "", "", "",
-    "blind", "scatter_sigma", "reserve", "resumed", "preflight_bad", "acc_clamped",
+    "range_inconsistent", "range_stale", "range_unchecked", "range_vel_rebased", "range_reverted",
+    "range_held", "range_candidate", "",
+    "blind", "scatter_sigma", "reserve", "resumed", "preflight_bad", "acc_clamped", "land_impact",
 )

@@ -48,6 +48,9 @@ _RESERVE = const(0x400)
 _RESUMED = const(0x800)
 _PREFLIGHT_BAD = const(0x1000)
 _ACC_CLAMPED = const(0x2000)
+_RANGE_REVERTED = const(0x10)
+_RANGE_CANDIDATE = const(0x40)
+_LAND_IMPACT = const(0x4000)
 _OVERRUN = const(0x2000)
 _SIGMA_HIGH = const(0x4000)
 
@@ -87,6 +90,13 @@ EV_ACC_CAL = const(13)  # accelerometer bias measured in the engine-off coast (f
 # zero); arg: bias, mm/s^2 Q8, subtracted from every later reading
 EV_RESUMED = const(14)  # first tick after a reset restored the state; arg: gap, ms (-1: unknown)
 EV_ARM_OVERRIDE = const(15)  # armed by override despite a failed preflight check; arg: reason
+# (16-19: the board loop's, firmware/hal/board_loop.py)
+EV_REVERT = const(20)  # ranges matched the track the last re-base left (the ground seen before
+# it, where it would be now): that re-base was onto a false return, back; arg: new altitude, mm
+EV_IMPACT = const(21)  # land detector: a ground impact (a specific force the thrust cannot give)
+# while low: contact held from here, the engine spools down; arg: that force, mm/s^2
+EV_HOLD = const(22)  # rejected ranges agree on ground farther away (a terrain step or a false
+# return): held as a candidate, not re-based onto until it persists; arg: its offset, mm
 
 # ARM refusal reasons (ACK value and EV_ARM_REFUSED arg): parameter id * 8 + fsw.params E_*
 # (below 0x100), or a preflight sensor check
@@ -399,8 +409,13 @@ class Flight:
                         a = (a if a < _SCATTER_MAX else _SCATTER_MAX) << 4
                         self.scatter_q4 += (a - self.scatter_q4) >> 4
                 fl |= r
+                if f2 & _RANGE_CANDIDATE:
+                    self._event(EV_HOLD, meas - est.alt_mm)
                 if r == _RANGE_REBASED:
-                    self._event(EV_REBASE, est.alt_mm)
+                    if est.flags2 & _RANGE_REVERTED:
+                        self._event(EV_REVERT, est.alt_mm)
+                    else:
+                        self._event(EV_REBASE, est.alt_mm)
         alt = est.alt_mm
         vel = (self._vin_q8 if blind else est.vel_q8) >> 8
         # the altitude is no better than the ranges' scatter: a noisy rangefinder leaves the
@@ -470,12 +485,17 @@ class Flight:
             # with no trusted altitude (sigma above the terminal gate) neither "low" nor "slow"
             # can be known: the ground is what holds the vehicle up against a thrust below its
             # weight (specific force the thrust does not explain)
+            impact = land.impact
             if self._land_step(alt, vel, ctrl.throttle_q15, ctrl.engine_on,
                                guid.blind and acc_ok, reaction):  # fmt: skip
                 self._cutoff()
                 self._event(EV_CUTOFF, alt)
                 self.set_mode(LANDED)
             fl |= land.flags
+            if land.impact:
+                f2 |= _LAND_IMPACT
+                if not impact:
+                    self._event(EV_IMPACT, reaction)
         self.flags = fl
         if guid.blind:
             f2 |= _BLIND

@@ -23,18 +23,20 @@ _LAND_THR = const(0x1000)
 
 
 class LandDetector:
-    STATE = ("held_ms", "flags", "contact")
+    STATE = ("held_ms", "flags", "contact", "impact")
 
     def __init__(self, params):
         self.p = params.v
         self.held_ms = 0
         self.flags = 0
         self.contact = False  # low and slow: ground contact suspected
+        self.impact = False  # a ground impact was sensed while low: on the surface from here
 
     def reset(self):
         self.held_ms = 0
         self.flags = 0
         self.contact = False
+        self.impact = False
 
     def step(self, alt_mm, vel_mm_s, throttle_q15, engine_on, blind=False, reaction_mm_s2=0):
         # returns True once the vehicle has been on the ground for LAND_TIME_MS.
@@ -51,8 +53,18 @@ class LandDetector:
         else:
             if alt_mm < p[_LAND_ALT_MM]:
                 fl |= _LAND_ALT
+                # a ground impact: low, and a specific force no thrust explains, above twice
+                # gravity (in flight the unexplained force is the thrust model's error, tenths
+                # of a m/s^2; a contact stopping even 0.1 m/s within a tick is several m/s^2).
+                # The vehicle is on the surface, though it may bounce: the velocity estimate
+                # (the impulse clamped, the rebound read as noise) no longer says "slow", and the
+                # engine at minimum only lengthens the hops. Held from here: "low and slow"
+                if reaction_mm_s2 > p[_GRAVITY_MM_S2] << 1:
+                    self.impact = True
             if -p[_LAND_SPEED_MM_S] < vel_mm_s < p[_LAND_SPEED_MM_S]:
                 fl |= _LAND_SPEED
+            if self.impact:
+                fl |= _LAND_ALT | _LAND_SPEED
         if (not engine_on) or throttle_q15 <= p[_THR_MIN_Q15] + 1638:
             fl |= _LAND_THR
         self.flags = fl

@@ -44,6 +44,9 @@ def _severities(m: Any) -> dict[str, int]:
         "arm_refused": m.MAV_SEVERITY_WARNING,
         "arm_override": m.MAV_SEVERITY_WARNING,
         "rebase": m.MAV_SEVERITY_WARNING,  # the ground moved: new altitude accepted
+        "revert": m.MAV_SEVERITY_WARNING,  # that re-base was onto a false return: back
+        "hold": m.MAV_SEVERITY_WARNING,  # farther ground seen: held until it persists
+        "impact": m.MAV_SEVERITY_NOTICE,  # ground impact while low: contact held
         "resumed": m.MAV_SEVERITY_WARNING,  # the flight computer was reset mid-flight
         "skipped_ticks": m.MAV_SEVERITY_WARNING,
         "late_tick": m.MAV_SEVERITY_NOTICE,
@@ -64,7 +67,7 @@ def event_text(event: Mapping[str, Any]) -> str:
     arg = event.get("arg", 0)
     if name == "mode":
         text = f"mode -> {_mode_name(arg)}"
-    elif name in ("ignition", "cutoff", "rebase", "exclude", "trust", "reserve"):
+    elif name in ("ignition", "cutoff", "rebase", "revert", "exclude", "trust", "reserve"):
         text = f"{name} at {arg / 1000:.1f} m [{_mode_name(event.get('mode'))}]"
     else:
         text = f"{name} {arg} [{_mode_name(event.get('mode'))}]"

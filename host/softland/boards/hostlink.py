@@ -70,6 +70,9 @@ EVENTS = {
     17: "skipped_ticks",
     18: "interlock",
     19: "imu",
+    20: "revert",
+    21: "impact",
+    22: "hold",
 }
 
 

@@ -20,6 +20,7 @@ class RefEstimator:
     TOL_K, TOL_FLOOR = 4, 0.020
     LAG_MAX_MS = 2000
     REACQ_N, REACQ_SPREAD = 25, 1.0
+    REACQ_HI_MS, PREV_MS, BACK_N, CAND_GAP_MS = 10000, 30000, 5, 1000
     INC_N, INC_MOVED_MAX = 25, 1000.0
     INNOV_MAX, INNOV_V_MAX, INNOV_G_MAX, INNOV_LIM = 250.0, 2.0, 0.5, 500000.0
     VEL_MAX, ACC_MAX, SIGMA_MAX, BIAS_MAX = 150.0, 32.0, 250.0, 1.0
@@ -49,6 +50,19 @@ class RefEstimator:
         self.inc_n = 0
         self.inc_meas0 = self.inc_mid = 0.0
         self.inc_t0 = self.inc_tmid = 0
+        self.rej_t0 = 0  # the clock at the start of the run of rejected ranges
+        # the track the last re-base left: alive, its altitude minus this one's, since when,
+        # and the run of ranges that matched it (docs/architecture.md, "Terrain step or
+        # false return")
+        self.prev_live = False
+        self.prev_off = 0.0
+        self.prev_t0 = 0
+        self.back_n = 0
+        # the candidate track (farther ground held): alive, offset, persistence clock, last
+        # supporting range
+        self.cand_live = False
+        self.cand_off = 0.0
+        self.cand_t0 = self.cand_last = 0
 
     def reset(self, alt: float, vel: float, sigma: float) -> None:
         self.alt = alt
@@ -62,6 +76,8 @@ class RefEstimator:
         self.noise = self.p.sigma_range
         self.restart_consistency()
         self.inc_n = 0
+        self.prev_live = self.cand_live = False
+        self.back_n = 0
 
     def restart_consistency(self) -> None:
         self.ring = []
@@ -192,25 +208,90 @@ class RefEstimator:
         )
         if inside:
             self.rejects = 0
+            self.back_n = 0
+            self.cand_live = False
             self._correct(innov)
             return f.RANGE_USED
-        if self.rejects == 0 or innov < self.rej_lo:
-            self.rej_lo = innov
-        if self.rejects == 0 or innov > self.rej_hi:
-            self.rej_hi = innov
-        self.rejects += 1
+        now = self.clk_ms
+        if self.prev_live:
+            r = self._revert(meas, innov, gate, now)
+            if r:
+                return r
+        if self.cand_live:
+            r = self._candidate(meas, innov, gate, now)
+            if r:
+                return r
+        if self.rejects == 0:
+            self.rej_lo = self.rej_hi = innov
+            self.rej_t0 = now
+        else:
+            self.rej_lo = min(self.rej_lo, innov)
+            self.rej_hi = max(self.rej_hi, innov)
+        self.rejects = min(self.rejects + 1, self.REACQ_N)
         if self.rej_hi - self.rej_lo > self.REACQ_SPREAD + max(0.0, meas) / 256:
             self.rejects = 1
             self.rej_lo = self.rej_hi = innov
+            self.rej_t0 = now
         if self.rejects >= self.REACQ_N:
             if self.latching:
                 self.excluded = True
                 return f.RANGE_REJECTED
             self.rejects = 0
-            self.alt = meas
-            self.sigma = max(self.sigma, p.sigma_range)
+            if innov > 0:
+                # farther ground: a candidate until it persists REACQ_HI_MS
+                self.cand_live = True
+                self.cand_off = innov
+                self.cand_t0 = self.rej_t0
+                self.cand_last = now
+                self.flags2 |= f.RANGE_HELD | f.RANGE_CANDIDATE
+                return f.RANGE_REJECTED
+            self._rebase_to(meas, now)
             return f.RANGE_REBASED
         return f.RANGE_REJECTED
+
+    def _rebase_to(self, meas: float, now: int) -> None:
+        """Take the new ground; the track left behind stays a hypothesis for PREV_MS."""
+        self.prev_off = self.alt - meas
+        self.prev_live = True
+        self.prev_t0 = now
+        self.back_n = 0
+        self.cand_live = False
+        self.alt = meas
+        self.sigma = max(self.sigma, self.p.sigma_range)
+
+    def _revert(self, meas: float, innov: float, gate: float, now: int) -> int:
+        """BACK_N rejected ranges in a row within the left track's gate: back to it."""
+        f = flag_bits()
+        if ticks_diff(now, self.prev_t0) > self.PREV_MS:
+            self.prev_live = False
+            self.back_n = 0
+            return 0
+        if abs(innov - self.prev_off) > gate:
+            self.back_n = 0
+            return 0
+        self.back_n += 1
+        if self.back_n < self.BACK_N:
+            return 0
+        self.rejects = 0
+        self._rebase_to(meas, now)
+        self.flags2 |= f.RANGE_REVERTED
+        return f.RANGE_REBASED
+
+    def _candidate(self, meas: float, innov: float, gate: float, now: int) -> int:
+        """A rejected range within the candidate's gate supports it; after REACQ_HI_MS of
+        persistence (a gap over CAND_GAP_MS starts it again) it is the ground."""
+        f = flag_bits()
+        if abs(innov - self.cand_off) > gate:
+            return 0
+        if ticks_diff(now, self.cand_last) > self.CAND_GAP_MS:
+            self.cand_t0 = now
+        self.cand_last = now
+        self.rejects = 0
+        if ticks_diff(now, self.cand_t0) < self.REACQ_HI_MS:
+            self.flags2 |= f.RANGE_HELD
+            return f.RANGE_REJECTED
+        self._rebase_to(meas, now)
+        return f.RANGE_REBASED
 
     def _correct(self, innov: float) -> None:
         p = self.p

@@ -332,6 +332,8 @@ class RefFlight:
                 ctrl.cutoff()
                 self.mode = LANDED
             fl |= land.flags
+            if land.impact:
+                f2 |= f.LAND_IMPACT
         self.flags = fl
         if guid.blind:
             f2 |= f.BLIND

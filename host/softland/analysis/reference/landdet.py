@@ -7,8 +7,8 @@ from softland.analysis.reference.units import RefParams
 
 
 class RefLandDetector:
-    """Low AND slow (blind: the ground reaction) AND throttle near its minimum, held for
-    LAND_TIME_MS (fsw/landdet.py)."""
+    """Low AND slow (blind: the ground reaction; after a ground impact sensed while low: held)
+    AND throttle near its minimum, held for LAND_TIME_MS (fsw/landdet.py)."""
 
     THR_NEAR_MIN = 1638 / 32767  # "near minimum": within 5 % of full throttle
 
@@ -19,11 +19,13 @@ class RefLandDetector:
         self.held_ms = 0
         self.flags = 0
         self.contact = False
+        self.impact = False  # a ground impact sensed while low: on the surface from here
 
     def reset(self) -> None:
         self.held_ms = 0
         self.flags = 0
         self.contact = False
+        self.impact = False
 
     def step(
         self,
@@ -60,6 +62,16 @@ class RefLandDetector:
                 flags=f.LAND_ALT,
             ):
                 fl |= f.LAND_ALT
+                limit = 2 * p.g
+                if judge.decide(
+                    "impact",
+                    self.impact or reaction > limit,
+                    reaction - limit,
+                    self.tol.acc_mps2,
+                    lambda fw: bool(fw.flags2 & f.LAND_IMPACT),
+                    flags2=f.LAND_IMPACT,
+                ):
+                    self.impact = True
             if judge.decide(
                 "land_speed",
                 abs(vel) < p.land_speed,
@@ -69,6 +81,8 @@ class RefLandDetector:
                 flags=f.LAND_SPEED,
             ):
                 fl |= f.LAND_SPEED
+            if self.impact:
+                fl |= both
         near_min = throttle - (p.thr_min + self.THR_NEAR_MIN)
         if not engine_on or judge.decide(
             "land_throttle",

@@ -56,6 +56,9 @@ FLIGHT_SETUP = (
     "thr_lag",
     "last_thr",
     "clk_ms",
+    "prev_off",
+    "cand_off",
+    "tracks",
 )
 APP_SETUP = (
     "mode",
@@ -158,6 +161,15 @@ def setup_flight(fl, s):
         fl._thr_lag = s[22]
         ctrl._last_thr = s[23]
         est._clk_ms = s[24]
+        # the estimator's second tracks (docs/architecture.md, "Terrain step or false
+        # return"): the track the last re-base left and the candidate, alive from now
+        est._prev_off = s[25]
+        est._cand_off = s[26]
+        est._prev_live = s[27] & 1 != 0
+        est._cand_live = s[27] & 2 != 0
+        est._prev_t0 = s[24]
+        est._cand_t0 = s[24]
+        est._cand_last = s[24]
     fl.resuming = s[1] != 0
     fl._started = s[2] != 0
     fl._last_us = s[3]
