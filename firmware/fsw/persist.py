@@ -27,6 +27,8 @@ except ImportError:
         return x
 
 
+import gc
+
 from fsw import params as P
 from fsw.link import get_i32, get_u8, get_u16
 
@@ -105,6 +107,9 @@ class Persist:
         # the components whose STATE attributes are persisted, in record order
         self.parts = (flight, flight.est, flight.guid, flight.ctrl, flight.land)
         self._fields = _fields(self.parts)
+        # the packer is compiled here, at boot: its source and code want a few contiguous KB,
+        # which a heap fragmented by the boot's imports may not have until it is collected
+        gc.collect()
         self._pack = _packer(self._fields, self.parts)
         self._pack_v = _list_packer(P.COUNT)
         n = len(self._fields)
