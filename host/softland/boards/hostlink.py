@@ -3,6 +3,8 @@ sends, with the firmware's own codec (firmware/fsw/link.py) imported unchanged."
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +92,53 @@ class Frame:
     raw: bytes
 
 
+_I32_MAX = 0x3FFFFFFF  # fsw.link.I32_MAX, I32_MIN
+_I32_MIN = -0x3FFFFFFF - 1
+_STRUCT_CODES = {"i32": ("i", 4), "u16": ("H", 2), "u8": ("B", 1)}
+
+
+def _telemetry_layout(
+    offsets: list[tuple[str, int, str]],
+) -> tuple[struct.Struct, tuple[int, ...]]:
+    """The telemetry payload as one struct (TELEMETRY_FIELDS are in wire order; gaps padded),
+    and which of its values are i32 (saturated after unpacking, as fsw.link.get_i32 does)."""
+    fmt = "<"
+    pos = 0
+    i32: list[int] = []
+    for k, (name, off, kind) in enumerate(offsets):
+        if off < pos:
+            raise ValueError(f"telemetry field {name} out of wire order (offset {off})")
+        code, size = _STRUCT_CODES[kind]
+        fmt += "x" * (off - pos) + code
+        pos = off + size
+        if kind == "i32":
+            i32.append(k)
+    return struct.Struct(fmt), tuple(i32)
+
+
+def deliver(
+    needed: Callable[[], int],
+    rx_view: Callable[[], Any],
+    received: Callable[[int], None],
+    data: bytes,
+) -> None:
+    """Hand data to a fsw.link.Decoder (or a fsw.app.App, which serves its decoder's
+    methods) as firmware/hal/stdio_link.py's serving loop reads a stream: at most needed()
+    bytes at a time, straight into rx_view(), then received(n). A frame arrives as its header
+    and its body in bulk (its CRC checked once, in C); anything else is parsed one byte at a
+    time where it landed. Decodes exactly as feeding the bytes one at a time does (the
+    decoder works over any chunking), with two calls a frame instead of two a byte."""
+    n = len(data)
+    i = 0
+    while i < n:
+        k = needed()
+        if k > n - i:
+            k = n - i
+        rx_view()[:k] = data[i : i + k]
+        received(k)
+        i += k
+
+
 class HostLink:
     """Encodes frames to the firmware and decodes frames from it."""
 
@@ -102,6 +151,8 @@ class HostLink:
             (name, getattr(telemetry, name.upper()), kind) for name, kind in TELEMETRY_FIELDS
         ]
         self.telemetry_len: int = telemetry.LENGTH
+        self._telemetry_struct, self._telemetry_i32 = _telemetry_layout(self.telemetry_offsets)
+        self._telemetry_names = tuple(name for name, _, _ in self.telemetry_offsets)
         self._enc = self.link.Encoder()
         self._received: list[Frame] = []
         self._dec = self.link.Decoder(self._on_frame)
@@ -174,8 +225,9 @@ class HostLink:
         )
 
     def feed(self, data: bytes) -> list[Frame]:
-        for b in data:
-            self._dec.feed(b)
+        """The frames completed by data (any chunking of the stream; see deliver)."""
+        dec = self._dec
+        deliver(dec.needed, dec.rx_view, dec.received, data)
         out, self._received = self._received, []
         return out
 
@@ -189,6 +241,15 @@ class HostLink:
         self._dec = self.link.Decoder(self._on_frame)
 
     def decode_telemetry(self, payload: bytes) -> dict[str, int]:
+        if len(payload) >= self._telemetry_struct.size:
+            values = list(self._telemetry_struct.unpack_from(payload))
+            for k in self._telemetry_i32:  # as link.get_i32: saturated at +/-2^30
+                v = values[k]
+                if v > _I32_MAX:
+                    values[k] = _I32_MAX
+                elif v < _I32_MIN:
+                    values[k] = _I32_MIN
+            return dict(zip(self._telemetry_names, values))
         lk = self.link
         getters = {"i32": lk.get_i32, "u16": lk.get_u16, "u8": lk.get_u8}
         return {name: getters[kind](payload, off) for name, off, kind in self.telemetry_offsets}

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from softland.boards import emuboard
 from softland.boards.firmware import firmware_dir, fsw_module
+from softland.boards.hostlink import deliver
 from softland.errors import UserError
 
 # the SIL flight log's ring (fsw/flightlog.py): 32768 records of 128 bytes, 4 MB, 11 minutes
@@ -116,7 +117,9 @@ class CPythonRuntime:
             self._buffered.clear()
 
     def send(self, data: bytes) -> None:
-        self.app.feed_into(data, len(data))
+        # as the SIL serving loop (hal/stdio_link.py) reads its input under MicroPython
+        app = self.app
+        deliver(app.needed, app.rx_view, app.received, data)
 
     def restart(self) -> None:
         self._input.clear()

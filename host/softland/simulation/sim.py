@@ -279,7 +279,7 @@ def scenario_dynamics(s: Scenario) -> Dynamics:
         altitude_m=s.initial.altitude_m,
         velocity_mps=s.initial.velocity_mps,
         substeps=s.sim.substeps,
-        ground_m=s.ground_m,
+        ground_m=s.ground_m if s.terrain else None,  # None: flat, no call per substep
         restitution=s.sim.restitution,
     )
 
