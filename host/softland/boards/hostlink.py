@@ -249,7 +249,7 @@ class HostLink:
                     values[k] = _I32_MAX
                 elif v < _I32_MIN:
                     values[k] = _I32_MIN
-            return dict(zip(self._telemetry_names, values))
+            return dict(zip(self._telemetry_names, values, strict=True))
         lk = self.link
         getters = {"i32": lk.get_i32, "u16": lk.get_u16, "u8": lk.get_u8}
         return {name: getters[kind](payload, off) for name, off, kind in self.telemetry_offsets}
