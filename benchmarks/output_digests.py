@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 # scenario, seed: the nominal descent (long-range rangefinder, serial), the LIDAR-Lite hopper on
-# I2C with its faults, a bouncing contact, a flight-computer reset, lossy sensors
+# I2C with its faults, a bouncing contact, lossy sensors, a flight-computer reset (beresheet)
 FLIGHTS: tuple[tuple[str, int], ...] = (
     ("nominal", 1),
     ("nominal", 7),
@@ -32,6 +32,7 @@ FLIGHTS: tuple[tuple[str, int], ...] = (
     ("late-lossy", 5),
     ("imu-braking", 1),
     ("delayed", 1),
+    ("beresheet", 2),
 )
 
 
