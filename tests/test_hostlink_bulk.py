@@ -112,3 +112,27 @@ def test_telemetry_fields_beyond_2_to_the_30_saturate_as_on_the_wire() -> None:
     decoded = host.decode_telemetry(bytes(payload))
     assert decoded["alt_mm"] == link.I32_MAX
     assert decoded["vel_mm_s"] == link.I32_MIN
+
+
+def _tick_frame_by_putters(host: HostLink, t_us: int, r: int, s: int, acc: int, ok: bool) -> bytes:
+    a = host.app
+    p = bytearray(a.TICK_LEN)
+    link.put_i32(p, a.TICK_TIME_US, t_us & 0x3FFFFFFF)
+    link.put_i32(p, a.TICK_RANGE_MM, r)
+    link.put_u8(p, a.TICK_RANGE_STATUS, s)
+    link.put_i32(p, a.TICK_ACC_MM_S2, acc)
+    link.put_u8(p, a.TICK_ACC_OK, 1 if ok else 0)
+    return host._frame(link.T_TICK, p)
+
+
+ints = st.integers(-(2**40), 2**40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**40), ints, st.integers(0, 300), ints, st.booleans())))
+def test_tick_frames_pack_as_the_codecs_putters_write_them(ticks: list[Any]) -> None:
+    packed, putters = HostLink(), HostLink()  # two encoders: the same SEQ numbers
+    for t_us, range_mm, status, acc, ok in ticks:
+        assert packed.tick_frame(t_us, range_mm, status, acc, ok) == _tick_frame_by_putters(
+            putters, t_us, range_mm, status, acc, ok
+        )

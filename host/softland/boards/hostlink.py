@@ -97,23 +97,25 @@ _I32_MIN = -0x3FFFFFFF - 1
 _STRUCT_CODES = {"i32": ("i", 4), "u16": ("H", 2), "u8": ("B", 1)}
 
 
-def _telemetry_layout(
-    offsets: list[tuple[str, int, str]],
+def _payload_layout(
+    fields: list[tuple[str, int, str]], length: int
 ) -> tuple[struct.Struct, tuple[int, ...]]:
-    """The telemetry payload as one struct (TELEMETRY_FIELDS are in wire order; gaps padded),
-    and which of its values are i32 (saturated after unpacking, as fsw.link.get_i32 does)."""
+    """A payload of `length` bytes as one struct (fields in wire order, gaps padded), and which
+    of its values are i32 (saturated at +/-2^30 by fsw.link's get_i32 and put_i32)."""
     fmt = "<"
     pos = 0
     i32: list[int] = []
-    for k, (name, off, kind) in enumerate(offsets):
+    for k, (name, off, kind) in enumerate(fields):
         if off < pos:
-            raise ValueError(f"telemetry field {name} out of wire order (offset {off})")
+            raise ValueError(f"payload field {name} out of wire order (offset {off})")
         code, size = _STRUCT_CODES[kind]
         fmt += "x" * (off - pos) + code
         pos = off + size
         if kind == "i32":
             i32.append(k)
-    return struct.Struct(fmt), tuple(i32)
+    if pos > length:
+        raise ValueError(f"payload fields end at byte {pos}, beyond its {length} bytes")
+    return struct.Struct(fmt + "x" * (length - pos)), tuple(i32)
 
 
 def deliver(
@@ -151,8 +153,23 @@ class HostLink:
             (name, getattr(telemetry, name.upper()), kind) for name, kind in TELEMETRY_FIELDS
         ]
         self.telemetry_len: int = telemetry.LENGTH
-        self._telemetry_struct, self._telemetry_i32 = _telemetry_layout(self.telemetry_offsets)
+        self._telemetry_struct, self._telemetry_i32 = _payload_layout(
+            self.telemetry_offsets, self.telemetry_len
+        )
         self._telemetry_names = tuple(name for name, _, _ in self.telemetry_offsets)
+        a = self.app
+        tick_fields = [
+            ("time_us", a.TICK_TIME_US, "i32"),
+            ("range_mm", a.TICK_RANGE_MM, "i32"),
+            ("range_status", a.TICK_RANGE_STATUS, "u8"),
+            ("acc_mm_s2", a.TICK_ACC_MM_S2, "i32"),
+            ("acc_ok", a.TICK_ACC_OK, "u8"),
+        ]
+        self._tick_struct = _payload_layout(tick_fields, a.TICK_LEN)[0]
+        self._tick_len: int = a.TICK_LEN
+        self._tick_frame_len: int = a.TICK_LEN + self.link.OVERHEAD
+        self._header_len: int = self.link.HEADER_LEN
+        self._t_tick: int = self.link.T_TICK
         self._enc = self.link.Encoder()
         self._received: list[Frame] = []
         self._dec = self.link.Decoder(self._on_frame)
@@ -168,14 +185,20 @@ class HostLink:
     def tick_frame(
         self, time_us: int, range_mm: int, range_status: int, acc_mm_s2: int, acc_ok: bool
     ) -> bytes:
-        a, lk = self.app, self.link
-        p = bytearray(a.TICK_LEN)
-        lk.put_i32(p, a.TICK_TIME_US, time_us & 0x3FFFFFFF)
-        lk.put_i32(p, a.TICK_RANGE_MM, range_mm)
-        lk.put_u8(p, a.TICK_RANGE_STATUS, range_status)
-        lk.put_i32(p, a.TICK_ACC_MM_S2, acc_mm_s2)
-        lk.put_u8(p, a.TICK_ACC_OK, 1 if acc_ok else 0)
-        return self._frame(lk.T_TICK, p)
+        # the payload packed in one call, each field as fsw.link's put_i32 / put_u8 writes it
+        # (i32 saturated at +/-2^30, u8 masked), straight into the frame
+        frame = bytearray(self._tick_frame_len)
+        self._tick_struct.pack_into(
+            frame,
+            self._header_len,
+            time_us & 0x3FFFFFFF,
+            _I32_MAX if range_mm > _I32_MAX else _I32_MIN if range_mm < _I32_MIN else range_mm,
+            range_status & 0xFF,
+            _I32_MAX if acc_mm_s2 > _I32_MAX else _I32_MIN if acc_mm_s2 < _I32_MIN else acc_mm_s2,
+            1 if acc_ok else 0,
+        )
+        self._enc.finish(frame, self._t_tick, self._tick_len)
+        return bytes(frame)
 
     def command_frame(self, code: int, param_id: int = 0, value: int = 0) -> bytes:
         a, lk = self.app, self.link
