@@ -126,11 +126,11 @@ class Dynamics:
                 thrust = 0.0
             else:
                 cmd_n = lit_n
-            t0 = thrust
-            t1 = cmd_n + (t0 - cmd_n) * decay
+            gap = thrust - cmd_n
+            t1 = cmd_n + gap * decay
             # exact mean of the first-order response over the substep
             if lagged:
-                mean_t = cmd_n + (t0 - cmd_n) * one_minus_decay * lag / h
+                mean_t = cmd_n + gap * one_minus_decay * lag / h
             else:
                 mean_t = cmd_n
             m0 = dry + prop
