@@ -265,13 +265,16 @@ class HostLink:
 
     def decode_telemetry(self, payload: bytes) -> dict[str, int]:
         if len(payload) >= self._telemetry_struct.size:
-            values = list(self._telemetry_struct.unpack_from(payload))
-            for k in self._telemetry_i32:  # as link.get_i32: saturated at +/-2^30
-                v = values[k]
-                if v > _I32_MAX:
-                    values[k] = _I32_MAX
-                elif v < _I32_MIN:
-                    values[k] = _I32_MIN
+            values = self._telemetry_struct.unpack_from(payload)
+            if max(values) > _I32_MAX or min(values) < _I32_MIN:  # (u8 and u16 never are)
+                clamped = list(values)
+                for k in self._telemetry_i32:  # as link.get_i32: saturated at +/-2^30
+                    v = clamped[k]
+                    if v > _I32_MAX:
+                        clamped[k] = _I32_MAX
+                    elif v < _I32_MIN:
+                        clamped[k] = _I32_MIN
+                values = tuple(clamped)
             return dict(zip(self._telemetry_names, values, strict=True))
         lk = self.link
         getters = {"i32": lk.get_i32, "u16": lk.get_u16, "u8": lk.get_u8}
