@@ -123,6 +123,8 @@ CASES = [
     ("bench-repeats-negative", USAGE, "bench --repeats -1", "--repeats"),
     ("bench-repeats-text", USAGE, "bench --repeats x", "--repeats"),
     ("bench-runtime-unknown", USAGE, "bench --runtime jvm", "--runtime"),
+    ("bench-mc-runs-negative", USAGE, "bench --mc-runs -1", "--mc-runs"),
+    ("bench-mc-runs-text", USAGE, "bench --mc-runs x", "--mc-runs"),
     # mc, mc rerun
     ("mc-no-scenario", USAGE, "mc", "SCENARIO"),
     ("mc-runs-negative", ERROR, "mc nominal --runs -3 --out {out}", "--runs"),

@@ -1,5 +1,6 @@
 """SIL benchmark: closed-loop ticks per second, and the firmware's own cost per tick inside
-each interpreter. Figures depend on the machine: report them with its name."""
+each interpreter; Monte Carlo runs per second on one core. Figures depend on the machine:
+report them with its name."""
 
 from __future__ import annotations
 
@@ -105,6 +106,36 @@ def closed_loop(runtime: str, scenario: str = "nominal", repeats: int = 1) -> tu
     return best, ticks
 
 
+@dataclass(frozen=True)
+class McResult:
+    runtime: str
+    runs_per_s: float  # on one core: the campaign flown in this process (workers 1)
+    runs: int
+    scenario: str
+
+
+def monte_carlo(
+    runtime: str = "cpython", runs: int = 10, repeats: int = 1, scenario: str = "nominal"
+) -> McResult:
+    """Runs per second of a campaign of `runs` dispersed runs (seeds 1..runs) flown in this
+    process, as `softland mc SCENARIO --runs N --workers 1` flies them; best of `repeats`."""
+    from softland.simulation.mc import run_campaign
+
+    s = load_scenario(scenario)
+    best = 0.0
+    for _ in range(repeats):
+        campaign = run_campaign(s, runs, seed=1, workers=1, runtime=runtime)
+        best = max(best, runs / campaign.wall_time_s)
+    return McResult(runtime, best, runs, scenario)
+
+
+def format_mc(r: McResult) -> str:
+    return (
+        f"{r.runtime:13s} Monte Carlo {r.runs_per_s:8.2f} runs/s/core ({r.runs} dispersed runs "
+        f"of {r.scenario}, 1 worker)"
+    )
+
+
 def default_runtimes() -> tuple[tuple[str, ...], str]:
     """The runtimes `softland bench` measures by default, and a note when the 32-bit port is
     left out because its binary is not found."""
@@ -139,6 +170,7 @@ def main() -> None:
         print(note)
     for r in run_bench(runtimes):
         print(format_result(r))
+    print(format_mc(monte_carlo()))
 
 
 if __name__ == "__main__":

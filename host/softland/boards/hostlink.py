@@ -3,6 +3,8 @@ sends, with the firmware's own codec (firmware/fsw/link.py) imported unchanged."
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +95,55 @@ class Frame:
     raw: bytes
 
 
+_I32_MAX = 0x3FFFFFFF  # fsw.link.I32_MAX, I32_MIN
+_I32_MIN = -0x3FFFFFFF - 1
+_STRUCT_CODES = {"i32": ("i", 4), "u16": ("H", 2), "u8": ("B", 1)}
+
+
+def _payload_layout(
+    fields: list[tuple[str, int, str]], length: int
+) -> tuple[struct.Struct, tuple[int, ...]]:
+    """A payload of `length` bytes as one struct (fields in wire order, gaps padded), and which
+    of its values are i32 (saturated at +/-2^30 by fsw.link's get_i32 and put_i32)."""
+    fmt = "<"
+    pos = 0
+    i32: list[int] = []
+    for k, (name, off, kind) in enumerate(fields):
+        if off < pos:
+            raise ValueError(f"payload field {name} out of wire order (offset {off})")
+        code, size = _STRUCT_CODES[kind]
+        fmt += "x" * (off - pos) + code
+        pos = off + size
+        if kind == "i32":
+            i32.append(k)
+    if pos > length:
+        raise ValueError(f"payload fields end at byte {pos}, beyond its {length} bytes")
+    return struct.Struct(fmt + "x" * (length - pos)), tuple(i32)
+
+
+def deliver(
+    needed: Callable[[], int],
+    rx_view: Callable[[], Any],
+    received: Callable[[int], None],
+    data: bytes,
+) -> None:
+    """Hand data to a fsw.link.Decoder (or a fsw.app.App, which serves its decoder's
+    methods) as firmware/hal/stdio_link.py's serving loop reads a stream: at most needed()
+    bytes at a time, straight into rx_view(), then received(n). A frame arrives as its header
+    and its body in bulk (its CRC checked once, in C); anything else is parsed one byte at a
+    time where it landed. Decodes exactly as feeding the bytes one at a time does (the
+    decoder works over any chunking), with two calls a frame instead of two a byte."""
+    n = len(data)
+    i = 0
+    while i < n:
+        k = needed()
+        if k > n - i:
+            k = n - i
+        rx_view()[:k] = data[i : i + k]
+        received(k)
+        i += k
+
+
 class HostLink:
     """Encodes frames to the firmware and decodes frames from it."""
 
@@ -105,6 +156,23 @@ class HostLink:
             (name, getattr(telemetry, name.upper()), kind) for name, kind in TELEMETRY_FIELDS
         ]
         self.telemetry_len: int = telemetry.LENGTH
+        self._telemetry_struct, self._telemetry_i32 = _payload_layout(
+            self.telemetry_offsets, self.telemetry_len
+        )
+        self._telemetry_names = tuple(name for name, _, _ in self.telemetry_offsets)
+        a = self.app
+        tick_fields = [
+            ("time_us", a.TICK_TIME_US, "i32"),
+            ("range_mm", a.TICK_RANGE_MM, "i32"),
+            ("range_status", a.TICK_RANGE_STATUS, "u8"),
+            ("acc_mm_s2", a.TICK_ACC_MM_S2, "i32"),
+            ("acc_ok", a.TICK_ACC_OK, "u8"),
+        ]
+        self._tick_struct = _payload_layout(tick_fields, a.TICK_LEN)[0]
+        self._tick_len: int = a.TICK_LEN
+        self._tick_frame_len: int = a.TICK_LEN + self.link.OVERHEAD
+        self._header_len: int = self.link.HEADER_LEN
+        self._t_tick: int = self.link.T_TICK
         self._enc = self.link.Encoder()
         self._received: list[Frame] = []
         self._dec = self.link.Decoder(self._on_frame)
@@ -120,14 +188,20 @@ class HostLink:
     def tick_frame(
         self, time_us: int, range_mm: int, range_status: int, acc_mm_s2: int, acc_ok: bool
     ) -> bytes:
-        a, lk = self.app, self.link
-        p = bytearray(a.TICK_LEN)
-        lk.put_i32(p, a.TICK_TIME_US, time_us & 0x3FFFFFFF)
-        lk.put_i32(p, a.TICK_RANGE_MM, range_mm)
-        lk.put_u8(p, a.TICK_RANGE_STATUS, range_status)
-        lk.put_i32(p, a.TICK_ACC_MM_S2, acc_mm_s2)
-        lk.put_u8(p, a.TICK_ACC_OK, 1 if acc_ok else 0)
-        return self._frame(lk.T_TICK, p)
+        # the payload packed in one call, each field as fsw.link's put_i32 / put_u8 writes it
+        # (i32 saturated at +/-2^30, u8 masked), straight into the frame
+        frame = bytearray(self._tick_frame_len)
+        self._tick_struct.pack_into(
+            frame,
+            self._header_len,
+            time_us & 0x3FFFFFFF,
+            _I32_MAX if range_mm > _I32_MAX else _I32_MIN if range_mm < _I32_MIN else range_mm,
+            range_status & 0xFF,
+            _I32_MAX if acc_mm_s2 > _I32_MAX else _I32_MIN if acc_mm_s2 < _I32_MIN else acc_mm_s2,
+            1 if acc_ok else 0,
+        )
+        self._enc.finish(frame, self._t_tick, self._tick_len)
+        return bytes(frame)
 
     def command_frame(self, code: int, param_id: int = 0, value: int = 0) -> bytes:
         a, lk = self.app, self.link
@@ -177,8 +251,9 @@ class HostLink:
         )
 
     def feed(self, data: bytes) -> list[Frame]:
-        for b in data:
-            self._dec.feed(b)
+        """The frames completed by data (any chunking of the stream; see deliver)."""
+        dec = self._dec
+        deliver(dec.needed, dec.rx_view, dec.received, data)
         out, self._received = self._received, []
         return out
 
@@ -192,6 +267,18 @@ class HostLink:
         self._dec = self.link.Decoder(self._on_frame)
 
     def decode_telemetry(self, payload: bytes) -> dict[str, int]:
+        if len(payload) >= self._telemetry_struct.size:
+            values = self._telemetry_struct.unpack_from(payload)
+            if max(values) > _I32_MAX or min(values) < _I32_MIN:  # (u8 and u16 never are)
+                clamped = list(values)
+                for k in self._telemetry_i32:  # as link.get_i32: saturated at +/-2^30
+                    v = clamped[k]
+                    if v > _I32_MAX:
+                        clamped[k] = _I32_MAX
+                    elif v < _I32_MIN:
+                        clamped[k] = _I32_MIN
+                values = tuple(clamped)
+            return dict(zip(self._telemetry_names, values, strict=True))
         lk = self.link
         getters = {"i32": lk.get_i32, "u16": lk.get_u16, "u8": lk.get_u8}
         return {name: getters[kind](payload, off) for name, off, kind in self.telemetry_offsets}

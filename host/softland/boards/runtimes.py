@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from softland.boards import emuboard
 from softland.boards.firmware import firmware_dir, fsw_module
+from softland.boards.hostlink import deliver
 from softland.errors import UserError
 
 # the SIL flight log's ring (fsw/flightlog.py): 32768 records of 128 bytes, 4 MB, 11 minutes
@@ -121,7 +122,9 @@ class CPythonRuntime:
             self._buffered.clear()
 
     def send(self, data: bytes) -> None:
-        self.app.feed_into(data, len(data))
+        # as the SIL serving loop (hal/stdio_link.py) reads its input under MicroPython
+        app = self.app
+        deliver(app.needed, app.rx_view, app.received, data)
 
     def restart(self) -> None:
         self._input.clear()
@@ -190,6 +193,7 @@ class MicroPythonRuntime:
             self._env["SOFTLAND_FLIGHTLOG"] = str(Path(flightlog).resolve())
             self._env["SOFTLAND_FLIGHTLOG_RECORDS"] = str(FLIGHTLOG_RECORDS)
         self._stderr = tempfile.TemporaryFile()
+        self._pending = bytearray()  # sent, not yet written (send)
         self._start()
 
     def _start(self) -> None:
@@ -212,7 +216,9 @@ class MicroPythonRuntime:
         self._out_fd = self.proc.stdout.fileno()
 
     def restart(self) -> None:
-        # a hard reset: the process dies wherever it is, its unread output is lost
+        # a hard reset: the process dies wherever it is, its unread output is lost (and so
+        # is what was sent and not yet written: it would have gone unread)
+        self._pending.clear()
         self.proc.kill()
         self.proc.wait()
         self._in.close()
@@ -233,14 +239,28 @@ class MicroPythonRuntime:
         pass  # output is read by receive()
 
     def send(self, data: bytes) -> None:
+        # held until the host waits on the firmware (receive) or answers it (reply): the
+        # frames of a tick (serial sensor bytes, then the TICK) go down the pipe in one write,
+        # one wake-up of the firmware instead of one per frame. The firmware reads the same
+        # bytes in the same order; its output is only read in receive(), as before
+        self._pending += data
+
+    def reply(self, data: bytes) -> None:
+        self._pending += data
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        data = bytes(self._pending)
+        self._pending.clear()
         try:
             self._in.write(data)
         except BrokenPipeError:
             raise self._died() from None
 
-    reply = send
-
     def receive(self, timeout_s: float) -> bytes:
+        self._flush()
         ready, _, _ = select.select([self._out_fd], [], [], timeout_s)
         if not ready:
             if self.proc.poll() is not None:
@@ -252,6 +272,10 @@ class MicroPythonRuntime:
         return chunk
 
     def close(self) -> None:
+        try:
+            self._flush()
+        except RuntimeError:
+            pass  # the firmware had already exited
         try:
             self._in.close()
         except OSError:

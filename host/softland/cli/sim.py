@@ -228,9 +228,25 @@ def scenarios_command() -> None:
     type=click.Choice(RUNTIME_NAMES),
     help="Runtimes to measure [default: all; micropython32 where its binary is found].",
 )
-def bench_command(repeats: int, runtimes: tuple[str, ...]) -> None:
-    """Measure SIL ticks per second under each runtime (not a test: figures vary by machine)."""
-    from softland.analysis.bench import default_runtimes, format_result, machine_name, run_bench
+@click.option(
+    "--mc-runs",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Dispersed runs of the nominal Monte Carlo campaign flown on one core under CPython "
+    "(runs/s/core, best of --repeats); 0 leaves it out.",
+)
+def bench_command(repeats: int, runtimes: tuple[str, ...], mc_runs: int) -> None:
+    """Measure SIL ticks per second under each runtime and Monte Carlo runs per second on one
+    core (not a test: figures vary by machine)."""
+    from softland.analysis.bench import (
+        default_runtimes,
+        format_mc,
+        format_result,
+        machine_name,
+        monte_carlo,
+        run_bench,
+    )
 
     click.echo(f"machine: {machine_name()}")
     if not runtimes:
@@ -239,3 +255,5 @@ def bench_command(repeats: int, runtimes: tuple[str, ...]) -> None:
             click.echo(note)
     for r in run_bench(runtimes, repeats=repeats):
         click.echo(format_result(r))
+    if mc_runs:
+        click.echo(format_mc(monte_carlo("cpython", mc_runs, repeats=repeats)))

@@ -43,9 +43,10 @@ the others. Garbage bytes come from a second generator seeded once from ``rng``.
 from __future__ import annotations
 
 import math
-from collections import deque
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from types import MappingProxyType
 from typing import Any
 
@@ -222,8 +223,13 @@ class LrfFrame:
         return self.range_cm / 100.0
 
 
+@cache
+def _fsw_lrf() -> Any:
+    return fsw_module("lrf")
+
+
 def _crc16(data: bytes | bytearray) -> int:
-    return fsw_module("lrf").crc16(data, 0, len(data))
+    return _fsw_lrf().crc16(data, 0, len(data))
 
 
 def encode_frame(seq: int, status: int, range_cm: int, signal: int) -> bytes:
@@ -327,7 +333,12 @@ class LrfModel:
         self._k = 0  # index of the next measurement
         self._prev: tuple[float, float] | None = None  # (t, range) of the previous call
         self._line_free_s = 0.0
-        self._tx: deque[tuple[float, int]] = deque()  # (time the byte is out, byte)
+        # the bytes on the line, not yet delivered: _tx_bytes[i] is out at _tx_times[i]
+        # (never decreasing: the line sends one byte after another); the first _tx_head of
+        # them were delivered (dropped in bulk once they are half of the lists)
+        self._tx_times: list[float] = []
+        self._tx_bytes = bytearray()
+        self._tx_head = 0
         self._last_valid_cm: int | None = None
         self.seq = 0
         self.measurements = 0
@@ -345,7 +356,7 @@ class LrfModel:
 
     @property
     def pending_bytes(self) -> int:
-        return len(self._tx)
+        return len(self._tx_times) - self._tx_head
 
     def inject(self, name: str, start_s: float, end_s: float | None = None, **params: Any) -> None:
         """Switch fault `name` on over [start_s, end_s) (end_s None: for good). Names and
@@ -406,16 +417,22 @@ class LrfModel:
             self._k += 1
         self._t = t_s
         self._prev = (t_s, true_range_m)
-        out = bytearray()
-        while self._tx and self._tx[0][0] <= t_s + 1e-12:
-            out.append(self._tx.popleft()[1])
-        return bytes(out)
+        # every byte out by t_s (the times never decrease: the first that is later ends it)
+        head = self._tx_head
+        end = bisect_right(self._tx_times, t_s + 1e-12, head)
+        out = bytes(self._tx_bytes[head:end])
+        self._tx_head = end
+        if end > 64 and end * 2 > len(self._tx_times):
+            del self._tx_times[:end]
+            del self._tx_bytes[:end]
+            self._tx_head = 0
+        return out
 
     def _send(self, ready_s: float, data: bytes) -> None:
         bt = self.cfg.byte_time_s
         start = max(ready_s, self._line_free_s)
-        for i, b in enumerate(data):
-            self._tx.append((start + (i + 1) * bt, b))
+        self._tx_times.extend([start + (i + 1) * bt for i in range(len(data))])
+        self._tx_bytes += data
         self._line_free_s = start + len(data) * bt
 
     def _measure(self, t_s: float, range_m: float, speed_mps: float, refl: float | None) -> None:

@@ -60,7 +60,8 @@ class Dynamics:
         self.substeps = substeps
         self.state = VehicleState(0.0, altitude_m, velocity_mps, propellant_kg, 0.0)
         # terrain under the track: ground elevation above the datum at time t
-        self.ground_m: Callable[[float], float] = ground_m or (lambda _t: 0.0)
+        self.ground_m: Callable[[float], float] = ground_m or _flat_ground
+        self._flat = ground_m is None  # no terrain: the ground stays at 0 (no call per substep)
         # contact: 0 (the default) stops the vertical motion at once; above 0 a contact faster
         # than BOUNCE_MIN_MPS rebounds at restitution x the impact speed (a hard contact that
         # bounces: legs, rocks), a slower one stops it
@@ -85,71 +86,109 @@ class Dynamics:
             return max(self.g, s.thrust_n / self.mass_kg)
         return s.thrust_n / self.mass_kg
 
-    def _thrust_command(self, throttle: float) -> float:
-        if throttle <= 0.0 or self.state.propellant_kg <= 0.0:
-            return 0.0
-        return self.max_thrust_n * min(max(throttle, self.throttle_min), self.throttle_max)
-
     def step(self, throttle: float, dt_s: float) -> None:
-        v0 = self.state.velocity_mps
-        h = dt_s / self.substeps
-        decay = math.exp(-h / self.engine_lag_s) if self.engine_lag_s > 0 else 0.0
-        for _ in range(self.substeps):
-            self._substep(self._thrust_command(throttle), h, decay)
-        # what a delta-velocity IMU reports for this interval: contact impulses included
-        self.mean_specific_force_mps2 = (self.state.velocity_mps - v0) / dt_s + self.g
+        """Hold the throttle for dt_s: `substeps` substeps of the exact first-order thrust
+        response, the mass burnt and the motion over each.
 
-    def _substep(self, cmd_n: float, h: float, decay: float) -> None:
+        One loop with the state in locals: the same floating-point operations in the same
+        order as one method call per substep made (docs/benchmarks.md, "Speed"), so the
+        trajectory is the same to the last bit."""
         s = self.state
-        if s.propellant_kg <= 0.0:
-            cmd_n = 0.0
-            s.thrust_n = 0.0
-        t0 = s.thrust_n
-        t1 = cmd_n + (t0 - cmd_n) * decay
-        # exact mean of the first-order response over the substep
-        if self.engine_lag_s > 0:
-            mean_t = cmd_n + (t0 - cmd_n) * (1.0 - decay) * self.engine_lag_s / h
-        else:
-            mean_t = cmd_n
-        m0 = self.mass_kg
-        burn = min(mean_t / self.exhaust_mps * h, s.propellant_kg)
-        m1 = m0 - burn
-        acc_thrust = mean_t / (0.5 * (m0 + m1))
-        s.propellant_kg -= burn
-        if s.propellant_kg <= 1e-12:
-            s.propellant_kg = 0.0
-            if self.fuel_out_t_s is None:
-                self.fuel_out_t_s = s.t_s + h
-        s.thrust_n = t1 if s.propellant_kg > 0 else 0.0
-        a = acc_thrust - self.g
-        if s.on_ground:
-            if a > 0:
-                s.on_ground = False  # lift-off
+        v0 = s.velocity_mps
+        n = self.substeps
+        h = dt_s / n
+        lag = self.engine_lag_s
+        lagged = lag > 0
+        decay = math.exp(-h / lag) if lagged else 0.0
+        one_minus_decay = 1.0 - decay
+        g = self.g
+        dry = self.dry_mass_kg
+        exhaust = self.exhaust_mps
+        restitution = self.restitution
+        ground_m = self.ground_m
+        flat = self._flat
+        # the engine's command while it has propellant: 0 for throttle 0, else held within
+        # the throttle limits
+        lit_n = 0.0
+        if not throttle <= 0.0:
+            lit_n = self.max_thrust_n * min(max(throttle, self.throttle_min), self.throttle_max)
+        t_s = s.t_s
+        alt = s.altitude_m
+        vel = s.velocity_mps
+        prop = s.propellant_kg
+        thrust = s.thrust_n
+        on_ground = s.on_ground
+        airborne_before_contact = self.first_contact is None
+        dv = self.delta_v_mps
+        for _ in range(n):
+            if prop <= 0.0:
+                cmd_n = 0.0
+                thrust = 0.0
             else:
-                s.t_s += h
-                return
-        if self.first_contact is None:
-            self.delta_v_mps += acc_thrust * h
-        ground = self.ground_m(s.t_s)
-        new_alt = s.altitude_m + s.velocity_mps * h + 0.5 * a * h * h
-        if new_alt <= ground:
-            # contact inside this substep: solve alt + v t + a t^2 / 2 = ground
-            t_c = _first_root(s.altitude_m - ground, s.velocity_mps, a, h)
-            v_c = s.velocity_mps + a * t_c
-            if self.first_contact is None:
-                self.first_contact = Contact(s.t_s + t_c, -v_c)
-            s.altitude_m = ground
-            if self.restitution > 0.0 and -v_c > BOUNCE_MIN_MPS:
-                # the rebound leaves the ground at once (the rest of the substep is not flown)
-                s.velocity_mps = -self.restitution * v_c
-                self.bounces += 1
+                cmd_n = lit_n
+            gap = thrust - cmd_n
+            t1 = cmd_n + gap * decay
+            # exact mean of the first-order response over the substep
+            if lagged:
+                mean_t = cmd_n + gap * one_minus_decay * lag / h
             else:
-                s.velocity_mps = 0.0
-                s.on_ground = True
-        else:
-            s.altitude_m = new_alt
-            s.velocity_mps += a * h
-        s.t_s += h
+                mean_t = cmd_n
+            m0 = dry + prop
+            burn = mean_t / exhaust * h
+            if prop < burn:
+                burn = prop
+            m1 = m0 - burn
+            acc_thrust = mean_t / (0.5 * (m0 + m1))
+            prop -= burn
+            if prop <= 1e-12:
+                prop = 0.0
+                if self.fuel_out_t_s is None:
+                    self.fuel_out_t_s = t_s + h
+            thrust = t1 if prop > 0 else 0.0
+            a = acc_thrust - g
+            if on_ground:
+                if a > 0:
+                    on_ground = False  # lift-off
+                else:
+                    t_s += h
+                    continue
+            if airborne_before_contact:
+                dv += acc_thrust * h
+            ground = 0.0 if flat else ground_m(t_s)
+            new_alt = alt + vel * h + 0.5 * a * h * h
+            if new_alt <= ground:
+                # contact inside this substep: solve alt + v t + a t^2 / 2 = ground
+                t_c = _first_root(alt - ground, vel, a, h)
+                v_c = vel + a * t_c
+                if airborne_before_contact:
+                    self.first_contact = Contact(t_s + t_c, -v_c)
+                    airborne_before_contact = False
+                alt = ground
+                if restitution > 0.0 and -v_c > BOUNCE_MIN_MPS:
+                    # the rebound leaves the ground at once (the rest of the substep is not
+                    # flown)
+                    vel = -restitution * v_c
+                    self.bounces += 1
+                else:
+                    vel = 0.0
+                    on_ground = True
+            else:
+                alt = new_alt
+                vel += a * h
+            t_s += h
+        s.t_s = t_s
+        s.altitude_m = alt
+        s.velocity_mps = vel
+        s.propellant_kg = prop
+        s.thrust_n = thrust
+        s.on_ground = on_ground
+        self.delta_v_mps = dv
+        # what a delta-velocity IMU reports for this interval: contact impulses included
+        self.mean_specific_force_mps2 = (vel - v0) / dt_s + g
+
+
+def _flat_ground(_t_s: float) -> float:
+    return 0.0
 
 
 def _first_root(x0: float, v0: float, a: float, h: float) -> float:

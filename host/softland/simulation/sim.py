@@ -163,7 +163,7 @@ class _Session:
         self.log.sent(frame)
         self.runtime.send(frame)
         waited = 0.0
-        while not any(f.ftype == reply_type for f in self._pending):
+        while not self._has_pending(reply_type):
             chunk = self.runtime.receive(0.5)
             if not chunk:
                 waited += 0.5
@@ -176,6 +176,12 @@ class _Session:
             self._on_output(chunk)
         frames, self._pending = self._pending, []
         return frames
+
+    def _has_pending(self, ftype: int) -> bool:
+        for f in self._pending:
+            if f.ftype == ftype:
+                return True
+        return False
 
     def command(self, code: int, param_id: int = 0, value: int = 0) -> dict[str, int]:
         frames = self.exchange(
@@ -279,7 +285,7 @@ def scenario_dynamics(s: Scenario) -> Dynamics:
         altitude_m=s.initial.altitude_m,
         velocity_mps=s.initial.velocity_mps,
         substeps=s.sim.substeps,
-        ground_m=s.ground_m,
+        ground_m=s.ground_m if s.terrain else None,  # None: flat, no call per substep
         restitution=s.sim.restitution,
     )
 
@@ -414,6 +420,7 @@ def _fly(
     ticks = 0
     last: dict[str, int] = {}
     resets = _ResetTracker(s)
+    t_telem = link.link.T_TELEM
     while True:
         st = dyn.state
         t_us = pre_us + ticks * period_us
@@ -426,7 +433,7 @@ def _fly(
             outcome = "link_lost"
             break
         if computer_up:
-            tel = [f for f in frames if f.ftype == link.link.T_TELEM][-1]
+            tel = next(f for f in reversed(frames) if f.ftype == t_telem)  # the last TELEM
             last = link.decode_telemetry(tel.payload)
             resets.answered(ticks, last)
         else:
@@ -510,6 +517,8 @@ class _ResetTracker:
         self._booted_tick: int | None = None
 
     def up(self, t_s: float, tick: int, session: _Session) -> bool:
+        if not self.windows:
+            return True  # no reset in the scenario: never down
         down = any(start <= t_s < end for start, end in self.windows)
         if down and not self._down:
             self.count += 1
