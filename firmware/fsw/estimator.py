@@ -36,10 +36,12 @@ _VEL_MAX_Q8 = const(38400000)  # 150 m/s
 _ALT_MAX = const(1000000000)
 _ALT_MIN = const(-1000000)
 _ACC_MAX = const(32000)
-_SIGMA_MAX = const(250000)
+# sigma limit: 6 km (SIGMA0_MM is at most 5 km, fsw/params.py). Every product of sigma stays
+# below 2^30: NSIGMA_Q4 (<= 160) x 6 000 000 = 9.6e8 in guidance, 3 x sigma in the gate, and
+# the correction's alpha x sigma is formed in two halves (_correct)
+_SIGMA_MAX = const(6000000)
 _BIAS_MAX_Q8 = const(256000)  # accelerometer bias estimate limit: 1000 mm/s^2 (0.1 g)
 _INNOV_G_MAX = const(500)  # gamma term: only noise-sized innovations
-_INNOV_MAX = const(250000)  # clamp for the alpha term (alpha_q12 * innov < 2^30)
 _INNOV_LIM = const(500000000)  # innovation bound: the spread of two rejected ones stays < 2^30
 _INNOV_V_MAX = const(2000)  # beta term: an altitude surprise says little about velocity
 _REACQ_N = const(25)  # consecutive rejections that agree with each other: accept new ground
@@ -359,13 +361,12 @@ class Estimator:
 
     def _correct(self, innov, alpha_q12, beta_q12):
         # (bounds as conditional expressions: a clamp() call costs ~0.1 ms on a 16 MHz M0)
+        # alt += alpha_q12 * innov / 4096 in mm + Q8, the product split at 2^12 so that none
+        # passes 2^30 whatever the innovation the gate let through (|innov| <= _INNOV_LIM):
+        # alpha * (innov >> 12) <= 4096 * 122071 < 2^29, (alpha * (innov & 4095)) >> 4 < 2^20
         ia = innov
-        if ia > _INNOV_MAX:
-            ia = _INNOV_MAX
-        elif ia < -_INNOV_MAX:
-            ia = -_INNOV_MAX
-        frac = self.alt_frac_q8 + ((alpha_q12 * ia) >> 4)
-        alt = self.alt_mm + (frac >> 8)
+        frac = self.alt_frac_q8 + ((alpha_q12 * (ia & 4095)) >> 4)
+        alt = self.alt_mm + alpha_q12 * (ia >> 12) + (frac >> 8)
         if alt > _ALT_MAX:
             alt = _ALT_MAX
         elif alt < _ALT_MIN:
@@ -398,6 +399,9 @@ class Estimator:
                 bias = -_BIAS_MAX_Q8
             self.bias_q8 = bias
         s = self.sigma_mm
-        s -= (alpha_q12 * s) >> 12
+        # s -= (alpha_q12 * s) >> 12, exactly, with alpha (<= 4096) times sigma (<= 6e6) split
+        # at 2^12 so that no product passes 2^30: alpha * (s >> 12) <= 4096 * 1465 < 2^23,
+        # alpha * (s & 4095) < 2^24
+        s -= alpha_q12 * (s >> 12) + ((alpha_q12 * (s & 4095)) >> 12)
         floor = self.p[_SIGMA_RANGE_MM]
         self.sigma_mm = s if s > floor else floor

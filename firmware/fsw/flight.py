@@ -256,7 +256,8 @@ class Flight:
             return steps
         self._event(EV_RESUMED, -1)
         est = self.est
-        est.sigma_mm = min(est.sigma_mm + self.p[_SIGMA_GROW_MM_S] * 2, 250000)
+        # (6 km: the estimator's sigma limit, fsw/estimator.py)
+        est.sigma_mm = min(est.sigma_mm + self.p[_SIGMA_GROW_MM_S] * 2, 6000000)
         return 1
 
     def tick(self, now_us, range_mm, range_status, acc_mm_s2, acc_ok, range_age_ms=0):

@@ -21,8 +21,8 @@ class RefEstimator:
     LAG_MAX_MS = 2000
     REACQ_N, REACQ_SPREAD = 25, 1.0
     INC_N, INC_MOVED_MAX = 25, 1000.0
-    INNOV_MAX, INNOV_V_MAX, INNOV_G_MAX, INNOV_LIM = 250.0, 2.0, 0.5, 500000.0
-    VEL_MAX, ACC_MAX, SIGMA_MAX, BIAS_MAX = 150.0, 32.0, 250.0, 1.0
+    INNOV_V_MAX, INNOV_G_MAX, INNOV_LIM = 2.0, 0.5, 500000.0
+    VEL_MAX, ACC_MAX, SIGMA_MAX, BIAS_MAX = 150.0, 32.0, 6000.0, 1.0
     ALT_MAX, ALT_MIN = 1.0e6, -1000.0
 
     def __init__(self, p: RefParams, judge: DecisionJudge, tol: Tolerances) -> None:
@@ -214,7 +214,7 @@ class RefEstimator:
 
     def _correct(self, innov: float) -> None:
         p = self.p
-        self.alt += p.alpha * max(-self.INNOV_MAX, min(self.INNOV_MAX, innov))
+        self.alt += p.alpha * innov
         self.alt = max(self.ALT_MIN, min(self.ALT_MAX, self.alt))
         dv = p.beta * max(-self.INNOV_V_MAX, min(self.INNOV_V_MAX, innov))
         self.vel = max(-self.VEL_MAX, min(self.VEL_MAX, self.vel + dv))

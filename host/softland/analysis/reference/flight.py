@@ -353,7 +353,7 @@ class RefFlight:
         self.ctrl.steady = 0
         if 0 < steps <= self.RESUME_STEPS:
             return steps
-        self.est.sigma = min(self.est.sigma + self.p.sigma_grow * 2, 250.0)
+        self.est.sigma = min(self.est.sigma + self.p.sigma_grow * 2, self.est.SIGMA_MAX)
         return 1
 
     def hover_s(self) -> float:
