@@ -36,6 +36,8 @@ RANGE_STALE = const(0x0002)  # the reading was older than the age bound: not use
 RANGE_UNCHECKED = const(0x0004)  # too few ranges yet to judge consistency: gated only
 RANGE_VEL_REBASED = const(0x0008)  # a run of inconsistent ranges that moved together: the
 # velocity estimate was wrong, not the sensor; velocity set from their rate, test restarted
+RANGE_ACQUIRING = const(0x0080)  # the range was used to acquire the altitude: sigma far above
+# the range's noise and the terminal gate, so a high altitude gain and no velocity or bias term
 BLIND = const(0x0100)  # guidance flies the blind descent: no trusted altitude below the gate
 SCATTER_SIGMA = const(0x0200)  # the ranges' scatter, above the filter's sigma, sets the bound
 RESERVE = const(0x0400)  # propellant down to the reserve (declared once by EV_RESERVE)
@@ -44,6 +46,7 @@ PREFLIGHT_BAD = const(0x1000)  # SAFE/ARMED: a preflight sensor check fails (ARM
 ACC_CLAMPED = const(0x2000)  # the accelerometer sample was beyond +/-64 g: clamped to it
 
 NAMES2 = (
-    "range_inconsistent", "range_stale", "range_unchecked", "range_vel_rebased", "", "", "", "",
+    "range_inconsistent", "range_stale", "range_unchecked", "range_vel_rebased", "", "", "",
+    "range_acquiring",
     "blind", "scatter_sigma", "reserve", "resumed", "preflight_bad", "acc_clamped",
 )
