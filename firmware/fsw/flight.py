@@ -10,7 +10,7 @@ except ImportError:
 
 from fsw.control import Controller
 from fsw.estimator import Estimator
-from fsw.guidance import CHECK, COAST, TOUCHDOWN, Guidance
+from fsw.guidance import BRAKE, CHECK, COAST, TOUCHDOWN, Guidance
 from fsw.landdet import LandDetector
 
 # fsw.params values as local constants, folded at compile time (P.X is a module
@@ -87,6 +87,9 @@ EV_ACC_CAL = const(13)  # accelerometer bias measured in the engine-off coast (f
 # zero); arg: bias, mm/s^2 Q8, subtracted from every later reading
 EV_RESUMED = const(14)  # first tick after a reset restored the state; arg: gap, ms (-1: unknown)
 EV_ARM_OVERRIDE = const(15)  # armed by override despite a failed preflight check; arg: reason
+EV_SIGHTED = const(20)  # the blind descent ended: the altitude is known again (sigma at a
+# quarter of the terminal altitude for a second); arg: altitude, mm. Still above the terminal
+# gate, the mode goes back to DESCENT: the schedule with its feedforward, braking
 
 # ARM refusal reasons (ACK value and EV_ARM_REFUSED arg): parameter id * 8 + fsw.params E_*
 # (below 0x100), or a preflight sensor check
@@ -418,6 +421,10 @@ class Flight:
         #    bound reaches the terminal gate (the schedule is then at the terminal rate)
         if self._trusted:
             self._guid_step(alt, vel, sigma, ctrl.a_max_mm_s2, mode == TERMINAL, mode == ABORT)
+            if blind and not guid.blind:
+                _sighted(self, alt, sigma)
+                mode = self.mode
+                vel = est.vel_q8 >> 8
         else:
             guid.hold(p[_INIT_VEL_MM_S], g)
         phase = guid.phase
@@ -523,6 +530,21 @@ def _hover_s(p, ctrl):
         k = 30000
     above = m - dry
     return k * (above if above > 0 else 0) // (m if m > 1 else 1)
+
+
+def _sighted(fl, alt_mm, sigma_mm):
+    # the blind descent ended (guidance: the altitude is known again). The velocity is the
+    # filter's again; still above the terminal gate, back to DESCENT and braking on the
+    # schedule with its feedforward (in the band the reference had none: the controller lagged
+    # it), the terminal gate then taken as usual; at the gate, the terminal rate
+    est = fl.est
+    guid = fl.guid
+    fl._vin_q8 = est.vel_q8
+    fl._event(EV_SIGHTED, alt_mm)
+    if not guid.at_gate():
+        fl.set_mode(DESCENT)
+        guid.phase = BRAKE
+        fl._guid_step(alt_mm, est.vel_q8 >> 8, sigma_mm, fl.ctrl.a_max_mm_s2, False, False)
 
 
 def _calibrate(fl, f_mm_s2):

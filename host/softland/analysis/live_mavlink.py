@@ -44,6 +44,7 @@ def _severities(m: Any) -> dict[str, int]:
         "arm_refused": m.MAV_SEVERITY_WARNING,
         "arm_override": m.MAV_SEVERITY_WARNING,
         "rebase": m.MAV_SEVERITY_WARNING,  # the ground moved: new altitude accepted
+        "sighted": m.MAV_SEVERITY_NOTICE,  # the blind descent ended: altitude known again
         "resumed": m.MAV_SEVERITY_WARNING,  # the flight computer was reset mid-flight
         "skipped_ticks": m.MAV_SEVERITY_WARNING,
         "late_tick": m.MAV_SEVERITY_NOTICE,

@@ -70,6 +70,7 @@ EVENTS = {
     17: "skipped_ticks",
     18: "interlock",
     19: "imu",
+    20: "sighted",  # fsw/flight.py: the blind descent ended, the altitude known again
 }
 
 

@@ -22,6 +22,7 @@ class RefEstimator:
     REACQ_N, REACQ_SPREAD = 25, 1.0
     INC_N, INC_MOVED_MAX = 25, 1000.0
     INNOV_V_MAX, INNOV_G_MAX, INNOV_LIM = 2.0, 0.5, 500000.0
+    ACQ_NOISE_K, ACQ_GAIN, ACQ_SIGMA = 8, 0.5, 0.75  # acquisition (fsw/estimator.py)
     VEL_MAX, ACC_MAX, SIGMA_MAX, BIAS_MAX = 150.0, 32.0, 6000.0, 1.0
     ALT_MAX, ALT_MIN = 1.0e6, -1000.0
 
@@ -192,7 +193,14 @@ class RefEstimator:
         )
         if inside:
             self.rejects = 0
-            self._correct(innov)
+            if self._acquiring():
+                # the handover's altitude error meets the first ranges: a high altitude gain,
+                # no velocity or bias term (fsw/estimator.py, docs/architecture.md)
+                self.alt = max(self.ALT_MIN, min(self.ALT_MAX, self.alt + self.ACQ_GAIN * innov))
+                self.sigma = max(self.sigma * self.ACQ_SIGMA, p.sigma_range)
+                self.flags2 |= f.RANGE_ACQUIRING
+            else:
+                self._correct(innov)
             return f.RANGE_USED
         if self.rejects == 0 or innov < self.rej_lo:
             self.rej_lo = innov
@@ -211,6 +219,21 @@ class RefEstimator:
             self.sigma = max(self.sigma, p.sigma_range)
             return f.RANGE_REBASED
         return f.RANGE_REJECTED
+
+    def _acquiring(self) -> bool:
+        """Sigma above the terminal gate and ACQ_NOISE_K noise estimates, the range checked."""
+        f = flag_bits()
+        if self.flags2 & f.RANGE_UNCHECKED:
+            return False
+        margin = self.sigma - max(self.p.term_alt, self.ACQ_NOISE_K * self.noise)
+        return self.judge.decide(
+            "acquiring",
+            margin > 0,
+            margin,
+            self.tol.sigma_m + self.ACQ_NOISE_K * self.tol.alt_m,
+            lambda fw: bool(fw.flags2 & f.RANGE_ACQUIRING),
+            flags2=f.RANGE_ACQUIRING,
+        )
 
     def _correct(self, innov: float) -> None:
         p = self.p
