@@ -270,9 +270,7 @@ def _ranged_tick(f, k: int, true_alt_mm: int) -> None:
     f.tick(k * 20_000, true_alt_mm + clearance, rangefinder.RF_GOOD, 0, 1)
 
 
-def test_flight_leaves_the_blind_band_and_brakes_on_the_schedule_once_ranges_fix_the_altitude() -> (
-    None
-):
+def test_flight_leaves_the_blind_band_and_brakes_on_the_schedule_once_ranged() -> None:
     events = _Events()
     # told 100 m, sigma 80 m: terminal and blind at once; the truth is 300 m up, at -5 m/s, in
     # free fall (as the accelerometer says), and the ranges come from the first tick

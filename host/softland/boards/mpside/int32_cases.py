@@ -56,6 +56,7 @@ FLIGHT_SETUP = (
     "thr_lag",
     "last_thr",
     "clk_ms",
+    "clear_ms",
 )
 APP_SETUP = (
     "mode",
@@ -158,6 +159,7 @@ def setup_flight(fl, s):
         fl._thr_lag = s[22]
         ctrl._last_thr = s[23]
         est._clk_ms = s[24]
+        fl.guid.clear_ms = s[25]
     fl.resuming = s[1] != 0
     fl._started = s[2] != 0
     fl._last_us = s[3]
