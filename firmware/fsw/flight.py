@@ -87,8 +87,8 @@ EV_ACC_CAL = const(13)  # accelerometer bias measured in the engine-off coast (f
 # zero); arg: bias, mm/s^2 Q8, subtracted from every later reading
 EV_RESUMED = const(14)  # first tick after a reset restored the state; arg: gap, ms (-1: unknown)
 EV_ARM_OVERRIDE = const(15)  # armed by override despite a failed preflight check; arg: reason
-EV_SIGHTED = const(20)  # the blind descent ended: the altitude is known again (sigma at a
-# quarter of the terminal altitude for a second); arg: altitude, mm. Still above the terminal
+EV_SIGHTED = const(20)  # the blind descent ended: the altitude is known again (sigma at
+# half the terminal altitude or below for a second); arg: altitude, mm. Still above the terminal
 # gate, the mode goes back to DESCENT: the schedule with its feedforward, braking
 
 # ARM refusal reasons (ACK value and EV_ARM_REFUSED arg): parameter id * 8 + fsw.params E_*

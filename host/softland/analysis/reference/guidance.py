@@ -23,7 +23,7 @@ class RefGuidance:
     until the brake point, terminal rate, blind band, hover (fsw/guidance.py)."""
 
     LEAD_S = 0.3  # ignition lead: thrust build-up
-    CLEAR_MS = 1000  # sigma <= term_alt / 4 this long in the band: blind no more
+    CLEAR_MS = 1000  # sigma <= term_alt / 2 this long in the band: blind no more
     SCHEDULE_V2_MAX = 1.0e4  # the firmware's schedule is bounded at 100 m/s ...
     VREF_MAX = 150.0
 
@@ -38,7 +38,7 @@ class RefGuidance:
         self.ff = 0.0
         self.blind = False
         self.blind_ms = 0
-        self.clear_ms = 0  # time in the band with sigma at a quarter of the gate or below
+        self.clear_ms = 0  # time in the band with sigma at half the gate or below
         self.on_schedule = False  # the reference velocity came from the schedule this tick
 
     def reset(self) -> None:
@@ -71,9 +71,9 @@ class RefGuidance:
         )
         blind, clear = loose, 0
         if terminal and self.blind and not loose:
-            # blind until sigma has stayed at a quarter of the gate or below for CLEAR_MS
+            # blind until sigma has stayed at half the gate or below for CLEAR_MS
             blind = True
-            if 4 * sigma <= p.term_alt:
+            if 2 * sigma <= p.term_alt:
                 clear = self.clear_ms + p.period_ms
                 if clear >= self.CLEAR_MS:
                     blind, clear = False, 0
