@@ -45,7 +45,7 @@ APP_WIDTH = 6
 # state limits the firmware keeps (its clamps): a state inside them is one a flight can reach
 ALT_MIN, ALT_MAX = -1_000_000, 1_000_000_000
 VEL_MAX_Q8 = 38_400_000
-SIGMA_MAX = 250_000
+SIGMA_MAX = 6_000_000  # fsw/estimator.py _SIGMA_MAX (SIGMA0_MM is at most 5 km)
 BIAS_MAX_Q8 = 256_000
 INNOV_LIM = 500_000_000  # fsw/estimator.py _INNOV_LIM
 PREV_OFF_MAX = 2**28  # fsw/estimator.py _PREV_OFF_MAX
@@ -268,6 +268,7 @@ def flight_cases(draw: st.DrawFn, max_ticks: int = 24) -> Case:
         "prev_off": draw(_ends_or_any(-PREV_OFF_MAX, PREV_OFF_MAX, 0)),
         "cand_off": draw(_ends_or_any(1, INNOV_LIM, 400_000)),
         "tracks": draw(st.integers(0, 3)),
+        "clear_ms": draw(_ends_or_any(0, 980)),  # guidance: a second clears the blind band
     }
     n = draw(st.integers(1, max_ticks))
     times = draw(tick_times(v[P.PERIOD_MS], last_us & (TICKS_WRAP - 1), n))
@@ -440,6 +441,19 @@ def ticks_at(
 
 G64 = ACC_FS
 PERIOD_US = 20_000
+RF_GOOD = 4
+
+
+def ranged_ticks(n: int, range_mm: int, acc: int) -> tuple[tuple[int, ...], ...]:
+    """n ticks on time with the same Good range (a hovering vehicle: consistent ranges)."""
+    return tuple((k * PERIOD_US, range_mm, RF_GOOD, acc, 1, 0) for k in range(1, n + 1))
+
+
+# the widest handover sigma and innovation: sigma at its 6 km limit, NSIGMA_Q4 160, GATE_MM
+# 1000 m, so the gate lets an innovation of 19 km through; the ranges agree with the motion
+# (hovering: the accelerometer reads gravity), so after the consistency test's training the
+# acquisition path takes them (docs/architecture.md "Acquiring the altitude")
+WIDE = {"nsigma_q4": 160, "gate_mm": 1_000_000, "max_range_mm": 100_000_000, "clearance_mm": 0}
 
 # The overflows the 32-bit review found, and the others this work found, each as one case
 # (state and inputs a flight can meet; see docs/architecture.md "32-bit integer discipline")
@@ -456,7 +470,7 @@ REGRESSIONS: dict[str, Case] = {
         FLIGHT_KIND,
         params_with(),
         flight_setup(
-            mode=3, blind=1, resuming=1, sigma_mm=250_000, alt_mm=1000, vin_q8=-VEL_MAX_Q8
+            mode=3, blind=1, resuming=1, sigma_mm=SIGMA_MAX, alt_mm=1000, vin_q8=-VEL_MAX_Q8
         ),
         ticks_at(100 * PERIOD_US, PERIOD_US, 2, -G64),
     ),
@@ -510,6 +524,29 @@ REGRESSIONS: dict[str, Case] = {
         params_with(),
         flight_setup(last_us=TICKS_WRAP - 1),
         ((I32_MIN, 0, 3, 0, 1, 0), (I32_MAX, 0, 3, 0, 1, 0)),
+    ),
+    # estimator.py update(): sigma at 6 km, the ground 18 km below the estimate (the alpha
+    # term and sigma's shrink formed in halves), then acquisition; guidance's 160/16 x sigma
+    "acquisition_at_the_sigma_limit_ground_below": Case(
+        FLIGHT_KIND,
+        params_with(**WIDE),
+        flight_setup(sigma_mm=SIGMA_MAX, alt_mm=118_000_000, engine=1, throttle=16384),
+        ranged_ticks(30, 100_000_000, 1620),
+    ),
+    # ... the ground 18 km above an estimate at its lower limit
+    "acquisition_at_the_sigma_limit_ground_above": Case(
+        FLIGHT_KIND,
+        params_with(**WIDE),
+        flight_setup(sigma_mm=SIGMA_MAX, alt_mm=ALT_MIN, engine=1, throttle=16384),
+        ranged_ticks(30, 17_000_000, 1620),
+    ),
+    # guidance.py / flight.py: the blind band cleared at the top of the altitude range, back
+    # to DESCENT on the schedule (its cm branch)
+    "blind_band_cleared_at_the_altitude_limit": Case(
+        FLIGHT_KIND,
+        params_with(sigma_grow_mm_s=0),
+        flight_setup(mode=3, blind=1, sigma_mm=200, alt_mm=ALT_MAX, engine=1, clear_ms=960),
+        ticks_at(PERIOD_US, PERIOD_US, 3, 1620),
     ),
     # link.py / app.py: frame, error and fault counters at their wrap, bad frames arriving
     "app_counters_at_their_wrap": Case(

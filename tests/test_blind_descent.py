@@ -240,3 +240,75 @@ def test_an_engine_found_stronger_has_burnt_more_propellant() -> None:
     told = f.hover_s()
     f.ctrl.perf_q12 = 4096 * 11 // 10  # the engine gives 10 % more than told
     assert f.hover_s() < told
+
+
+def test_blind_band_is_left_once_sigma_stays_at_half_the_gate_for_a_second() -> None:
+    g = guidance.Guidance(_params(term_alt_mm=2000, period_ms=20))
+    g.reset()
+    _terminal(g, sigma_mm=80_000)
+    _terminal(g, sigma_mm=1_000, ticks=49)  # 0.98 s at half the gate: still blind
+    assert g.blind
+    assert g.phase == guidance.BLIND
+    _terminal(g, sigma_mm=1_000)
+    assert not g.blind
+    assert g.phase == guidance.TERMINAL
+
+
+def test_blind_band_clearance_restarts_when_sigma_rises_above_half_the_gate() -> None:
+    g = guidance.Guidance(_params(term_alt_mm=2000, period_ms=20))
+    g.reset()
+    _terminal(g, sigma_mm=80_000)
+    _terminal(g, sigma_mm=1_000, ticks=40)
+    _terminal(g, sigma_mm=1_500)  # under the gate, not half of it: the second restarts
+    _terminal(g, sigma_mm=1_000, ticks=40)
+    assert g.blind
+
+
+def _ranged_tick(f, k: int, true_alt_mm: int) -> None:
+    # accelerometer: free fall (0); the range: the true altitude plus the sensor's clearance
+    clearance = f.p[params_mod.CLEARANCE_MM]
+    f.tick(k * 20_000, true_alt_mm + clearance, rangefinder.RF_GOOD, 0, 1)
+
+
+def test_flight_leaves_the_blind_band_and_brakes_on_the_schedule_once_ranged() -> None:
+    events = _Events()
+    # told 100 m, sigma 80 m: terminal and blind at once; the truth is 300 m up, at -5 m/s, in
+    # free fall (as the accelerometer says), and the ranges come from the first tick
+    f = descending(
+        _params(init_alt_mm=100_000, init_vel_mm_s=-5_000, sigma0_mm=80_000, cal_ms=0),
+        events,
+    )
+    _tick(f, 0, 0)
+    assert f.mode == flight.TERMINAL
+    assert f.guid.blind
+    k = 1
+    while flight.EV_SIGHTED not in events.codes() and k < 500:
+        t = k * 0.02
+        _ranged_tick(f, k, round(300_000 - 5_000 * t - 1620 * t * t / 2))
+        k += 1
+    assert flight.EV_SIGHTED in events.codes()
+    assert f.mode == flight.DESCENT
+    assert f.phase == guidance.BRAKE
+    assert not f.guid.blind
+    assert abs(f.est.alt_mm - dict(events.seen)[flight.EV_SIGHTED]) < 1_000
+    assert f.guid.ff_mm_s2 > 1620  # the schedule's deceleration fed forward, beyond gravity
+
+
+def test_a_blind_band_entered_before_the_ranges_is_left_once_they_fix_the_altitude() -> None:
+    # handover-large with its rangefinder acquiring only at 320 m: seed 1 reaches the gate
+    # blind ~395 m up (the band declared short), the ranges come in the band; once sigma is
+    # small the blind descent ends (sighted), DESCENT brakes on the schedule, and it lands
+    import dataclasses
+
+    from softland.simulation.dispersions import dispersed_run
+
+    s = load_scenario("handover-large")
+    s = dataclasses.replace(s, lrf={**s.lrf, "acquisition_range_m": 320.0})
+    result = run_scenario(dispersed_run(s, 1), "cpython")
+    names = [e["name"] for e in result.events]
+    assert names.index("blind") < names.index("sighted")
+    sighted = names.index("sighted")
+    assert result.events[sighted + 1]["name"] == "mode"
+    assert result.events[sighted + 1]["arg"] == flight.DESCENT
+    assert result.summary["outcome"] == "landed"
+    assert result.summary["touchdown_vertical_speed_mps"] <= 2.0

@@ -61,6 +61,18 @@ def test_params_reject_out_of_range_values() -> None:
     assert p.v[params_mod.PERIOD_MS] == 20
 
 
+def test_params_accept_a_handover_sigma_of_five_km() -> None:
+    p = params_mod.Params()
+    assert p.set(params_mod.SIGMA0_MM, 5_000_000) == params_mod.OK
+    assert p.check() == params_mod.OK
+
+
+def test_params_refuse_a_handover_sigma_of_fifty_km() -> None:
+    p = params_mod.Params()
+    assert p.set(params_mod.SIGMA0_MM, 50_000_000) == params_mod.E_RANGE
+    assert p.v[params_mod.SIGMA0_MM] == params_mod.default(params_mod.SIGMA0_MM)
+
+
 def test_params_check_refuses_a_vehicle_that_cannot_hover() -> None:
     p = _params(amax0_mm_s2=1500)  # below lunar gravity 1620
     assert p.check() == params_mod.AMAX0_MM_S2 * 8 + params_mod.E_CROSS

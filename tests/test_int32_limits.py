@@ -87,3 +87,37 @@ def test_the_bounded_learning_quotient_gives_the_unbounded_ratio(
 
     q = (f << 12) // expected
     assert clamp((min(q, 12_288) * perf) >> 12) == clamp((q * perf) >> 12)
+
+
+def _fly_case(name: str) -> tuple[Any, list[int], int]:
+    # a REGRESSIONS case of tests/int32_rig.py flown under CPython: the Flight after its
+    # ticks, the event codes and the FLAGS2 bits seen (the 32-bit run proves it bounded)
+    from int32_rig import REGRESSIONS, _runner_module
+
+    runner = _runner_module()
+    case = REGRESSIONS[name]
+    codes: list[int] = []
+    f = flight_mod.Flight(runner.make_params(case.params), lambda code, arg: codes.append(code))
+    runner.setup_flight(f, case.setup)
+    seen = 0
+    for now, range_mm, status, acc, acc_ok, age in case.steps:
+        f.tick(now, range_mm, status, acc, acc_ok, age)
+        seen |= f.flags2
+    return f, codes, seen
+
+
+def test_the_widest_sigma_case_reaches_acquisition_with_the_ground_far_below() -> None:
+    f, _, seen = _fly_case("acquisition_at_the_sigma_limit_ground_below")
+    assert seen & flags.RANGE_ACQUIRING
+    assert f.est.alt_mm < 102_000_000  # most of the 18 km pulled in
+
+
+def test_the_widest_sigma_case_reaches_acquisition_with_the_ground_far_above() -> None:
+    _, _, seen = _fly_case("acquisition_at_the_sigma_limit_ground_above")
+    assert seen & flags.RANGE_ACQUIRING
+
+
+def test_the_blind_band_case_at_the_altitude_limit_is_sighted_and_descends() -> None:
+    f, codes, _ = _fly_case("blind_band_cleared_at_the_altitude_limit")
+    assert flight_mod.EV_SIGHTED in codes
+    assert f.mode == flight_mod.DESCENT

@@ -50,3 +50,16 @@ def test_no_integer_leaves_the_small_int_range_through_the_second_tracks_and_an_
             seen |= {e["name"] for e in result.events}
     assert {"hold", "rebase", "revert", "impact"} <= seen
     assert tracker.violations == [], tracker.violations[:5]
+
+
+def test_no_integer_leaves_the_small_int_range_over_an_honest_large_handover() -> None:
+    # handover-large: sigma0 510 m (beyond the old 250 m cap), the ground ~600 m below the
+    # estimate at the first range: the wide innovation, sigma's shrink and the acquisition
+    from softland.simulation.scenario import load_scenario
+
+    scenario = load_scenario("handover-large")
+    assert scenario.firmware["sigma0_mm"] > 250_000
+    with instrumented_firmware(firmware_dir()) as tracker:
+        result = run_scenario(scenario, "cpython")
+    assert result.summary["outcome"] == "landed"
+    assert tracker.violations == [], tracker.violations[:5]

@@ -108,6 +108,19 @@ def test_firmware_override_must_be_an_integer(tmp_path: Path) -> None:
         load_scenario_file(_write(tmp_path, GOOD + "[firmware]\nguid_k_q12 = 0.9\n"))
 
 
+def test_a_handover_sigma_of_five_km_loads(tmp_path: Path) -> None:
+    s = load_scenario_file(_write(tmp_path, GOOD + "[firmware]\nsigma0_mm = 5000000\n"))
+    assert s.firmware["sigma0_mm"] == 5_000_000
+
+
+def test_a_handover_sigma_of_fifty_km_is_refused_saying_what_limits_it(tmp_path: Path) -> None:
+    with pytest.raises(UserError) as refused:
+        load_scenario_file(_write(tmp_path, GOOD + "[firmware]\nsigma0_mm = 50000000\n"))
+    message = str(refused.value)
+    assert "firmware.sigma0_mm = 50000000 is outside the firmware's range [0, 5000000]" in message
+    assert "NSIGMA_Q4 x sigma stays below 2^30" in message
+
+
 def test_unknown_lrf_field_is_named(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="lrf.laser_colour"):
         load_scenario_file(_write(tmp_path, GOOD + "[lrf]\nlaser_colour = 1.0\n"))

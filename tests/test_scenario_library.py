@@ -13,8 +13,6 @@ from softland.simulation.sim import run_scenario
 # take them off this list
 OPEN = {
     "false-return-long": "issue 12: re-based onto a false return 400 m long, crashes at 31 m/s",
-    "late-lossy": "issue 12: late acquisition with 30 % of the frames lost lands at 2.6 m/s",
-    "handover-large": "issue 12: a 600 m handover error told as the 250 m cap crashes",
 }
 
 

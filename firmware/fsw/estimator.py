@@ -17,6 +17,7 @@ from fsw.fixmath import clamp, ticks_diff
 # attribute lookup at every use); tests/test_local_constants.py holds them equal
 _EST_ALPHA_Q12 = const(12)
 _EST_BETA_Q12 = const(13)
+_TERM_ALT_MM = const(9)
 _GATE_MM = const(14)
 _SIGMA_GROW_MM_S = const(16)
 _SIGMA_RANGE_MM = const(17)
@@ -33,16 +34,19 @@ _RANGE_REBASED = const(0x8)
 _RANGE_REVERTED = const(0x10)
 _RANGE_HELD = const(0x20)
 _RANGE_CANDIDATE = const(0x40)
+_RANGE_ACQUIRING = const(0x80)
 
 
 _VEL_MAX_Q8 = const(38400000)  # 150 m/s
 _ALT_MAX = const(1000000000)
 _ALT_MIN = const(-1000000)
 _ACC_MAX = const(32000)
-_SIGMA_MAX = const(250000)
+# sigma limit: 6 km (SIGMA0_MM is at most 5 km, fsw/params.py). Every product of sigma stays
+# below 2^30: NSIGMA_Q4 (<= 160) x 6 000 000 = 9.6e8 in guidance, 3 x sigma in the gate, and
+# the correction's alpha x sigma is formed in two halves (update)
+_SIGMA_MAX = const(6000000)
 _BIAS_MAX_Q8 = const(256000)  # accelerometer bias estimate limit: 1000 mm/s^2 (0.1 g)
 _INNOV_G_MAX = const(500)  # gamma term: only noise-sized innovations
-_INNOV_MAX = const(250000)  # clamp for the alpha term (alpha_q12 * innov < 2^30)
 _INNOV_LIM = const(500000000)  # innovation bound: the spread of two rejected ones stays < 2^30
 _INNOV_V_MAX = const(2000)  # beta term: an altitude surprise says little about velocity
 _REACQ_N = const(25)  # consecutive rejections that agree with each other: accept new ground
@@ -74,6 +78,10 @@ _MEAS_MAX = const(268435456)  # 2^28: ranges for the test (MAX_RANGE_MM is at mo
 _D_MAX = const(335544320)  # ... so |d| < 2^28 + 2^26 and a difference of two stays < 2^30
 _INC_N = const(25)  # consecutive inconsistent ranges that moved together: the velocity is wrong
 _INC_MOVED_MAX = const(1000000)  # their movement counted up to 1 km (x 1000 stays < 2^30)
+# acquisition (docs/architecture.md, "Acquiring the altitude"): while sigma is above the
+# terminal gate and _ACQ_NOISE_K noise estimates, a checked, consistent range in the gate is
+# taken at gain 1/2 (sigma x 3/4), with no velocity or bias term
+_ACQ_NOISE_K = const(8)
 
 
 class Estimator:
@@ -365,7 +373,31 @@ class Estimator:
             self.rejects = 0
             self._back_n = 0
             self._cand_live = False  # the ground the estimate expects: no candidate stands
-            Estimator._correct(self, innov, p[_EST_ALPHA_Q12], p[_EST_BETA_Q12])
+            s = self.sigma_mm
+            if (
+                s > p[_TERM_ALT_MM]
+                and s > _ACQ_NOISE_K * self.noise_mm
+                and not self.flags2 & _RANGE_UNCHECKED
+            ):
+                # acquiring: the altitude is far less known than the range (a handover error
+                # meets the first ranges). Its error is a bias, not a velocity (a Kalman
+                # filter's velocity gain falls as 1/sigma^2 with the altitude variance, its
+                # altitude gain rises towards 1): half the innovation each range, no velocity
+                # or bias term, sigma x 3/4, so the estimate's error shrinks faster than
+                # sigma (x 2/3 against it each range) and is down to the noise when sigma
+                # reaches the gate. The alpha-beta filter with its velocity gain resumes then.
+                Estimator._correct(self, innov, 2048, 0, 0)
+                s -= s >> 2
+                self.flags2 |= _RANGE_ACQUIRING
+            else:
+                alpha = p[_EST_ALPHA_Q12]
+                Estimator._correct(self, innov, alpha, p[_EST_BETA_Q12], p[_EST_GAMMA_Q12])
+                # s -= (alpha * s) >> 12, exactly, with alpha (<= 4096) times sigma (<= 6e6)
+                # split at 2^12 so that no product passes 2^30: alpha * (s >> 12) <= 4096 *
+                # 1465 < 2^23, alpha * (s & 4095) < 2^24
+                s -= alpha * (s >> 12) + ((alpha * (s & 4095)) >> 12)
+            floor = p[_SIGMA_RANGE_MM]
+            self.sigma_mm = s if s > floor else floor
             return _RANGE_USED
         # never latch the sensor off: a run of rejected ranges whose innovation stays the same
         # is new ground (a crater rim, a terrain step: the offset is constant while the vehicle
@@ -465,15 +497,15 @@ class Estimator:
         self.flags2 |= _RANGE_REVERTED
         return _RANGE_REBASED
 
-    def _correct(self, innov, alpha_q12, beta_q12):
+    def _correct(self, innov, alpha_q12, beta_q12, gamma):
+        # the state's correction by an innovation in the gate (sigma: the caller)
         # (bounds as conditional expressions: a clamp() call costs ~0.1 ms on a 16 MHz M0)
+        # alt += alpha_q12 * innov / 4096 in mm + Q8, the product split at 2^12 so that none
+        # passes 2^30 whatever the innovation the gate let through (|innov| <= _INNOV_LIM):
+        # alpha * (innov >> 12) <= 4096 * 122071 < 2^29, (alpha * (innov & 4095)) >> 4 < 2^20
         ia = innov
-        if ia > _INNOV_MAX:
-            ia = _INNOV_MAX
-        elif ia < -_INNOV_MAX:
-            ia = -_INNOV_MAX
-        frac = self.alt_frac_q8 + ((alpha_q12 * ia) >> 4)
-        alt = self.alt_mm + (frac >> 8)
+        frac = self.alt_frac_q8 + ((alpha_q12 * (ia & 4095)) >> 4)
+        alt = self.alt_mm + alpha_q12 * (ia >> 12) + (frac >> 8)
         if alt > _ALT_MAX:
             alt = _ALT_MAX
         elif alt < _ALT_MIN:
@@ -491,7 +523,7 @@ class Estimator:
         elif vel < -_VEL_MAX_Q8:
             vel = -_VEL_MAX_Q8
         self.vel_q8 = vel
-        if self.imu:
+        if self.imu and gamma:
             # alpha-beta-gamma: a persistent innovation is an accelerometer bias
             # (transients, such as a navigation handover error, are clamped out)
             ig = innov
@@ -499,13 +531,9 @@ class Estimator:
                 ig = _INNOV_G_MAX
             elif ig < -_INNOV_G_MAX:
                 ig = -_INNOV_G_MAX
-            bias = self.bias_q8 - ((self.p[_EST_GAMMA_Q12] * ig) >> 4)
+            bias = self.bias_q8 - ((gamma * ig) >> 4)
             if bias > _BIAS_MAX_Q8:
                 bias = _BIAS_MAX_Q8
             elif bias < -_BIAS_MAX_Q8:
                 bias = -_BIAS_MAX_Q8
             self.bias_q8 = bias
-        s = self.sigma_mm
-        s -= (alpha_q12 * s) >> 12
-        floor = self.p[_SIGMA_RANGE_MM]
-        self.sigma_mm = s if s > floor else floor

@@ -41,6 +41,8 @@ RANGE_REVERTED = const(0x0010)  # with RANGE_REBASED: the ranges matched the tra
 RANGE_HELD = const(0x0020)  # rejected ranges that agree on ground farther away (the vehicle
 # higher than thought): a terrain step or a false return, held until it persists
 RANGE_CANDIDATE = const(0x0040)  # with RANGE_HELD: this range opened the candidate (EV_HOLD)
+RANGE_ACQUIRING = const(0x0080)  # the range was used to acquire the altitude: sigma far above
+# the range's noise and the terminal gate, so a high altitude gain and no velocity or bias term
 BLIND = const(0x0100)  # guidance flies the blind descent: no trusted altitude below the gate
 SCATTER_SIGMA = const(0x0200)  # the ranges' scatter, above the filter's sigma, sets the bound
 RESERVE = const(0x0400)  # propellant down to the reserve (declared once by EV_RESERVE)
@@ -51,6 +53,6 @@ LAND_IMPACT = const(0x4000)  # land detector: a ground impact was sensed while l
 
 NAMES2 = (
     "range_inconsistent", "range_stale", "range_unchecked", "range_vel_rebased", "range_reverted",
-    "range_held", "range_candidate", "",
+    "range_held", "range_candidate", "range_acquiring",
     "blind", "scatter_sigma", "reserve", "resumed", "preflight_bad", "acc_clamped", "land_impact",
 )

@@ -10,7 +10,7 @@ except ImportError:
 
 from fsw.control import Controller
 from fsw.estimator import Estimator
-from fsw.guidance import CHECK, COAST, TOUCHDOWN, Guidance
+from fsw.guidance import BRAKE, CHECK, COAST, TOUCHDOWN, Guidance
 from fsw.landdet import LandDetector
 
 # fsw.params values as local constants, folded at compile time (P.X is a module
@@ -97,6 +97,9 @@ EV_IMPACT = const(21)  # land detector: a ground impact (a specific force the th
 # while low: contact held from here, the engine spools down; arg: that force, mm/s^2
 EV_HOLD = const(22)  # rejected ranges agree on ground farther away (a terrain step or a false
 # return): held as a candidate, not re-based onto until it persists; arg: its offset, mm
+EV_SIGHTED = const(23)  # the blind descent ended: the altitude is known again (sigma at
+# half the terminal altitude or below for a second); arg: altitude, mm. Still above the terminal
+# gate, the mode goes back to DESCENT: the schedule with its feedforward, braking
 
 # ARM refusal reasons (ACK value and EV_ARM_REFUSED arg): parameter id * 8 + fsw.params E_*
 # (below 0x100), or a preflight sensor check
@@ -266,7 +269,8 @@ class Flight:
             return steps
         self._event(EV_RESUMED, -1)
         est = self.est
-        est.sigma_mm = min(est.sigma_mm + self.p[_SIGMA_GROW_MM_S] * 2, 250000)
+        # (6 km: the estimator's sigma limit, fsw/estimator.py)
+        est.sigma_mm = min(est.sigma_mm + self.p[_SIGMA_GROW_MM_S] * 2, 6000000)
         return 1
 
     def tick(self, now_us, range_mm, range_status, acc_mm_s2, acc_ok, range_age_ms=0):
@@ -432,6 +436,10 @@ class Flight:
         #    bound reaches the terminal gate (the schedule is then at the terminal rate)
         if self._trusted:
             self._guid_step(alt, vel, sigma, ctrl.a_max_mm_s2, mode == TERMINAL, mode == ABORT)
+            if blind and not guid.blind:
+                _sighted(self, alt, sigma)
+                mode = self.mode
+                vel = est.vel_q8 >> 8
         else:
             guid.hold(p[_INIT_VEL_MM_S], g)
         phase = guid.phase
@@ -542,6 +550,21 @@ def _hover_s(p, ctrl):
         k = 30000
     above = m - dry
     return k * (above if above > 0 else 0) // (m if m > 1 else 1)
+
+
+def _sighted(fl, alt_mm, sigma_mm):
+    # the blind descent ended (guidance: the altitude is known again). The velocity is the
+    # filter's again; still above the terminal gate, back to DESCENT and braking on the
+    # schedule with its feedforward (in the band the reference had none: the controller lagged
+    # it), the terminal gate then taken as usual; at the gate, the terminal rate
+    est = fl.est
+    guid = fl.guid
+    fl._vin_q8 = est.vel_q8
+    fl._event(EV_SIGHTED, alt_mm)
+    if not guid.at_gate():
+        fl.set_mode(DESCENT)
+        guid.phase = BRAKE
+        fl._guid_step(alt_mm, est.vel_q8 >> 8, sigma_mm, fl.ctrl.a_max_mm_s2, False, False)
 
 
 def _calibrate(fl, f_mm_s2):

@@ -13,6 +13,10 @@
 # unknown error: a vehicle truly slower than it believes may never get down at a constant rate.
 # The rate therefore rises by BLIND_RAMP_MM_S2 each second in the band, up to BLIND_MAX_MM_S:
 # early contact (a truly fast vehicle) comes at the slow rate, late contact faster.
+# The band is left once the altitude is known again (ranges acquired in it): sigma at half
+# the terminal altitude or below for _CLEAR_MS (a noisy rangefinder's scatter that dips
+# under the gate now and then does not qualify); fsw/flight.py then re-plans (DESCENT on the
+# schedule with its feedforward when the bound is still above the gate).
 try:
     from micropython import const
 except ImportError:
@@ -50,10 +54,14 @@ BLIND = const(8)  # constant blind sink rate across the uncertainty band (no tru
 _LIM = const(1000000000)  # bound for the squared speed inside isqrt
 _VREF_MAX = const(150000)
 _LEAD_MS = const(300)  # ignition lead: thrust build-up time (lag + slew) in ms
+_CLEAR_MS = const(1000)  # sigma <= TERM_ALT_MM / 2 this long in the band: blind no more
 
 
 class Guidance:
-    STATE = ("phase", "vref_mm_s", "h_low_mm", "ka_mm_s2", "ff_mm_s2", "blind", "blind_ms")
+    STATE = (
+        "phase", "vref_mm_s", "h_low_mm", "ka_mm_s2", "ff_mm_s2", "blind", "blind_ms",
+        "clear_ms",
+    )
 
     def __init__(self, params):
         self.p = params.v
@@ -64,12 +72,14 @@ class Guidance:
         self.ff_mm_s2 = 0  # feedforward acceleration the reference needs (up +)
         self.blind = False  # sigma above the terminal gate: no trusted altitude
         self.blind_ms = 0  # time spent in the blind band
+        self.clear_ms = 0  # time in the band with sigma at half the gate or below
 
     def reset(self):
         self.phase = COAST
         self.vref_mm_s = 0
         self.blind = False
         self.blind_ms = 0
+        self.clear_ms = 0
 
     def end_rate(self):
         # the sink rate the schedule ends at: v_td, or the blind rate without a trusted altitude
@@ -105,10 +115,23 @@ class Guidance:
             a_n = 100
         h_low = alt_mm - ((p[_NSIGMA_Q4] * sigma_mm) >> 4)
         self.h_low_mm = h_low
-        # once below the gate blind, blind to the ground (a rangefinder's scatter that dips under
+        # once below the gate blind, blind until the altitude is known again: sigma at half
+        # the gate or below for _CLEAR_MS (an LRF's filtered sigma sits at ~0.5 m) (a rangefinder's scatter that dips under
         # the gate now and then does not make its altitude good to the land detector's 0.3 m)
-        loose = sigma_mm > p[_TERM_ALT_MM]
-        self.blind = loose or (terminal and self.blind)
+        term_alt = p[_TERM_ALT_MM]
+        loose = sigma_mm > term_alt
+        blind = loose
+        clear = 0
+        if terminal and self.blind and not loose:
+            blind = True
+            if 2 * sigma_mm <= term_alt:
+                clear = self.clear_ms + p[_PERIOD_MS]
+                if clear >= _CLEAR_MS:
+                    blind = False
+                    clear = 0
+                    self.blind_ms = 0
+        self.clear_ms = clear
+        self.blind = blind
         # the k margin: an altitude known to the terminal gate needs little of it (the schedule
         # only has to cover tracking); a loose one keeps GUID_K for what lies beyond n sigma
         k = p[_GUID_K_Q12] if loose else p[_GUID_KHI_Q12]

@@ -66,7 +66,7 @@ _SPEC = (
     (205, 1, 4096),  # EST_ALPHA_Q12
     (262, 0, 4096),  # EST_BETA_Q12
     (20000, 0, 1000000),  # GATE_MM
-    (50000, 0, 250000),  # SIGMA0_MM
+    (50000, 0, 5000000),  # SIGMA0_MM (5 km: sigma is held within 6 km, fsw/estimator.py)
     (500, 0, 100000),  # SIGMA_GROW_MM_S
     (200, 1, 100000),  # SIGMA_RANGE_MM
     (32, 0, 160),  # NSIGMA_Q4

@@ -47,6 +47,7 @@ def _severities(m: Any) -> dict[str, int]:
         "revert": m.MAV_SEVERITY_WARNING,  # that re-base was onto a false return: back
         "hold": m.MAV_SEVERITY_WARNING,  # farther ground seen: held until it persists
         "impact": m.MAV_SEVERITY_NOTICE,  # ground impact while low: contact held
+        "sighted": m.MAV_SEVERITY_NOTICE,  # the blind descent ended: altitude known again
         "resumed": m.MAV_SEVERITY_WARNING,  # the flight computer was reset mid-flight
         "skipped_ticks": m.MAV_SEVERITY_WARNING,
         "late_tick": m.MAV_SEVERITY_NOTICE,

@@ -79,3 +79,25 @@ def param_ids() -> dict[str, int]:
     if len(ids) != params.COUNT:
         raise RuntimeError(f"fsw.params names {len(ids)} parameters, COUNT is {params.COUNT}")
     return ids
+
+
+# What ends a parameter's range where an arithmetic limit of the flight code (not physics or a
+# sensor) sets it: said when an upload is refused, so that the ground segment knows why
+PARAM_LIMITS: dict[str, str] = {
+    "sigma0_mm": (
+        "the altitude uncertainty is held within 6 km in flight (fsw/estimator.py) so that the "
+        "guidance bound NSIGMA_Q4 x sigma stays below 2^30 on a 32-bit board"
+    ),
+}
+
+
+def param_range_error(name: str, value: int) -> str | None:
+    """Why the firmware would refuse `name = value` at upload (SET_PARAM E_RANGE), or None
+    when the value lies within its range (fsw/params.py)."""
+    params = fsw_module("params")
+    pid = param_ids()[name]
+    low, high = params.bounds_min(pid), params.bounds_max(pid)
+    if low <= value <= high:
+        return None
+    limit = PARAM_LIMITS.get(name, "fsw/params.py")
+    return f"{name} = {value} is outside the firmware's range [{low}, {high}]: {limit}"

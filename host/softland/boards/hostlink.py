@@ -75,6 +75,7 @@ EVENTS = {
     20: "revert",
     21: "impact",
     22: "hold",
+    23: "sighted",  # fsw/flight.py: the blind descent ended, the altitude known again
 }
 
 

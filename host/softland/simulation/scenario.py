@@ -331,7 +331,7 @@ def _validate(where: str, s: Scenario) -> None:
 
 
 def _firmware_overrides(where: str, raw: Any) -> dict[str, int]:
-    from softland.boards.firmware import param_ids
+    from softland.boards.firmware import param_ids, param_range_error
 
     if not isinstance(raw, dict):
         raise UserError(f"{where}: [firmware] must be a table of parameter = integer")
@@ -341,6 +341,9 @@ def _firmware_overrides(where: str, raw: Any) -> dict[str, int]:
         if key not in ids:
             raise UserError(f"{where}: unknown firmware parameter 'firmware.{key}'")
         out[key] = _check_value(where, f"firmware.{key}", value, int)
+        refused = param_range_error(key, out[key])
+        if refused is not None:
+            raise UserError(f"{where}: firmware.{refused}")
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from softland.boards.firmware import fsw_module, param_ids
+from softland.boards.firmware import fsw_module, param_ids, param_range_error
 from softland.boards.hostlink import MODES, Frame, HostLink
 from softland.boards.linklog import LinkLog
 from softland.boards.runtimes import DEFAULT_HEAP_BYTES, Runtime, open_runtime
@@ -197,7 +197,10 @@ def _upload(session: _Session, params: dict[str, int]) -> None:
     for name, value in params.items():
         ack = session.command(app.C_SET_PARAM, ids[name], value)
         if ack["result"] != 0:
-            raise UserError(f"firmware refused parameter {name} = {value} (code {ack['result']})")
+            e_range = fsw_module("params").E_RANGE
+            why = param_range_error(name, value) if ack["result"] == e_range else None
+            detail = why or f"{name} = {value} (code {ack['result']})"
+            raise UserError(f"firmware refused parameter {detail}")
 
 
 RF_STATUS_NAMES = ("NotConnected", "NoData", "OutOfRangeLow", "OutOfRangeHigh", "Good")

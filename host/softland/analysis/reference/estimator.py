@@ -22,8 +22,9 @@ class RefEstimator:
     REACQ_N, REACQ_SPREAD = 25, 1.0
     REACQ_HI_MS, PREV_MS, BACK_N, CAND_GAP_MS = 10000, 30000, 5, 1000
     INC_N, INC_MOVED_MAX = 25, 1000.0
-    INNOV_MAX, INNOV_V_MAX, INNOV_G_MAX, INNOV_LIM = 250.0, 2.0, 0.5, 500000.0
-    VEL_MAX, ACC_MAX, SIGMA_MAX, BIAS_MAX = 150.0, 32.0, 250.0, 1.0
+    INNOV_V_MAX, INNOV_G_MAX, INNOV_LIM = 2.0, 0.5, 500000.0
+    ACQ_NOISE_K, ACQ_GAIN, ACQ_SIGMA = 8, 0.5, 0.75  # acquisition (fsw/estimator.py)
+    VEL_MAX, ACC_MAX, SIGMA_MAX, BIAS_MAX = 150.0, 32.0, 6000.0, 1.0
     ALT_MAX, ALT_MIN = 1.0e6, -1000.0
 
     def __init__(self, p: RefParams, judge: DecisionJudge, tol: Tolerances) -> None:
@@ -210,7 +211,14 @@ class RefEstimator:
             self.rejects = 0
             self.back_n = 0
             self.cand_live = False
-            self._correct(innov)
+            if self._acquiring():
+                # the handover's altitude error meets the first ranges: a high altitude gain,
+                # no velocity or bias term (fsw/estimator.py, docs/architecture.md)
+                self.alt = max(self.ALT_MIN, min(self.ALT_MAX, self.alt + self.ACQ_GAIN * innov))
+                self.sigma = max(self.sigma * self.ACQ_SIGMA, p.sigma_range)
+                self.flags2 |= f.RANGE_ACQUIRING
+            else:
+                self._correct(innov)
             return f.RANGE_USED
         now = self.clk_ms
         if self.prev_live:
@@ -293,9 +301,24 @@ class RefEstimator:
         self._rebase_to(meas, now)
         return f.RANGE_REBASED
 
+    def _acquiring(self) -> bool:
+        """Sigma above the terminal gate and ACQ_NOISE_K noise estimates, the range checked."""
+        f = flag_bits()
+        if self.flags2 & f.RANGE_UNCHECKED:
+            return False
+        margin = self.sigma - max(self.p.term_alt, self.ACQ_NOISE_K * self.noise)
+        return self.judge.decide(
+            "acquiring",
+            margin > 0,
+            margin,
+            self.tol.sigma_m + self.ACQ_NOISE_K * self.tol.alt_m,
+            lambda fw: bool(fw.flags2 & f.RANGE_ACQUIRING),
+            flags2=f.RANGE_ACQUIRING,
+        )
+
     def _correct(self, innov: float) -> None:
         p = self.p
-        self.alt += p.alpha * max(-self.INNOV_MAX, min(self.INNOV_MAX, innov))
+        self.alt += p.alpha * innov
         self.alt = max(self.ALT_MIN, min(self.ALT_MAX, self.alt))
         dv = p.beta * max(-self.INNOV_V_MAX, min(self.INNOV_V_MAX, innov))
         self.vel = max(-self.VEL_MAX, min(self.VEL_MAX, self.vel + dv))

@@ -282,7 +282,16 @@ class RefFlight:
         sigma = max(est.sigma, self.scatter)
         # 3. guidance and the terminal switch
         if self.trusted:
+            was_blind = mode == TERMINAL and guid.blind
             guid.step(alt, vel, sigma, a_now, mode == TERMINAL, mode == ABORT)
+            if was_blind and not guid.blind:
+                # the blind descent ended (fsw/flight.py _sighted): the filter's velocity; above
+                # the gate, back to DESCENT braking on the schedule with its feedforward
+                self.vin = vel = est.vel
+                if guid.h_low > p.term_alt:
+                    self.mode = mode = DESCENT
+                    guid.phase = BRAKE
+                    guid.step(alt, vel, sigma, a_now, False, False)
         else:
             guid.hold(p.init_vel, p.g)
         if sigma > p.term_alt:
@@ -355,7 +364,7 @@ class RefFlight:
         self.ctrl.steady = 0
         if 0 < steps <= self.RESUME_STEPS:
             return steps
-        self.est.sigma = min(self.est.sigma + self.p.sigma_grow * 2, 250.0)
+        self.est.sigma = min(self.est.sigma + self.p.sigma_grow * 2, self.est.SIGMA_MAX)
         return 1
 
     def hover_s(self) -> float:

@@ -23,6 +23,7 @@ class RefGuidance:
     until the brake point, terminal rate, blind band, hover (fsw/guidance.py)."""
 
     LEAD_S = 0.3  # ignition lead: thrust build-up
+    CLEAR_MS = 1000  # sigma <= term_alt / 2 this long in the band: blind no more
     SCHEDULE_V2_MAX = 1.0e4  # the firmware's schedule is bounded at 100 m/s ...
     VREF_MAX = 150.0
 
@@ -37,6 +38,7 @@ class RefGuidance:
         self.ff = 0.0
         self.blind = False
         self.blind_ms = 0
+        self.clear_ms = 0  # time in the band with sigma at half the gate or below
         self.on_schedule = False  # the reference velocity came from the schedule this tick
 
     def reset(self) -> None:
@@ -44,6 +46,7 @@ class RefGuidance:
         self.vref = 0.0
         self.blind = False
         self.blind_ms = 0
+        self.clear_ms = 0
 
     def schedule(self, h: float) -> float:
         vtd = self.p.blind_sink if self.blind else self.p.vtd
@@ -66,7 +69,17 @@ class RefGuidance:
             flags=f.SIGMA_HIGH,
             flags2=f.BLIND,
         )
-        self.blind = loose or (terminal and self.blind)
+        blind, clear = loose, 0
+        if terminal and self.blind and not loose:
+            # blind until sigma has stayed at half the gate or below for CLEAR_MS
+            blind = True
+            if 2 * sigma <= p.term_alt:
+                clear = self.clear_ms + p.period_ms
+                if clear >= self.CLEAR_MS:
+                    blind, clear = False, 0
+                    self.blind_ms = 0
+        self.clear_ms = clear
+        self.blind = blind
         k = p.guid_k if loose else p.guid_khi
         self.ka = max(k * a_n, 0.01)
         self.on_schedule = False

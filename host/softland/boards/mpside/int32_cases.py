@@ -59,6 +59,7 @@ FLIGHT_SETUP = (
     "prev_off",
     "cand_off",
     "tracks",
+    "clear_ms",
 )
 APP_SETUP = (
     "mode",
@@ -170,6 +171,7 @@ def setup_flight(fl, s):
         est._prev_t0 = s[24]
         est._cand_t0 = s[24]
         est._cand_last = s[24]
+        fl.guid.clear_ms = s[28]
     fl.resuming = s[1] != 0
     fl._started = s[2] != 0
     fl._last_us = s[3]
