@@ -42,8 +42,11 @@ RESERVE = const(0x0400)  # propellant down to the reserve (declared once by EV_R
 RESUMED = const(0x0800)  # this tick resumed the flight from the state persisted before a reset
 PREFLIGHT_BAD = const(0x1000)  # SAFE/ARMED: a preflight sensor check fails (ARM would refuse)
 ACC_CLAMPED = const(0x2000)  # the accelerometer sample was beyond +/-64 g: clamped to it
+ACC_BAD = const(0x4000)  # the accelerometer is distrusted (fsw/flight.py's monitor): the thrust
+# model propagates, no bias calibration, no engine learning, no ground reaction
 
 NAMES2 = (
     "range_inconsistent", "range_stale", "range_unchecked", "range_vel_rebased", "", "", "", "",
     "blind", "scatter_sigma", "reserve", "resumed", "preflight_bad", "acc_clamped",
+    "acc_bad",
 )

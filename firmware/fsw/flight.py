@@ -50,6 +50,7 @@ _PREFLIGHT_BAD = const(0x1000)
 _ACC_CLAMPED = const(0x2000)
 _OVERRUN = const(0x2000)
 _SIGMA_HIGH = const(0x4000)
+_ACC_BAD = const(0x4000)
 
 _TICKS_MASK = const(0x3FFFFFFF)  # fsw.fixmath.TICKS_MASK
 _TICKS_HALF = const(0x20000000)  # fsw.fixmath.TICKS_HALF
@@ -87,6 +88,18 @@ EV_ACC_CAL = const(13)  # accelerometer bias measured in the engine-off coast (f
 # zero); arg: bias, mm/s^2 Q8, subtracted from every later reading
 EV_RESUMED = const(14)  # first tick after a reset restored the state; arg: gap, ms (-1: unknown)
 EV_ARM_OVERRIDE = const(15)  # armed by override despite a failed preflight check; arg: reason
+# (16-19: board mode's loop, firmware/hal/board_loop.py)
+EV_ACC_BAD = const(20)  # the accelerometer monitor distrusts the accelerometer (or finds a new
+# reason while it does): the thrust model propagates; arg: the ACC_* reasons seen so far
+EV_ACC_GOOD = const(21)  # the accelerometer is trusted again after ACC_CLEAN clean ticks; arg:
+# ticks it was distrusted (capped at 2^20)
+
+# accelerometer monitor reasons (EV_ACC_BAD arg, bits)
+ACC_DROPOUT = const(1)  # no sample (acc_ok false)
+ACC_FROZEN = const(2)  # the same sample ACC_FROZEN_N + 1 times in a row (stuck, frozen, clipped)
+ACC_STEP = const(4)  # a jump from one sample to the next the thrust model does not explain
+ACC_LEVEL = const(8)  # the reading against the thrust model moved off its trusted level
+ACC_NOISE = const(16)  # the sample-to-sample scatter is far above the sensor's
 
 # ARM refusal reasons (ACK value and EV_ARM_REFUSED arg): parameter id * 8 + fsw.params E_*
 # (below 0x100), or a preflight sensor check
@@ -107,6 +120,15 @@ _RESUME_STEPS = const(100)  # prediction steps allowed once, across a reset's ou
 _RF_QUIET_MAX = const(25)  # preflight: the rangefinder answered within this many ticks
 _ACC_FS = const(627648)  # accelerometer samples beyond +/-64 g are clamped (flag ACC_CLAMPED)
 _COUNT_MASK = const(0x1FFFFFFF)  # event counters (overruns) wrap at 2^29: never a heap int
+# accelerometer monitor (_acc_health): thresholds in mm/s^2 grow with the full-thrust
+# acceleration (the thrust model's error does: engine lag, performance not yet learnt)
+_ACC_FROZEN_N = const(5)  # identical samples in a row (after the first) that read as frozen
+_ACC_CLEAN = const(25)  # clean ticks before a distrusted accelerometer is used again
+_ACC_ACCEPT = const(150)  # ticks of a steady level shift alone before it is the new level
+_ACC_LOW_MM = const(2000)  # model checks only while the altitude's lower bound is above this
+_ACC_STEP0 = const(250)  # step threshold: _ACC_STEP0 + a_max / 32
+_ACC_LEVEL0 = const(350)  # level threshold: _ACC_LEVEL0 + a_max / 32 (clean: below half)
+_ACC_JMAX = const(1048576)  # |jump| clamped here before it is averaged
 
 
 class Flight:
@@ -144,6 +166,7 @@ class Flight:
         self.acc_ok_in = 0  # the last tick's accelerometer health
         self.rf_status_in = _RF_NOT_CONNECTED  # the last tick's rangefinder status
         self.rf_quiet = 1000  # ticks since the rangefinder last answered (capped)
+        self._acc_clear()
         self._clear_descent()
         self._bind()
         # the per-tick entry point as an instance attribute: a caller's flight.tick(...) then
@@ -179,6 +202,19 @@ class Flight:
         self.scatter_q4 = 0  # mean |innovation| of the ranges used, mm Q4
         self._vin_q8 = 0  # inertial-only velocity below the gate when blind, mm/s Q8
         self._thr_lag = 0  # throttle through a model of the engine lag, Q15
+
+    def _acc_clear(self):
+        # the accelerometer monitor (_acc_health); not persisted: after a reset it starts over
+        self.acc_good = True  # the accelerometer is trusted
+        self.acc_why = 0  # ACC_* reasons seen while distrusted
+        self._acc_prev = 0  # last sample, mm/s^2
+        self._acc_mprev = 0  # last thrust model (specific force), mm/s^2
+        self._acc_same = -1  # identical samples in a row (-1: no sample yet)
+        self._acc_fast = 0  # reading - thrust model, low-passed over ~4 ticks
+        self._acc_base = 0  # ... its trusted level, over ~64 ticks while trusted
+        self._acc_dev = 0  # |step not explained by the thrust model|, over ~8 ticks
+        self._acc_n = 0  # clean ticks (distrusted) / ticks of a level shift alone
+        self._acc_bad_n = 0  # ticks distrusted
 
     def set_mode(self, mode):
         if mode != self.mode:
@@ -237,6 +273,7 @@ class Flight:
         self._check_ms = p[_CAL_MS]  # engine-check burn still to do
         self._started = False
         self._clear_descent()
+        self._acc_clear()
         self.set_mode(DESCENT)
         return _OK
 
@@ -334,6 +371,12 @@ class Flight:
         lag += (thr - lag) >> 2
         self._thr_lag = lag
         reaction = 0
+        model = (lag * ctrl.a_max_mm_s2) // 32767
+        # the accelerometer monitor: a sample the checks distrust is not used (thrust model)
+        acc_ok = _acc_health(self, acc_mm_s2, acc_ok, model, ctrl.a_max_mm_s2,
+                             guid.h_low_mm > _ACC_LOW_MM and not land.contact)  # fmt: skip
+        if not acc_ok:
+            f2 |= _ACC_BAD
         if acc_ok:
             if mode == DESCENT:
                 _calibrate(self, acc_mm_s2)
@@ -341,7 +384,7 @@ class Flight:
             self._bias_carry = b & 0xFF
             f = acc_mm_s2 - (b >> 8)
             acc = f - g
-            reaction = f - (lag * ctrl.a_max_mm_s2) // 32767
+            reaction = f - model
             fl |= _IMU_USED
         else:
             f = 0
@@ -522,6 +565,101 @@ def _hover_s(p, ctrl):
         k = 30000
     above = m - dry
     return k * (above if above > 0 else 0) // (m if m > 1 else 1)
+
+
+def _acc_health(fl, a, ok, model, a_max, aloft):
+    # the accelerometer monitor: whether this tick's sample a (mm/s^2) may be used, against
+    # the thrust model's specific force (model, mm/s^2, the throttle through the engine lag).
+    # Distrusted on: no sample; the same sample ACC_FROZEN_N + 1 times in a row (stuck,
+    # frozen, clipped at a full scale below the force: noise cannot move a clipped reading);
+    # and, only while aloft (the ground's reaction is what the thrust does not explain): a
+    # jump between samples the thrust model does not explain, the reading moving off its
+    # trusted level against the model, a scatter far above the sensor's. Trusted again after
+    # _ACC_CLEAN clean ticks; a level shift alone, steady for _ACC_ACCEPT ticks, is taken as
+    # the new level (an engine that changed, not the sensor). Events EV_ACC_BAD / EV_ACC_GOOD
+    if fl._acc_same < 0:
+        # the first sample of a descent (or after a reset): the levels start from it
+        fl._acc_same = 0
+        fl._acc_prev = a
+        fl._acc_mprev = model
+        fl._acc_fast = fl._acc_base = a - model
+    jump = (a - fl._acc_prev) - (model - fl._acc_mprev)
+    if jump < 0:
+        jump = -jump
+    if jump > _ACC_JMAX:
+        jump = _ACC_JMAX
+    why = 0
+    if ok:
+        n = fl._acc_same
+        if a == fl._acc_prev:
+            n = n + 1 if n < _ACC_FROZEN_N else _ACC_FROZEN_N
+            if n >= _ACC_FROZEN_N:
+                why = ACC_FROZEN
+        else:
+            n = 0
+        fl._acc_same = n
+        fl._acc_dev += (jump - fl._acc_dev) >> 3
+    else:
+        why = ACC_DROPOUT
+    fl._acc_prev = a
+    fl._acc_mprev = model
+    r = a - model
+    fast = fl._acc_fast
+    fast += (r - fast) >> 2
+    fl._acc_fast = fast
+    lvl = fast - fl._acc_base
+    if lvl < 0:
+        lvl = -lvl
+    t = a_max >> 5
+    tl = _ACC_LEVEL0 + t
+    t += _ACC_STEP0
+    good = fl.acc_good
+    if aloft and ok:
+        if jump > t:
+            why |= ACC_STEP
+        if fl._acc_dev > t >> 1:
+            why |= ACC_NOISE
+        if good:
+            if lvl > tl:
+                why |= ACC_LEVEL
+        elif lvl > tl >> 1:
+            why |= ACC_LEVEL
+    if good:
+        if why:
+            fl.acc_good = False
+            fl.acc_why = why
+            fl._acc_n = 0
+            fl._acc_bad_n = 1
+            fl._event(EV_ACC_BAD, why)
+            return False
+        fl._acc_base += (fast - fl._acc_base) >> 6
+        return True
+    n = fl._acc_bad_n
+    fl._acc_bad_n = n + 1 if n < _ACC_JMAX else _ACC_JMAX
+    if why & ~fl.acc_why:
+        fl.acc_why |= why
+        fl._event(EV_ACC_BAD, fl.acc_why)
+    if why == ACC_LEVEL:
+        # a level shift alone: steady long enough, it is the new level
+        n = fl._acc_n
+        if n < _ACC_ACCEPT:
+            fl._acc_n = n + 1
+            return False
+        fl._acc_base = fast
+        why = 0
+        fl._acc_n = 0
+    elif why:
+        fl._acc_n = 0
+        return False
+    n = fl._acc_n + 1
+    fl._acc_n = n
+    if n < _ACC_CLEAN:
+        return False
+    fl.acc_good = True
+    fl.acc_why = 0
+    fl._acc_n = 0
+    fl._event(EV_ACC_GOOD, fl._acc_bad_n)
+    return True
 
 
 def _calibrate(fl, f_mm_s2):

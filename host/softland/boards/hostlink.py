@@ -70,6 +70,9 @@ EVENTS = {
     17: "skipped_ticks",
     18: "interlock",
     19: "imu",
+    # the accelerometer monitor (fsw/flight.py)
+    20: "acc_bad",
+    21: "acc_good",
 }
 
 

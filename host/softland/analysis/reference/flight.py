@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from softland.analysis.reference import accmon
 from softland.analysis.reference.control import RefController
 from softland.analysis.reference.estimator import RefEstimator
 from softland.analysis.reference.guidance import RefGuidance
@@ -109,6 +110,7 @@ class RefFlight:
         self.scatter = 0.0
         self.vin = 0.0
         self.thr_lag = 0.0
+        self.acc = accmon.AccMonitor()
 
     # ---- commands (fsw/app.py and fsw/flight.py)
     def set_param(self, pid: int, value: int) -> bool:
@@ -160,6 +162,8 @@ class RefFlight:
         if self.p.baseline == 3:
             return RefFlight(list(fsw_module("params").Params().v), self.tol, self.judge)
         self.resuming = True
+        # the accelerometer monitor is not persisted: it starts over (the lag model is)
+        self.acc = accmon.AccMonitor(lag_q15=self.acc.lag_q15)
         return self
 
     # ---- the tick
@@ -232,7 +236,19 @@ class RefFlight:
         thrust = last * a_before
         self.thr_lag += (last - self.thr_lag) / 4
         reaction = 0.0
-        if inp.acc_ok:
+        a_mm = round(a_before * 1000)
+        model = self.acc.model(round(last * 32767), a_mm)
+        aloft = self.judge.decide(
+            "acc_aloft",
+            guid.h_low > accmon.LOW_M,
+            guid.h_low - accmon.LOW_M,
+            self.tol.alt_m + p.nsigma * self.tol.sigma_m,
+            lambda fw: None,
+        )
+        acc_ok = self.acc.step(acc_mm, inp.acc_ok, model, a_mm, aloft and not land.contact)
+        if not acc_ok:
+            f2 |= f.ACC_BAD
+        if acc_ok:
             if mode == DESCENT:
                 self._calibrate(acc_in)
             spec = acc_in - self.acc_bias
@@ -244,14 +260,14 @@ class RefFlight:
             acc = thrust - p.g
         for _ in range(steps):
             ctrl.burn(last)
-            est.predict(acc, inp.acc_ok)
+            est.predict(acc, acc_ok)
         if mode == TERMINAL and guid.blind:
             v = self.vin + acc * p.period_s * steps
             v += (est.vel - v) / 512
             self.vin = max(-self.VIN_MAX, min(self.VIN_MAX, v))
         else:
             self.vin = est.vel
-        if inp.acc_ok and not land.contact:
+        if acc_ok and not land.contact:
             ctrl.learn(spec, self.check_ms > 0, last)
         # 2. range update
         if (
@@ -327,7 +343,7 @@ class RefFlight:
         fl |= ctrl.flags
         # 5. land detector
         if mode == TERMINAL:
-            blind = guid.blind and inp.acc_ok
+            blind = guid.blind and acc_ok
             if land.step(alt, vel, ctrl.throttle, ctrl.engine_on, blind, reaction):
                 ctrl.cutoff()
                 self.mode = LANDED
