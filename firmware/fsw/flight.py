@@ -210,8 +210,8 @@ class Flight:
         self._acc_prev = 0  # last sample, mm/s^2
         self._acc_mprev = 0  # last thrust model (specific force), mm/s^2
         self._acc_same = -1  # identical samples in a row (-1: no sample yet)
-        self._acc_fast = 0  # reading - thrust model, low-passed over ~4 ticks
-        self._acc_base = 0  # ... its trusted level, over ~64 ticks while trusted
+        self._acc_fast = 0  # reading - thrust model, mm/s^2 Q4, low-passed over ~16 ticks
+        self._acc_base = 0  # ... its trusted level, Q4, over ~64 ticks while trusted
         self._acc_dev = 0  # |step not explained by the thrust model|, over ~8 ticks
         self._acc_n = 0  # clean ticks (distrusted) / ticks of a level shift alone
         self._acc_bad_n = 0  # ticks distrusted
@@ -288,6 +288,7 @@ class Flight:
         # clock when the clock ran on, bounded; one step and a wider sigma when it did not)
         self.resuming = False
         self.ctrl._steady = 0  # the reset cut the engine: no steady throttle to learn from
+        self._thr_lag = 0  # ... and the thrust the lag model holds (the accelerometer monitor)
         if 0 < steps <= _RESUME_STEPS:
             self._event(EV_RESUMED, dt_us // 1000)
             return steps
@@ -578,11 +579,12 @@ def _acc_health(fl, a, ok, model, a_max, aloft):
     # _ACC_CLEAN clean ticks; a level shift alone, steady for _ACC_ACCEPT ticks, is taken as
     # the new level (an engine that changed, not the sensor). Events EV_ACC_BAD / EV_ACC_GOOD
     if fl._acc_same < 0:
-        # the first sample of a descent (or after a reset): the levels start from it
+        # the first sample of a descent (or after a reset, the engine relit on a throttle
+        # the model has not seen yet): the steps count from it, the level from zero
         fl._acc_same = 0
         fl._acc_prev = a
         fl._acc_mprev = model
-        fl._acc_fast = fl._acc_base = a - model
+        fl._acc_fast = fl._acc_base = 0
     jump = (a - fl._acc_prev) - (model - fl._acc_mprev)
     if jump < 0:
         jump = -jump
@@ -603,13 +605,14 @@ def _acc_health(fl, a, ok, model, a_max, aloft):
         why = ACC_DROPOUT
     fl._acc_prev = a
     fl._acc_mprev = model
-    r = a - model
+    # (|a| <= 64 g, 0 <= model <= 32767: the Q4 levels stay within 2^24)
     fast = fl._acc_fast
-    fast += (r - fast) >> 2
+    fast += (((a - model) << 4) - fast) >> 4
     fl._acc_fast = fast
     lvl = fast - fl._acc_base
     if lvl < 0:
         lvl = -lvl
+    lvl >>= 4
     t = a_max >> 5
     tl = _ACC_LEVEL0 + t
     t += _ACC_STEP0

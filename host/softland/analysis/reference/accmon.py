@@ -41,7 +41,7 @@ class AccMonitor:
         if self.same < 0:
             self.same = 0
             self.prev, self.mprev = a, model
-            self.fast = self.base = a - model
+            self.fast = self.base = 0
         jump = min(abs((a - self.prev) - (model - self.mprev)), JMAX)
         why = 0
         if ok:
@@ -55,8 +55,8 @@ class AccMonitor:
         else:
             why = ACC_DROPOUT
         self.prev, self.mprev = a, model
-        self.fast += (a - model - self.fast) >> 2
-        lvl = abs(self.fast - self.base)
+        self.fast += (((a - model) << 4) - self.fast) >> 4
+        lvl = abs(self.fast - self.base) >> 4
         t = a_max >> 5
         tl = LEVEL0 + t
         t += STEP0

@@ -162,8 +162,8 @@ class RefFlight:
         if self.p.baseline == 3:
             return RefFlight(list(fsw_module("params").Params().v), self.tol, self.judge)
         self.resuming = True
-        # the accelerometer monitor is not persisted: it starts over (the lag model is)
-        self.acc = accmon.AccMonitor(lag_q15=self.acc.lag_q15)
+        # the accelerometer monitor is not persisted: it starts over, from the engine off
+        self.acc = accmon.AccMonitor()
         return self
 
     # ---- the tick
@@ -367,6 +367,7 @@ class RefFlight:
     def _resume(self, steps: int) -> int:
         self.resuming = False
         self.ctrl.steady = 0
+        self.thr_lag = 0.0  # the reset cut the engine: the lag model starts from off
         if 0 < steps <= self.RESUME_STEPS:
             return steps
         self.est.sigma = min(self.est.sigma + self.p.sigma_grow * 2, 250.0)
