@@ -637,8 +637,8 @@ def _acc_health(fl, a, ok, model, a_max, aloft):
             return False
         fl._acc_base += (fast - fl._acc_base) >> 6
         return True
-    n = fl._acc_bad_n
-    fl._acc_bad_n = n + 1 if n < _ACC_JMAX else _ACC_JMAX
+    bad = fl._acc_bad_n  # ticks distrusted before this one
+    fl._acc_bad_n = bad + 1 if bad < _ACC_JMAX else _ACC_JMAX
     if why & ~fl.acc_why:
         fl.acc_why |= why
         fl._event(EV_ACC_BAD, fl.acc_why)
@@ -661,7 +661,7 @@ def _acc_health(fl, a, ok, model, a_max, aloft):
     fl.acc_good = True
     fl.acc_why = 0
     fl._acc_n = 0
-    fl._event(EV_ACC_GOOD, fl._acc_bad_n)
+    fl._event(EV_ACC_GOOD, bad)
     return True
 
 
