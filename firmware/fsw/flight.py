@@ -22,6 +22,7 @@ _ISP_S = const(3)
 _E_MODE = const(3)
 _E_CROSS = const(4)
 _E_PREFLIGHT = const(7)
+_VTD_MM_S = const(8)
 _TERM_ALT_MM = const(9)
 _SIGMA0_MM = const(15)
 _SIGMA_GROW_MM_S = const(16)
@@ -129,6 +130,8 @@ _ACC_LOW_MM = const(2000)  # model checks only while the altitude's lower bound 
 _ACC_STEP0 = const(250)  # step threshold: _ACC_STEP0 + a_max / 32
 _ACC_LEVEL0 = const(350)  # level threshold: _ACC_LEVEL0 + a_max / 32 (clean: below half)
 _ACC_JMAX = const(1048576)  # |jump| clamped here before it is averaged
+_STOP_H_MIN = const(250)  # terminal stopping feedforward: the height it plans on at least, mm
+_STOP_V_MAX = const(3000)  # ... and the sink it counts at most, cm/s
 
 
 class Flight:
@@ -506,6 +509,8 @@ class Flight:
             ctrl.hold_min()
             if check_ms == 0:
                 self._cutoff()  # check done: back to the coast, engine off
+        elif mode == TERMINAL and not guid.blind:
+            self._ctrl_step(guid.vref_mm_s, vel, _stop_ff(p, guid.ff_mm_s2, vel, guid.h_low_mm))
         else:
             self._ctrl_step(guid.vref_mm_s, vel, guid.ff_mm_s2)
         fl |= ctrl.flags
@@ -566,6 +571,29 @@ def _hover_s(p, ctrl):
         k = 30000
     above = m - dry
     return k * (above if above > 0 else 0) // (m if m > 1 else 1)
+
+
+def _stop_ff(p, ff, vel_mm_s, h_low_mm):
+    # the terminal descent on a known altitude holds the touchdown speed with the controller's
+    # gain alone; a vehicle that reached the gate sinking faster (the braking saturated behind
+    # the schedule: at 1 g a hopper's slew and lag cost it 2-3 m/s) would still sink fast at
+    # the ground. The feedforward is at least the deceleration that brings the sink to the
+    # touchdown speed by the altitude's lower bound (no less than _STOP_H_MIN): zero on the
+    # touchdown speed, continuous in every input. In cm and cm/s: (v^2 - vtd^2) * 5 stays
+    # below 2^26, the quotient (mm/s^2) below 32767 once bounded
+    vtd = p[_VTD_MM_S]
+    if -vel_mm_s <= vtd:
+        return ff
+    v = -vel_mm_s // 10
+    if v > _STOP_V_MAX:
+        v = _STOP_V_MAX
+    t = vtd // 10
+    h = h_low_mm if h_low_mm > _STOP_H_MIN else _STOP_H_MIN
+    need = ((v * v - t * t) * 5) // (h // 10)
+    if need > 32767:
+        need = 32767
+    need += p[_GRAVITY_MM_S2]
+    return need if need > ff else ff
 
 
 def _acc_health(fl, a, ok, model, a_max, aloft):

@@ -338,6 +338,8 @@ class RefFlight:
             ctrl.hold_min()
             if self.check_ms == 0:
                 ctrl.cutoff()
+        elif mode == TERMINAL and not guid.blind:
+            ctrl.step(guid.vref, vel, self._stop_ff(guid.ff, vel, guid.h_low), last, integ, a_now)
         else:
             ctrl.step(guid.vref, vel, guid.ff, last, integ, a_now)
         fl |= ctrl.flags
@@ -363,6 +365,17 @@ class RefFlight:
         if self.reserve:
             f2 |= f.RESERVE
         self.flags2 = f2
+
+    def _stop_ff(self, ff: float, vel: float, h_low: float) -> float:
+        """The terminal stopping feedforward (fsw/flight.py _stop_ff): at least the
+        deceleration that brings the sink to the touchdown speed by the altitude's lower bound
+        (no less than 0.25 m), on top of gravity."""
+        p = self.p
+        sink = min(-vel, 30.0)
+        if sink <= p.vtd:
+            return ff
+        need = min((sink**2 - p.vtd**2) / (2 * max(h_low, 0.25)), 32.767)
+        return max(ff, p.g + need)
 
     def _resume(self, steps: int) -> int:
         self.resuming = False
