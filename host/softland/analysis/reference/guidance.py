@@ -47,7 +47,11 @@ class RefGuidance:
 
     def schedule(self, h: float) -> float:
         vtd = self.p.blind_sink if self.blind else self.p.vtd
-        v2 = vtd * vtd + min(2 * self.ka * max(h, 0.0), self.SCHEDULE_V2_MAX)
+        v2 = vtd * vtd
+        if not self.blind:
+            # ... and at the gate the terminal ramp's speed (fsw/guidance.py)
+            v2 += 2 * (self.ka / 4) * min(self.p.term_alt, 20.0)
+        v2 += min(2 * self.ka * max(h, 0.0), self.SCHEDULE_V2_MAX)
         return min(math.sqrt(v2), self.VREF_MAX)
 
     def step(
@@ -85,7 +89,11 @@ class RefGuidance:
                 self.vref = -sink
             else:
                 self.phase = PH_TERMINAL
-                self.vref = -p.vtd
+                # the terminal ramp (fsw/guidance.py): v_td by the altitude's lower bound at a
+                # quarter of the braking deceleration
+                h = min(max(self.h_low, 0.0), 20.0)
+                self.vref = -math.sqrt(p.vtd**2 + 2 * (self.ka / 4) * h)
+                self.on_schedule = True
             self.ff = p.g
             return
         h_sched = self.h_low - p.term_alt
