@@ -25,6 +25,7 @@ class RefGuidance:
     LEAD_S = 0.3  # ignition lead: thrust build-up
     SCHEDULE_V2_MAX = 1.0e4  # the firmware's schedule is bounded at 100 m/s ...
     VREF_MAX = 150.0
+    RAMP_A_MAX = 0.45  # the terminal ramp's deceleration bound (fsw/guidance.py)
 
     def __init__(self, p: RefParams, judge: DecisionJudge, tol: Tolerances) -> None:
         self.p = p
@@ -50,7 +51,7 @@ class RefGuidance:
         v2 = vtd * vtd
         if not self.blind:
             # ... and at the gate the terminal ramp's speed (fsw/guidance.py)
-            v2 += 2 * (self.ka / 4) * min(self.p.term_alt, 20.0)
+            v2 += 2 * min(self.ka / 4, self.RAMP_A_MAX) * min(self.p.term_alt, 20.0)
         v2 += min(2 * self.ka * max(h, 0.0), self.SCHEDULE_V2_MAX)
         return min(math.sqrt(v2), self.VREF_MAX)
 
@@ -92,7 +93,7 @@ class RefGuidance:
                 # the terminal ramp (fsw/guidance.py): v_td by the altitude's lower bound at a
                 # quarter of the braking deceleration
                 h = min(max(self.h_low, 0.0), 20.0)
-                self.vref = -math.sqrt(p.vtd**2 + 2 * (self.ka / 4) * h)
+                self.vref = -math.sqrt(p.vtd**2 + 2 * min(self.ka / 4, self.RAMP_A_MAX) * h)
                 self.on_schedule = True
             self.ff = p.g
             return
