@@ -81,7 +81,6 @@ def test_a_bias_jump_the_thrust_does_not_explain_is_a_step_and_stays_distrusted(
     m.steady(200, model=A_MAX)
     assert not any(m.steady(50, model=A_MAX, level=500))
     assert m.reasons() & flight.ACC_STEP
-    assert m.f.acc_good is False
 
 
 def test_a_thrust_change_the_model_predicts_is_not_a_step() -> None:

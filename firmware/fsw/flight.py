@@ -130,6 +130,18 @@ _ACC_LOW_MM = const(2000)  # model checks only while the altitude's lower bound 
 _ACC_STEP0 = const(250)  # step threshold: _ACC_STEP0 + a_max / 32
 _ACC_LEVEL0 = const(350)  # level threshold: _ACC_LEVEL0 + a_max / 32 (clean: below half)
 _ACC_JMAX = const(1048576)  # |jump| clamped here before it is averaged
+# the monitor's state, items of Flight.acc
+_A_GOOD = const(0)  # 1: the accelerometer is trusted
+_A_WHY = const(1)  # ACC_* reasons seen while distrusted
+_A_PREV = const(2)  # last sample, mm/s^2
+_A_MPREV = const(3)  # last thrust model (specific force), mm/s^2
+_A_SAME = const(4)  # identical samples in a row (-1: no sample yet)
+_A_FAST = const(5)  # reading - thrust model, mm/s^2 Q4, low-passed over ~16 ticks
+_A_BASE = const(6)  # ... its trusted level, Q4, over ~64 ticks while trusted
+_A_DEV = const(7)  # |step not explained by the thrust model|, over ~8 ticks
+_A_N = const(8)  # clean ticks (distrusted) / ticks of a level shift alone
+_A_BAD = const(9)  # ticks distrusted
+_A_LEN = const(10)
 _STOP_H_MIN = const(250)  # terminal stopping feedforward: the height it plans on at least, mm
 _STOP_V_MAX = const(3000)  # ... and the sink it counts at most, cm/s
 
@@ -169,6 +181,7 @@ class Flight:
         self.acc_ok_in = 0  # the last tick's accelerometer health
         self.rf_status_in = _RF_NOT_CONNECTED  # the last tick's rangefinder status
         self.rf_quiet = 1000  # ticks since the rangefinder last answered (capped)
+        self.acc = [0] * _A_LEN  # the accelerometer monitor's state
         self._acc_clear()
         self._clear_descent()
         self._bind()
@@ -207,17 +220,13 @@ class Flight:
         self._thr_lag = 0  # throttle through a model of the engine lag, Q15
 
     def _acc_clear(self):
-        # the accelerometer monitor (_acc_health); not persisted: after a reset it starts over
-        self.acc_good = True  # the accelerometer is trusted
-        self.acc_why = 0  # ACC_* reasons seen while distrusted
-        self._acc_prev = 0  # last sample, mm/s^2
-        self._acc_mprev = 0  # last thrust model (specific force), mm/s^2
-        self._acc_same = -1  # identical samples in a row (-1: no sample yet)
-        self._acc_fast = 0  # reading - thrust model, mm/s^2 Q4, low-passed over ~16 ticks
-        self._acc_base = 0  # ... its trusted level, Q4, over ~64 ticks while trusted
-        self._acc_dev = 0  # |step not explained by the thrust model|, over ~8 ticks
-        self._acc_n = 0  # clean ticks (distrusted) / ticks of a level shift alone
-        self._acc_bad_n = 0  # ticks distrusted
+        # the accelerometer monitor's state (_acc_health, items _A_*), filled in place; not
+        # persisted: after a reset it starts over
+        m = self.acc
+        for i in range(_A_LEN):
+            m[i] = 0
+        m[_A_GOOD] = 1
+        m[_A_SAME] = -1
 
     def set_mode(self, mode):
         if mode != self.mode:
@@ -605,50 +614,56 @@ def _acc_health(fl, a, ok, model, a_max, aloft):
     # jump between samples the thrust model does not explain, the reading moving off its
     # trusted level against the model, a scatter far above the sensor's. Trusted again after
     # _ACC_CLEAN clean ticks; a level shift alone, steady for _ACC_ACCEPT ticks, is taken as
-    # the new level (an engine that changed, not the sensor). Events EV_ACC_BAD / EV_ACC_GOOD
-    if fl._acc_same < 0:
+    # the new level (an engine that changed, not the sensor). Events EV_ACC_BAD / EV_ACC_GOOD.
+    # The state in one list (fl.acc, _A_* indices): a list item costs a fraction of an
+    # attribute of the Flight on a 16 MHz Cortex-M0
+    m = fl.acc
+    prev = m[_A_PREV]
+    if m[_A_SAME] < 0:
         # the first sample of a descent (or after a reset, the engine relit on a throttle
         # the model has not seen yet): the steps count from it, the level from zero
-        fl._acc_same = 0
-        fl._acc_prev = a
-        fl._acc_mprev = model
-        fl._acc_fast = fl._acc_base = 0
-    jump = (a - fl._acc_prev) - (model - fl._acc_mprev)
+        m[_A_SAME] = 0
+        prev = a
+        m[_A_MPREV] = model
+        m[_A_FAST] = 0
+        m[_A_BASE] = 0
+    jump = (a - prev) - (model - m[_A_MPREV])
     if jump < 0:
         jump = -jump
     if jump > _ACC_JMAX:
         jump = _ACC_JMAX
     why = 0
+    dev = m[_A_DEV]
     if ok:
-        n = fl._acc_same
-        if a == fl._acc_prev:
+        if a == prev:
+            n = m[_A_SAME]
             n = n + 1 if n < _ACC_FROZEN_N else _ACC_FROZEN_N
             if n >= _ACC_FROZEN_N:
                 why = ACC_FROZEN
+            m[_A_SAME] = n
         else:
-            n = 0
-        fl._acc_same = n
-        fl._acc_dev += (jump - fl._acc_dev) >> 3
+            m[_A_SAME] = 0
+        dev += (jump - dev) >> 3
+        m[_A_DEV] = dev
     else:
         why = ACC_DROPOUT
-    fl._acc_prev = a
-    fl._acc_mprev = model
+    m[_A_PREV] = a
+    m[_A_MPREV] = model
     # (|a| <= 64 g, 0 <= model <= 32767: the Q4 levels stay within 2^24)
-    fast = fl._acc_fast
+    fast = m[_A_FAST]
     fast += (((a - model) << 4) - fast) >> 4
-    fl._acc_fast = fast
-    lvl = fast - fl._acc_base
-    if lvl < 0:
-        lvl = -lvl
+    m[_A_FAST] = fast
+    base = m[_A_BASE]
+    lvl = fast - base if fast > base else base - fast
     lvl >>= 4
     t = a_max >> 5
     tl = _ACC_LEVEL0 + t
     t += _ACC_STEP0
-    good = fl.acc_good
+    good = m[_A_GOOD]
     if aloft and ok:
         if jump > t:
             why |= ACC_STEP
-        if fl._acc_dev > t >> 1:
+        if dev > t >> 1:
             why |= ACC_NOISE
         if good:
             if lvl > tl:
@@ -657,38 +672,39 @@ def _acc_health(fl, a, ok, model, a_max, aloft):
             why |= ACC_LEVEL
     if good:
         if why:
-            fl.acc_good = False
-            fl.acc_why = why
-            fl._acc_n = 0
-            fl._acc_bad_n = 1
+            m[_A_GOOD] = 0
+            m[_A_WHY] = why
+            m[_A_N] = 0
+            m[_A_BAD] = 1
             fl._event(EV_ACC_BAD, why)
             return False
-        fl._acc_base += (fast - fl._acc_base) >> 6
+        m[_A_BASE] = base + ((fast - base) >> 6)
         return True
-    bad = fl._acc_bad_n  # ticks distrusted before this one
-    fl._acc_bad_n = bad + 1 if bad < _ACC_JMAX else _ACC_JMAX
-    if why & ~fl.acc_why:
-        fl.acc_why |= why
-        fl._event(EV_ACC_BAD, fl.acc_why)
+    bad = m[_A_BAD]  # ticks distrusted before this one
+    m[_A_BAD] = bad + 1 if bad < _ACC_JMAX else _ACC_JMAX
+    seen = m[_A_WHY]
+    if why & ~seen:
+        seen |= why
+        m[_A_WHY] = seen
+        fl._event(EV_ACC_BAD, seen)
+    n = m[_A_N]
     if why == ACC_LEVEL:
         # a level shift alone: steady long enough, it is the new level
-        n = fl._acc_n
         if n < _ACC_ACCEPT:
-            fl._acc_n = n + 1
+            m[_A_N] = n + 1
             return False
-        fl._acc_base = fast
-        why = 0
-        fl._acc_n = 0
+        m[_A_BASE] = fast
+        n = 0
     elif why:
-        fl._acc_n = 0
+        m[_A_N] = 0
         return False
-    n = fl._acc_n + 1
-    fl._acc_n = n
+    n += 1
     if n < _ACC_CLEAN:
+        m[_A_N] = n
         return False
-    fl.acc_good = True
-    fl.acc_why = 0
-    fl._acc_n = 0
+    m[_A_GOOD] = 1
+    m[_A_WHY] = 0
+    m[_A_N] = 0
     fl._event(EV_ACC_GOOD, bad)
     return True
 
