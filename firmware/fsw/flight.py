@@ -499,7 +499,10 @@ class Flight:
             self.phase = CHECK
             if not engine_on:
                 self._event(EV_IGNITION, alt)
-            check_ms -= pm
+            if acc_ok:
+                # counted on trusted samples only: a check the accelerometer monitor
+                # distrusted teaches nothing, so it goes on (until braking, at the latest)
+                check_ms -= pm
             if check_ms <= 0:
                 check_ms = 0
                 self._check_ms = 0

@@ -325,7 +325,8 @@ class RefFlight:
         if self.check_ms > 0 and guid.phase == COAST and mode == DESCENT:
             checking = True
             self.phase = CHECK
-            self.check_ms = max(self.check_ms - p.period_ms, 0)
+            if acc_ok:  # counted on trusted samples only (fsw/flight.py)
+                self.check_ms = max(self.check_ms - p.period_ms, 0)
         elif self.check_ms > 0 and guid.phase != COAST:
             self.check_ms = 0
         if guid.phase != COAST and not ctrl.engine_on:
