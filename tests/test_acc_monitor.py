@@ -93,7 +93,7 @@ def test_a_thrust_change_the_model_predicts_is_not_a_step() -> None:
 def test_saturation_below_the_force_flown_is_distrusted() -> None:
     m = Monitor()
     m.steady(200, model=A_MAX)
-    used = [m.feed(2000, True, A_MAX) for _ in range(10)]  # clipped at 2 m/s^2
+    used = [m.feed(2000, True, A_MAX) for _ in range(flight._ACC_FROZEN_N + 2)]  # at 2 m/s^2
     assert not any(used)
     assert m.reasons() & (flight.ACC_STEP | flight.ACC_FROZEN) == (
         flight.ACC_STEP | flight.ACC_FROZEN

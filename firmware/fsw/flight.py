@@ -123,7 +123,8 @@ _ACC_FS = const(627648)  # accelerometer samples beyond +/-64 g are clamped (fla
 _COUNT_MASK = const(0x1FFFFFFF)  # event counters (overruns) wrap at 2^29: never a heap int
 # accelerometer monitor (_acc_health): thresholds in mm/s^2 grow with the full-thrust
 # acceleration (the thrust model's error does: engine lag, performance not yet learnt)
-_ACC_FROZEN_N = const(5)  # identical samples in a row (after the first) that read as frozen
+_ACC_FROZEN_N = const(10)  # identical samples in a row (after the first) that read as frozen
+# (a real part at 16 g reads ~1 LSB of noise, 4.8 mm/s^2: 11 equal samples ~1e-5 a tick)
 _ACC_CLEAN = const(25)  # clean ticks before a distrusted accelerometer is used again
 _ACC_ACCEPT = const(150)  # ticks of a steady level shift alone before it is the new level
 _ACC_LOW_MM = const(2000)  # model checks only while the altitude's lower bound is above this

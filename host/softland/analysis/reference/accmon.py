@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ACC_DROPOUT, ACC_FROZEN, ACC_STEP, ACC_LEVEL, ACC_NOISE = 1, 2, 4, 8, 16
-FROZEN_N, CLEAN, ACCEPT = 5, 25, 150
+FROZEN_N, CLEAN, ACCEPT = 10, 25, 150
 LOW_M = 2.0  # model checks only while the altitude's lower bound is above this
 STEP0, LEVEL0, JMAX = 250, 350, 1048576
 
