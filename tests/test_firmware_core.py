@@ -126,11 +126,12 @@ def test_estimator_keeps_rejecting_scattered_garbage() -> None:
     assert flags.RANGE_REBASED not in results
 
 
-def test_guidance_schedule_grows_with_height_and_ends_at_the_terminal_rate() -> None:
+def test_guidance_schedule_grows_with_height_and_ends_at_the_terminal_ramp_speed() -> None:
     g = guidance.Guidance(_params())
     g.ka_mm_s2 = 1458
     speeds = [g.schedule(h) for h in (0, 10_000, 1_000_000, 3_000_000)]
-    assert speeds[0] == 700
+    # at the gate: v_td on the terminal ramp's 2 m at a quarter of ka (364 mm/s^2)
+    assert speeds[0] == math.isqrt(700 * 700 + 2 * (1458 >> 2) * 2000)
     assert speeds == sorted(speeds)
     # sqrt(0.7^2 + 2 * 1.458 * 3000) m/s
     assert speeds[-1] == pytest.approx(math.sqrt(0.49 + 2 * 1.458 * 3000) * 1000, rel=1e-3)

@@ -51,3 +51,40 @@ def test_blind_inertial_velocity_stays_a_small_int_for_any_acceleration(
         f = _blind_terminal(flight, params, rangefinder)
         f.tick((4 + late_periods) * PERIOD_US, 0, rangefinder.RF_NO_DATA, acc_mm_s2, 1)
     assert tracker.violations == [], tracker.violations[:3]
+
+
+EXTREME_ACC = (0, 1, -1, 627_648, -627_648, 300_000, -300_000)
+EXTREME_MODEL = (0, 1, 32_767)
+
+
+def test_the_accelerometer_monitor_stays_a_small_int_for_any_sample() -> None:
+    # every pair of extreme samples and thrust models (|a| <= 64 g after the clamp, the model
+    # 0 .. 32767 mm/s^2), aloft or not, dropped or not: the steps, Q4 levels and scatter
+    with instrumented_firmware(firmware_dir()) as tracker:
+        from fsw import flight, params
+
+        f = flight.Flight(params.Params(), lambda code, arg: None)
+        for aloft in (True, False):
+            for ok in (True, False):
+                for a in EXTREME_ACC:
+                    for m in EXTREME_MODEL:
+                        for b in EXTREME_ACC:
+                            for _ in range(3):
+                                flight._acc_health(f, a, ok, m, 32_767, aloft)
+                                flight._acc_health(f, b, ok, 32_767 - m, 32_767, aloft)
+    assert tracker.violations == [], tracker.violations[:3]
+
+
+@pytest.mark.parametrize("h_low_mm", [-(1 << 29), 0, 249, 250, 10_000, 1 << 29])
+def test_the_terminal_stopping_feedforward_stays_a_small_int(h_low_mm: int) -> None:
+    with instrumented_firmware(firmware_dir()) as tracker:
+        from fsw import flight, params
+
+        p = params.Params()
+        for pid in (params.VTD_MM_S, params.GRAVITY_MM_S2):
+            for value in (params.bounds_min(pid), params.bounds_max(pid)):
+                assert p.set(pid, value) == params.OK
+                for vel in (-150_000, -30_001, -1_000, 0, 150_000):
+                    ff = flight._stop_ff(p.v, 9_807, vel, h_low_mm)
+                    assert 9_807 <= ff <= 32_767 + params.bounds_max(params.GRAVITY_MM_S2)
+    assert tracker.violations == [], tracker.violations[:3]

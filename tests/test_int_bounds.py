@@ -63,3 +63,16 @@ def test_no_integer_leaves_the_small_int_range_over_an_honest_large_handover() -
         result = run_scenario(scenario, "cpython")
     assert result.summary["outcome"] == "landed"
     assert tracker.violations == [], tracker.violations[:5]
+
+
+def test_no_integer_leaves_the_small_int_range_through_accelerometer_faults() -> None:
+    # imu-braking: the accelerometer monitor distrusts the six faults (step, level, noise,
+    # frozen) and the tick flies the thrust model in between; the terminal ramp and the
+    # stopping feed-forward at the end
+    from softland.simulation.scenario import load_scenario
+
+    with instrumented_firmware(firmware_dir()) as tracker:
+        result = run_scenario(load_scenario("imu-braking"), "cpython")
+    assert "acc_bad" in [e["name"] for e in result.events]
+    assert result.summary["outcome"] == "landed"
+    assert tracker.violations == [], tracker.violations[:5]

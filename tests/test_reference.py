@@ -47,7 +47,19 @@ def test_the_schedule_is_the_stopping_speed_with_margin(params: RefParams) -> No
     guid.step(100.0, -5.0, 0.2, a_max, terminal=False, hover=False)
     ka = params.guid_khi * (a_max - params.g)
     h = 100.0 - params.nsigma * 0.2 - params.term_alt
-    assert guid.vref == pytest.approx(-math.sqrt(params.vtd**2 + 2 * ka * h))
+    # ending at the gate at the terminal ramp's speed: v_td less a quarter of ka (bounded)
+    ramp = min(ka / 4, RefGuidance.RAMP_A_MAX)
+    v2 = params.vtd**2 + 2 * ramp * params.term_alt + 2 * ka * h
+    assert guid.vref == pytest.approx(-math.sqrt(v2))
+
+
+def test_the_terminal_ramp_ends_at_the_touchdown_speed(params: RefParams) -> None:
+    guid = RefGuidance(params, DecisionJudge(), Tolerances())
+    guid.reset()
+    guid.step(0.4, -1.0, 0.2, 3.24, terminal=True, hover=False)  # h_low 0: on the ground
+    assert guid.vref == pytest.approx(-params.vtd)
+    guid.step(1.4, -1.0, 0.2, 3.24, terminal=True, hover=False)  # h_low 1 m
+    assert -guid.vref > params.vtd
 
 
 def _fw(flags: int) -> FirmwareDecisions:

@@ -50,9 +50,12 @@ RESUMED = const(0x0800)  # this tick resumed the flight from the state persisted
 PREFLIGHT_BAD = const(0x1000)  # SAFE/ARMED: a preflight sensor check fails (ARM would refuse)
 ACC_CLAMPED = const(0x2000)  # the accelerometer sample was beyond +/-64 g: clamped to it
 LAND_IMPACT = const(0x4000)  # land detector: a ground impact was sensed while low; contact held
+ACC_BAD = const(0x8000)  # the accelerometer is distrusted (fsw/flight.py's monitor): the thrust
+# model propagates, no bias calibration, no engine learning, no ground reaction
 
 NAMES2 = (
     "range_inconsistent", "range_stale", "range_unchecked", "range_vel_rebased", "range_reverted",
     "range_held", "range_candidate", "range_acquiring",
     "blind", "scatter_sigma", "reserve", "resumed", "preflight_bad", "acc_clamped", "land_impact",
+    "acc_bad",
 )

@@ -22,6 +22,7 @@ _ISP_S = const(3)
 _E_MODE = const(3)
 _E_CROSS = const(4)
 _E_PREFLIGHT = const(7)
+_VTD_MM_S = const(8)
 _TERM_ALT_MM = const(9)
 _SIGMA0_MM = const(15)
 _SIGMA_GROW_MM_S = const(16)
@@ -53,6 +54,7 @@ _RANGE_CANDIDATE = const(0x40)
 _LAND_IMPACT = const(0x4000)
 _OVERRUN = const(0x2000)
 _SIGMA_HIGH = const(0x4000)
+_ACC_BAD = const(0x8000)
 
 _TICKS_MASK = const(0x3FFFFFFF)  # fsw.fixmath.TICKS_MASK
 _TICKS_HALF = const(0x20000000)  # fsw.fixmath.TICKS_HALF
@@ -100,6 +102,17 @@ EV_HOLD = const(22)  # rejected ranges agree on ground farther away (a terrain s
 EV_SIGHTED = const(23)  # the blind descent ended: the altitude is known again (sigma at
 # half the terminal altitude or below for a second); arg: altitude, mm. Still above the terminal
 # gate, the mode goes back to DESCENT: the schedule with its feedforward, braking
+EV_ACC_BAD = const(24)  # the accelerometer monitor distrusts the accelerometer (or finds a new
+# reason while it does): the thrust model propagates; arg: the ACC_* reasons seen so far
+EV_ACC_GOOD = const(25)  # the accelerometer is trusted again after ACC_CLEAN clean ticks; arg:
+# ticks it was distrusted (capped at 2^20)
+
+# accelerometer monitor reasons (EV_ACC_BAD arg, bits)
+ACC_DROPOUT = const(1)  # no sample (acc_ok false)
+ACC_FROZEN = const(2)  # the same sample ACC_FROZEN_N + 1 times in a row (stuck, frozen, clipped)
+ACC_STEP = const(4)  # a jump from one sample to the next the thrust model does not explain
+ACC_LEVEL = const(8)  # the reading against the thrust model moved off its trusted level
+ACC_NOISE = const(16)  # the sample-to-sample scatter is far above the sensor's
 
 # ARM refusal reasons (ACK value and EV_ARM_REFUSED arg): parameter id * 8 + fsw.params E_*
 # (below 0x100), or a preflight sensor check
@@ -120,6 +133,30 @@ _RESUME_STEPS = const(100)  # prediction steps allowed once, across a reset's ou
 _RF_QUIET_MAX = const(25)  # preflight: the rangefinder answered within this many ticks
 _ACC_FS = const(627648)  # accelerometer samples beyond +/-64 g are clamped (flag ACC_CLAMPED)
 _COUNT_MASK = const(0x1FFFFFFF)  # event counters (overruns) wrap at 2^29: never a heap int
+# accelerometer monitor (_acc_health): thresholds in mm/s^2 grow with the full-thrust
+# acceleration (the thrust model's error does: engine lag, performance not yet learnt)
+_ACC_FROZEN_N = const(10)  # identical samples in a row (after the first) that read as frozen
+# (a real part at 16 g reads ~1 LSB of noise, 4.8 mm/s^2: 11 equal samples ~1e-5 a tick)
+_ACC_CLEAN = const(25)  # clean ticks before a distrusted accelerometer is used again
+_ACC_ACCEPT = const(150)  # ticks of a steady level shift alone before it is the new level
+_ACC_LOW_MM = const(2000)  # model checks only while the altitude's lower bound is above this
+_ACC_STEP0 = const(250)  # step threshold: _ACC_STEP0 + a_max / 32
+_ACC_LEVEL0 = const(350)  # level threshold: _ACC_LEVEL0 + a_max / 32 (clean: below half)
+_ACC_JMAX = const(1048576)  # |jump| clamped here before it is averaged
+# the monitor's state, items of Flight.acc
+_A_GOOD = const(0)  # 1: the accelerometer is trusted
+_A_WHY = const(1)  # ACC_* reasons seen while distrusted
+_A_PREV = const(2)  # last sample, mm/s^2
+_A_MPREV = const(3)  # last thrust model (specific force), mm/s^2
+_A_SAME = const(4)  # identical samples in a row (-1: no sample yet)
+_A_FAST = const(5)  # reading - thrust model, mm/s^2 Q4, low-passed over ~16 ticks
+_A_BASE = const(6)  # ... its trusted level, Q4, over ~64 ticks while trusted
+_A_DEV = const(7)  # |step not explained by the thrust model|, over ~8 ticks
+_A_N = const(8)  # clean ticks (distrusted) / ticks of a level shift alone
+_A_BAD = const(9)  # ticks distrusted
+_A_LEN = const(10)
+_STOP_H_MIN = const(250)  # terminal stopping feedforward: the height it plans on at least, mm
+_STOP_V_MAX = const(3000)  # ... and the sink it counts at most, cm/s
 
 
 class Flight:
@@ -157,6 +194,8 @@ class Flight:
         self.acc_ok_in = 0  # the last tick's accelerometer health
         self.rf_status_in = _RF_NOT_CONNECTED  # the last tick's rangefinder status
         self.rf_quiet = 1000  # ticks since the rangefinder last answered (capped)
+        self.acc = [0] * _A_LEN  # the accelerometer monitor's state
+        self._acc_clear()
         self._clear_descent()
         self._bind()
         # the per-tick entry point as an instance attribute: a caller's flight.tick(...) then
@@ -192,6 +231,15 @@ class Flight:
         self.scatter_q4 = 0  # mean |innovation| of the ranges used, mm Q4
         self._vin_q8 = 0  # inertial-only velocity below the gate when blind, mm/s Q8
         self._thr_lag = 0  # throttle through a model of the engine lag, Q15
+
+    def _acc_clear(self):
+        # the accelerometer monitor's state (_acc_health, items _A_*), filled in place; not
+        # persisted: after a reset it starts over
+        m = self.acc
+        for i in range(_A_LEN):
+            m[i] = 0
+        m[_A_GOOD] = 1
+        m[_A_SAME] = -1
 
     def set_mode(self, mode):
         if mode != self.mode:
@@ -250,6 +298,7 @@ class Flight:
         self._check_ms = p[_CAL_MS]  # engine-check burn still to do
         self._started = False
         self._clear_descent()
+        self._acc_clear()
         self.set_mode(DESCENT)
         return _OK
 
@@ -264,6 +313,7 @@ class Flight:
         # clock when the clock ran on, bounded; one step and a wider sigma when it did not)
         self.resuming = False
         self.ctrl._steady = 0  # the reset cut the engine: no steady throttle to learn from
+        self._thr_lag = 0  # ... and the thrust the lag model holds (the accelerometer monitor)
         if 0 < steps <= _RESUME_STEPS:
             self._event(EV_RESUMED, dt_us // 1000)
             return steps
@@ -348,6 +398,12 @@ class Flight:
         lag += (thr - lag) >> 2
         self._thr_lag = lag
         reaction = 0
+        model = (lag * ctrl.a_max_mm_s2) // 32767
+        # the accelerometer monitor: a sample the checks distrust is not used (thrust model)
+        acc_ok = _acc_health(self, acc_mm_s2, acc_ok, model, ctrl.a_max_mm_s2,
+                             guid.h_low_mm > _ACC_LOW_MM and not land.contact)  # fmt: skip
+        if not acc_ok:
+            f2 |= _ACC_BAD
         if acc_ok:
             if mode == DESCENT:
                 _calibrate(self, acc_mm_s2)
@@ -355,7 +411,7 @@ class Flight:
             self._bias_carry = b & 0xFF
             f = acc_mm_s2 - (b >> 8)
             acc = f - g
-            reaction = f - (lag * ctrl.a_max_mm_s2) // 32767
+            reaction = f - model
             fl |= _IMU_USED
         else:
             f = 0
@@ -466,7 +522,10 @@ class Flight:
             self.phase = CHECK
             if not engine_on:
                 self._event(EV_IGNITION, alt)
-            check_ms -= pm
+            if acc_ok:
+                # counted on trusted samples only: a check the accelerometer monitor
+                # distrusted teaches nothing, so it goes on (until braking, at the latest)
+                check_ms -= pm
             if check_ms <= 0:
                 check_ms = 0
                 self._check_ms = 0
@@ -485,6 +544,8 @@ class Flight:
             ctrl.hold_min()
             if check_ms == 0:
                 self._cutoff()  # check done: back to the coast, engine off
+        elif mode == TERMINAL and not guid.blind:
+            self._ctrl_step(guid.vref_mm_s, vel, _stop_ff(p, guid.ff_mm_s2, vel, guid.h_low_mm))
         else:
             self._ctrl_step(guid.vref_mm_s, vel, guid.ff_mm_s2)
         fl |= ctrl.flags
@@ -565,6 +626,133 @@ def _sighted(fl, alt_mm, sigma_mm):
         fl.set_mode(DESCENT)
         guid.phase = BRAKE
         fl._guid_step(alt_mm, est.vel_q8 >> 8, sigma_mm, fl.ctrl.a_max_mm_s2, False, False)
+
+
+def _stop_ff(p, ff, vel_mm_s, h_low_mm):
+    # the terminal descent on a known altitude holds the touchdown speed with the controller's
+    # gain alone; a vehicle that reached the gate sinking faster (the braking saturated behind
+    # the schedule: at 1 g a hopper's slew and lag cost it 2-3 m/s) would still sink fast at
+    # the ground. The feedforward is at least the deceleration that brings the sink to the
+    # touchdown speed by the altitude's lower bound (no less than _STOP_H_MIN): zero on the
+    # touchdown speed, continuous in every input. In cm and cm/s: (v^2 - vtd^2) * 5 stays
+    # below 2^26, the quotient (mm/s^2) below 32767 once bounded
+    vtd = p[_VTD_MM_S]
+    if -vel_mm_s <= vtd:
+        return ff
+    v = -vel_mm_s // 10
+    if v > _STOP_V_MAX:
+        v = _STOP_V_MAX
+    t = vtd // 10
+    h = h_low_mm if h_low_mm > _STOP_H_MIN else _STOP_H_MIN
+    need = ((v * v - t * t) * 5) // (h // 10)
+    if need > 32767:
+        need = 32767
+    need += p[_GRAVITY_MM_S2]
+    return need if need > ff else ff
+
+
+def _acc_health(fl, a, ok, model, a_max, aloft):
+    # the accelerometer monitor: whether this tick's sample a (mm/s^2) may be used, against
+    # the thrust model's specific force (model, mm/s^2, the throttle through the engine lag).
+    # Distrusted on: no sample; the same sample ACC_FROZEN_N + 1 times in a row (stuck,
+    # frozen, clipped at a full scale below the force: noise cannot move a clipped reading);
+    # and, only while aloft (the ground's reaction is what the thrust does not explain): a
+    # jump between samples the thrust model does not explain, the reading moving off its
+    # trusted level against the model, a scatter far above the sensor's. Trusted again after
+    # _ACC_CLEAN clean ticks; a level shift alone, steady for _ACC_ACCEPT ticks, is taken as
+    # the new level (an engine that changed, not the sensor). Events EV_ACC_BAD / EV_ACC_GOOD.
+    # The state in one list (fl.acc, _A_* indices): a list item costs a fraction of an
+    # attribute of the Flight on a 16 MHz Cortex-M0
+    m = fl.acc
+    prev = m[_A_PREV]
+    if m[_A_SAME] < 0:
+        # the first sample of a descent (or after a reset, the engine relit on a throttle
+        # the model has not seen yet): the steps count from it, the level from zero
+        m[_A_SAME] = 0
+        prev = a
+        m[_A_MPREV] = model
+        m[_A_FAST] = 0
+        m[_A_BASE] = 0
+    jump = (a - prev) - (model - m[_A_MPREV])
+    if jump < 0:
+        jump = -jump
+    if jump > _ACC_JMAX:
+        jump = _ACC_JMAX
+    why = 0
+    dev = m[_A_DEV]
+    if ok:
+        if a == prev:
+            n = m[_A_SAME]
+            n = n + 1 if n < _ACC_FROZEN_N else _ACC_FROZEN_N
+            if n >= _ACC_FROZEN_N:
+                why = ACC_FROZEN
+            m[_A_SAME] = n
+        else:
+            m[_A_SAME] = 0
+        dev += (jump - dev) >> 3
+        m[_A_DEV] = dev
+    else:
+        why = ACC_DROPOUT
+    m[_A_PREV] = a
+    m[_A_MPREV] = model
+    # (|a| <= 64 g, 0 <= model <= 32767: the Q4 levels stay within 2^24)
+    fast = m[_A_FAST]
+    fast += (((a - model) << 4) - fast) >> 4
+    m[_A_FAST] = fast
+    base = m[_A_BASE]
+    lvl = fast - base if fast > base else base - fast
+    lvl >>= 4
+    t = a_max >> 5
+    tl = _ACC_LEVEL0 + t
+    t += _ACC_STEP0
+    good = m[_A_GOOD]
+    if aloft and ok:
+        if jump > t:
+            why |= ACC_STEP
+        if dev > t >> 1:
+            why |= ACC_NOISE
+        if good:
+            if lvl > tl:
+                why |= ACC_LEVEL
+        elif lvl > tl >> 1:
+            why |= ACC_LEVEL
+    if good:
+        if why:
+            m[_A_GOOD] = 0
+            m[_A_WHY] = why
+            m[_A_N] = 0
+            m[_A_BAD] = 1
+            fl._event(EV_ACC_BAD, why)
+            return False
+        m[_A_BASE] = base + ((fast - base) >> 6)
+        return True
+    bad = m[_A_BAD]  # ticks distrusted before this one
+    m[_A_BAD] = bad + 1 if bad < _ACC_JMAX else _ACC_JMAX
+    seen = m[_A_WHY]
+    if why & ~seen:
+        seen |= why
+        m[_A_WHY] = seen
+        fl._event(EV_ACC_BAD, seen)
+    n = m[_A_N]
+    if why == ACC_LEVEL:
+        # a level shift alone: steady long enough, it is the new level
+        if n < _ACC_ACCEPT:
+            m[_A_N] = n + 1
+            return False
+        m[_A_BASE] = fast
+        n = 0
+    elif why:
+        m[_A_N] = 0
+        return False
+    n += 1
+    if n < _ACC_CLEAN:
+        m[_A_N] = n
+        return False
+    m[_A_GOOD] = 1
+    m[_A_WHY] = 0
+    m[_A_N] = 0
+    fl._event(EV_ACC_GOOD, bad)
+    return True
 
 
 def _calibrate(fl, f_mm_s2):

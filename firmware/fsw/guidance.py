@@ -53,6 +53,9 @@ BLIND = const(8)  # constant blind sink rate across the uncertainty band (no tru
 
 _LIM = const(1000000000)  # bound for the squared speed inside isqrt
 _VREF_MAX = const(150000)
+_RAMP_H_MAX = const(20000)  # the terminal ramp's height bound, mm
+_RAMP_A_MAX = const(450)  # the terminal ramp's deceleration bound, mm/s^2 (its tracking lag,
+# ~ramp / KP, is added to the touchdown speed)
 _LEAD_MS = const(300)  # ignition lead: thrust build-up time (lag + slew) in ms
 _CLEAR_MS = const(1000)  # sigma <= TERM_ALT_MM / 2 this long in the band: blind no more
 
@@ -96,15 +99,21 @@ class Guidance:
         h = h_mm if h_mm > 0 else 0
         hint = -self.vref_mm_s
         v2 = vtd * vtd
+        if not self.blind:
+            # ... and at the gate the terminal ramp's speed (2 * 8191 * 20000 < 2^29)
+            t = p[_TERM_ALT_MM]
+            a = self.ka_mm_s2 >> 2
+            if a > _RAMP_A_MAX:
+                a = _RAMP_A_MAX
+            v2 += 2 * a * (t if t < _RAMP_H_MAX else _RAMP_H_MAX)
         if h <= (_LIM - v2) // ka2:
             return isqrt_near(v2 + ka2 * h, hint)
         # beyond the mm range: speed in cm/s (v^2 in cm^2/s^2 = 2 ka[mm/s^2] h[cm] / 10)
-        vtd_c = vtd // 10
         h_c = h // 10
         top = _LIM // ka2
         if h_c > top:
             h_c = top
-        v = isqrt_near(vtd_c * vtd_c + (ka2 * h_c) // 10, hint // 10) * 10
+        v = isqrt_near(v2 // 100 + (ka2 * h_c) // 10, hint // 10) * 10
         return v if v < _VREF_MAX else _VREF_MAX
 
     def step(self, alt_mm, vel_mm_s, sigma_mm, a_max_mm_s2, terminal, hover):
@@ -163,7 +172,19 @@ class Guidance:
                 self.vref_mm_s = -sink
             else:
                 self.phase = TERMINAL
-                self.vref_mm_s = -p[_VTD_MM_S]
+                # the terminal ramp: the sink falls to v_td by the altitude's lower bound at a
+                # quarter of the braking deceleration, at most _RAMP_A_MAX (what the last
+                # metres cost is g times their duration: a constant v_td from the gate was
+                # ~7 m/s of the nominal's ~10 above the optimum). h bounded: 2 * _RAMP_A_MAX
+                # * 20000 + vtd^2 < 2^30
+                h = h_low if h_low > 0 else 0
+                if h > _RAMP_H_MAX:
+                    h = _RAMP_H_MAX
+                vtd = p[_VTD_MM_S]
+                a = ka >> 2
+                if a > _RAMP_A_MAX:
+                    a = _RAMP_A_MAX
+                self.vref_mm_s = -isqrt_near(vtd * vtd + 2 * a * h, -self.vref_mm_s)
             self.ff_mm_s2 = g
             return
         h_sched = h_low - p[_TERM_ALT_MM]

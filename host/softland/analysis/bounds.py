@@ -89,6 +89,9 @@ class BoundContext:
     vtd_mm_s: float
     hover_s_per_mass: float  # d(hover seconds) / d(mass fraction) of the propellant budget
     inertial: bool  # below the gate blind: control flies the inertial velocity, not the filter's
+    stop_sink_mm_s: float = 0.0  # terminal on a known altitude: the sink the stopping
+    # feed-forward plans on (fsw/flight.py _stop_ff; 0: none)
+    stop_h_mm: float = 250.0  # ... and the height it plans on
 
     @classmethod
     def of(cls, ref: RefFlight, drift: DriftBudget) -> BoundContext:
@@ -111,6 +114,12 @@ class BoundContext:
             vtd_mm_s=min(p.vtd, p.blind_sink) * 1000,
             hover_s_per_mass=ref.hover_s_per_mass(),
             inertial=ref.mode == TERMINAL and ref.guid.blind,
+            stop_sink_mm_s=(
+                min(-ref.est.vel, 30.0) * 1000
+                if ref.mode == TERMINAL and not ref.guid.blind and -ref.est.vel > p.vtd
+                else 0.0
+            ),
+            stop_h_mm=max(ref.guid.h_low, 0.25) * 1000,
         )
 
 
@@ -160,7 +169,19 @@ def _acmd(c: BoundContext) -> float:
     # sensitivity ka dv / sink_ref); else g, exact
     dv = _vref(c) + _control_vel(c)
     ff = 2 + c.ka_mm_s2 * dv / max(c.vref_mm_s, c.vtd_mm_s) if c.braking else 0.0
-    return 1 + c.kp * dv + _integ(c) + ff
+    return 1 + c.kp * dv + _integ(c) + ff + _stop(c)
+
+
+def _stop(c: BoundContext) -> float:
+    # the terminal stopping feed-forward (v^2 - vtd^2) / (2 h), in cm/s and cm floored (10 each)
+    # on the velocity's and h_low's bounds: d = v dv / h + need dh / h, and the quotient's 1
+    if c.stop_sink_mm_s <= 0:
+        return 0.0
+    v, h = c.stop_sink_mm_s, c.stop_h_mm
+    need = (v * v - c.vtd_mm_s**2) / (2 * h)
+    dv = 10 + _control_vel(c)
+    dh = 10 + _hlow(c)
+    return 1 + (v + dv) * dv / h + need * dh / h
 
 
 def _integ(c: BoundContext) -> float:
@@ -240,7 +261,8 @@ BOUNDS: dict[str, Bound] = {
         0,
         "mm/s^2",
         "kp times the reference's and velocity's bounds, the integrator's, feed-forward "
-        "(braking: ka whole mm/s^2, the sink ratio Q12 and its sensitivity)",
+        "(braking: ka whole mm/s^2, the sink ratio Q12 and its sensitivity; terminal: the "
+        "stopping feed-forward's cm quantisation and its sensitivity to velocity and h_low)",
         _acmd,
     ),
     "integ_mm_s2": Bound(

@@ -76,6 +76,9 @@ EVENTS = {
     21: "impact",
     22: "hold",
     23: "sighted",  # fsw/flight.py: the blind descent ended, the altitude known again
+    # the accelerometer monitor (fsw/flight.py)
+    24: "acc_bad",
+    25: "acc_good",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from softland.analysis.reference import accmon
 from softland.analysis.reference.control import RefController
 from softland.analysis.reference.estimator import RefEstimator
 from softland.analysis.reference.guidance import RefGuidance
@@ -109,6 +110,7 @@ class RefFlight:
         self.scatter = 0.0
         self.vin = 0.0
         self.thr_lag = 0.0
+        self.acc = accmon.AccMonitor()
 
     # ---- commands (fsw/app.py and fsw/flight.py)
     def set_param(self, pid: int, value: int) -> bool:
@@ -160,6 +162,8 @@ class RefFlight:
         if self.p.baseline == 3:
             return RefFlight(list(fsw_module("params").Params().v), self.tol, self.judge)
         self.resuming = True
+        # the accelerometer monitor is not persisted: it starts over, from the engine off
+        self.acc = accmon.AccMonitor()
         return self
 
     # ---- the tick
@@ -232,7 +236,19 @@ class RefFlight:
         thrust = last * a_before
         self.thr_lag += (last - self.thr_lag) / 4
         reaction = 0.0
-        if inp.acc_ok:
+        a_mm = round(a_before * 1000)
+        model = self.acc.model(round(last * 32767), a_mm)
+        aloft = self.judge.decide(
+            "acc_aloft",
+            guid.h_low > accmon.LOW_M,
+            guid.h_low - accmon.LOW_M,
+            self.tol.alt_m + p.nsigma * self.tol.sigma_m,
+            lambda fw: None,
+        )
+        acc_ok = self.acc.step(acc_mm, inp.acc_ok, model, a_mm, aloft and not land.contact)
+        if not acc_ok:
+            f2 |= f.ACC_BAD
+        if acc_ok:
             if mode == DESCENT:
                 self._calibrate(acc_in)
             spec = acc_in - self.acc_bias
@@ -244,14 +260,14 @@ class RefFlight:
             acc = thrust - p.g
         for _ in range(steps):
             ctrl.burn(last)
-            est.predict(acc, inp.acc_ok)
+            est.predict(acc, acc_ok)
         if mode == TERMINAL and guid.blind:
             v = self.vin + acc * p.period_s * steps
             v += (est.vel - v) / 512
             self.vin = max(-self.VIN_MAX, min(self.VIN_MAX, v))
         else:
             self.vin = est.vel
-        if inp.acc_ok and not land.contact:
+        if acc_ok and not land.contact:
             ctrl.learn(spec, self.check_ms > 0, last)
         # 2. range update
         if (
@@ -318,7 +334,8 @@ class RefFlight:
         if self.check_ms > 0 and guid.phase == COAST and mode == DESCENT:
             checking = True
             self.phase = CHECK
-            self.check_ms = max(self.check_ms - p.period_ms, 0)
+            if acc_ok:  # counted on trusted samples only (fsw/flight.py)
+                self.check_ms = max(self.check_ms - p.period_ms, 0)
         elif self.check_ms > 0 and guid.phase != COAST:
             self.check_ms = 0
         if guid.phase != COAST and not ctrl.engine_on:
@@ -331,12 +348,14 @@ class RefFlight:
             ctrl.hold_min()
             if self.check_ms == 0:
                 ctrl.cutoff()
+        elif mode == TERMINAL and not guid.blind:
+            ctrl.step(guid.vref, vel, self._stop_ff(guid.ff, vel, guid.h_low), last, integ, a_now)
         else:
             ctrl.step(guid.vref, vel, guid.ff, last, integ, a_now)
         fl |= ctrl.flags
         # 5. land detector
         if mode == TERMINAL:
-            blind = guid.blind and inp.acc_ok
+            blind = guid.blind and acc_ok
             if land.step(alt, vel, ctrl.throttle, ctrl.engine_on, blind, reaction):
                 ctrl.cutoff()
                 self.mode = LANDED
@@ -359,9 +378,21 @@ class RefFlight:
             f2 |= f.RESERVE
         self.flags2 = f2
 
+    def _stop_ff(self, ff: float, vel: float, h_low: float) -> float:
+        """The terminal stopping feedforward (fsw/flight.py _stop_ff): at least the
+        deceleration that brings the sink to the touchdown speed by the altitude's lower bound
+        (no less than 0.25 m), on top of gravity."""
+        p = self.p
+        sink = min(-vel, 30.0)
+        if sink <= p.vtd:
+            return ff
+        need = min((sink**2 - p.vtd**2) / (2 * max(h_low, 0.25)), 32.767)
+        return max(ff, p.g + need)
+
     def _resume(self, steps: int) -> int:
         self.resuming = False
         self.ctrl.steady = 0
+        self.thr_lag = 0.0  # the reset cut the engine: the lag model starts from off
         if 0 < steps <= self.RESUME_STEPS:
             return steps
         self.est.sigma = min(self.est.sigma + self.p.sigma_grow * 2, self.est.SIGMA_MAX)

@@ -26,6 +26,7 @@ class RefGuidance:
     CLEAR_MS = 1000  # sigma <= term_alt / 2 this long in the band: blind no more
     SCHEDULE_V2_MAX = 1.0e4  # the firmware's schedule is bounded at 100 m/s ...
     VREF_MAX = 150.0
+    RAMP_A_MAX = 0.45  # the terminal ramp's deceleration bound (fsw/guidance.py)
 
     def __init__(self, p: RefParams, judge: DecisionJudge, tol: Tolerances) -> None:
         self.p = p
@@ -50,7 +51,11 @@ class RefGuidance:
 
     def schedule(self, h: float) -> float:
         vtd = self.p.blind_sink if self.blind else self.p.vtd
-        v2 = vtd * vtd + min(2 * self.ka * max(h, 0.0), self.SCHEDULE_V2_MAX)
+        v2 = vtd * vtd
+        if not self.blind:
+            # ... and at the gate the terminal ramp's speed (fsw/guidance.py)
+            v2 += 2 * min(self.ka / 4, self.RAMP_A_MAX) * min(self.p.term_alt, 20.0)
+        v2 += min(2 * self.ka * max(h, 0.0), self.SCHEDULE_V2_MAX)
         return min(math.sqrt(v2), self.VREF_MAX)
 
     def step(
@@ -98,7 +103,11 @@ class RefGuidance:
                 self.vref = -sink
             else:
                 self.phase = PH_TERMINAL
-                self.vref = -p.vtd
+                # the terminal ramp (fsw/guidance.py): v_td by the altitude's lower bound at a
+                # quarter of the braking deceleration
+                h = min(max(self.h_low, 0.0), 20.0)
+                self.vref = -math.sqrt(p.vtd**2 + 2 * min(self.ka / 4, self.RAMP_A_MAX) * h)
+                self.on_schedule = True
             self.ff = p.g
             return
         h_sched = self.h_low - p.term_alt
