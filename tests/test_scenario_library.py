@@ -11,9 +11,7 @@ from softland.simulation.sim import run_scenario
 # issue 12's scenarios whose own seeded run the firmware does not pass yet (the "before"
 # baseline in docs/scenarios.md): strict, so that the firmware work that lands them has to
 # take them off this list
-OPEN = {
-    "false-return-long": "issue 12: re-based onto a false return 400 m long, crashes at 31 m/s",
-}
+OPEN: dict[str, str] = {}  # none since the false-return work (docs/scenarios.md)
 
 
 @pytest.mark.parametrize(

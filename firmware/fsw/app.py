@@ -347,9 +347,11 @@ class App:
         t = self.telem
         t.pack(self.flight, errs, self.faults, self.range)
         self.enc.finish(t.frame, T_TELEM, TELEM_LEN, t.crc)
-        self._emit(t.frame)
+        # the tick's log record before the answer: a reset that follows the answer finds it
+        # written (and the SIL rig, which resets on the answer, the same log on every runtime)
         if self.log is not None:
             self.log.tick()
+        self._emit(t.frame)
 
     def _command(self, buf, length):
         o = HEADER_LEN
@@ -403,6 +405,6 @@ class App:
         put_i32(b, o + ACK_VALUE, value)
         self._save()
         self.enc.finish(b, T_ACK, ACK_LEN, self._ack_crc)
-        self._emit(b)
         if self.log is not None:
-            self.log.command()
+            self.log.command()  # before the answer, as a tick's record
+        self._emit(b)

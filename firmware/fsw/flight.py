@@ -352,12 +352,14 @@ class Flight:
         fl = 0
         resuming = self.resuming
         f2 = _RESUMED if resuming else 0
-        if acc_ok and (acc_mm_s2 > _ACC_FS or acc_mm_s2 < -_ACC_FS):
+        if acc_mm_s2 > _ACC_FS or acc_mm_s2 < -_ACC_FS:
             # beyond any sane full scale (the link carries up to +/-2^30; a crash's impulse
-            # over one tick reads hundreds of g): clamped, so that the bias, gravity and
-            # integration below stay within 2^30
+            # over one tick reads hundreds of g): clamped, so that the bias, gravity,
+            # integration and the accelerometer monitor below stay within 2^30 (the monitor
+            # sees a sample marked bad too); flagged when the sample was marked good
             acc_mm_s2 = _ACC_FS if acc_mm_s2 > 0 else -_ACC_FS
-            f2 |= _ACC_CLAMPED
+            if acc_ok:
+                f2 |= _ACC_CLAMPED
         if self._started:
             # ticks_diff(now_us, self._last_us), written out
             dt = ((now_us & _TICKS_MASK) - (self._last_us & _TICKS_MASK)) & _TICKS_MASK

@@ -266,7 +266,7 @@ class FlightLog:
             self.errors = (self.errors + 1) & COUNT_MASK
 
     def tick(self):
-        # after the TELEM frame went out: the record of this tick
+        # the TELEM frame made (the app sends it next): the record of this tick
         try:
             self._telem[self._n][:] = self._src_telem
             self._finish(K_TICK)
@@ -274,7 +274,8 @@ class FlightLog:
             self.errors = (self.errors + 1) & COUNT_MASK
 
     def command(self):
-        # after the ACK frame went out: the CMD payload (still in the decoder's buffer) and ACK
+        # the ACK frame made (the app sends it next): the CMD payload (still in the decoder's
+        # buffer) and the ACK
         try:
             n = self._n
             self._cmd[n][:] = self._src_cmd

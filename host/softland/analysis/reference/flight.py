@@ -205,9 +205,10 @@ class RefFlight:
         fl = 0
         f2 = f.RESUMED if self.resuming else 0
         acc_mm = inp.acc_mm_s2
-        if inp.acc_ok and abs(acc_mm) > self.ACC_FS * 1000:
+        if abs(acc_mm) > self.ACC_FS * 1000:
             acc_mm = int(math.copysign(self.ACC_FS * 1000, acc_mm))
-            f2 |= f.ACC_CLAMPED
+            if inp.acc_ok:
+                f2 |= f.ACC_CLAMPED
         if self.started:
             dt = ticks_diff(inp.now_us, self.last_us)
             if dt > period_us + (period_us >> 1):
