@@ -25,6 +25,24 @@ def firmware_dir() -> Path:
     return path
 
 
+def _firmware_package(package: str) -> None:
+    """Make the firmware's top-level package importable, found by spec in the firmware
+    directory (the directory itself is kept off sys.path)."""
+    if package in sys.modules:
+        return
+    root = firmware_dir()
+    spec = importlib.machinery.PathFinder.find_spec(package, [str(root)])
+    if spec is None or spec.loader is None:
+        raise UserError(f"cannot import the firmware package {package} from {root}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[package] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[package]
+        raise
+
+
 def fsw_module(name: str) -> ModuleType:
     """Import firmware module `fsw.<name>` exactly as the board does (package `fsw` top-level).
 
@@ -33,37 +51,14 @@ def fsw_module(name: str) -> ModuleType:
     shadow host modules such as the standard library's `code`. The firmware modules hold
     constants and classes only (no mutable module state), so one import serves every run.
     """
-    if "fsw" not in sys.modules:
-        root = firmware_dir()
-        spec = importlib.machinery.PathFinder.find_spec("fsw", [str(root)])
-        if spec is None or spec.loader is None:
-            raise UserError(f"cannot import the firmware package fsw from {root}")
-        package = importlib.util.module_from_spec(spec)
-        sys.modules["fsw"] = package
-        try:
-            spec.loader.exec_module(package)
-        except BaseException:
-            del sys.modules["fsw"]
-            raise
+    _firmware_package("fsw")
     return importlib.import_module(f"fsw.{name}")
 
 
 def hal_module(name: str) -> ModuleType:
-    """Firmware module `hal.<name>`, imported as fsw_module imports `fsw.<name>` (the hal
-    package found by spec, the firmware directory kept off sys.path)."""
+    """Firmware module `hal.<name>`, imported as fsw_module imports `fsw.<name>`."""
     fsw_module("app")  # hal modules import fsw
-    if "hal" not in sys.modules:
-        root = firmware_dir()
-        spec = importlib.machinery.PathFinder.find_spec("hal", [str(root)])
-        if spec is None or spec.loader is None:
-            raise UserError(f"cannot import the firmware package hal from {root}")
-        package = importlib.util.module_from_spec(spec)
-        sys.modules["hal"] = package
-        try:
-            spec.loader.exec_module(package)
-        except BaseException:
-            del sys.modules["hal"]
-            raise
+    _firmware_package("hal")
     return importlib.import_module(f"hal.{name}")
 
 
