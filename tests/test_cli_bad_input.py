@@ -22,10 +22,9 @@ USAGE = "usage"  # click's Usage/Try/Error block
 ERROR = "error"  # softland's one `error:` line
 
 
-@pytest.fixture(scope="module")
-def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Bad files and places, by name: {missing}, {dir}, {garbage}, {empty}, ..."""
-    d = tmp_path_factory.mktemp("bad")
+def make_places(d: Path) -> dict[str, str]:
+    """Bad files and places in directory d, by name: {missing}, {dir}, {garbage}, {empty}, ...
+    (benchmarks/bad_input_list.py makes the same)."""
     (d / "dir").mkdir()
     (d / "garbage.bin").write_bytes(bytes(range(256))[::-1] * 2)
     (d / "empty").write_bytes(b"")
@@ -55,6 +54,11 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "unwritable": unwritable,
         "out": str(d / "out"),
     }
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return make_places(tmp_path_factory.mktemp("bad"))
 
 
 @pytest.fixture(scope="module")
