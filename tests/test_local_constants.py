@@ -23,6 +23,7 @@ MODULES = (
     "telemetry",
     "lrf",
     "lidarlite",
+    "app",
 )
 SOURCES = ("params", "flags", "fixmath", "rangefinder")
 

@@ -118,6 +118,10 @@ class Persist:
         self._tail = self._state + 4 * n
         self.slot_size = self._tail + 4
         self.record = bytearray(2 * self.slot_size)
+        # per slot: where its head sequence number, its state and its tail begin
+        self._heads = [_SEQ, self.slot_size + _SEQ]
+        self._states = [self._state, self.slot_size + self._state]
+        self._tails = [self._tail, self.slot_size + self._tail]
         self.seq = 0
         self._slot = 0
         self._pver = [-1, -1]  # Params.version each slot's parameters were packed at
@@ -129,29 +133,35 @@ class Persist:
         # the flight's state into the older slot (no allocation). The slot's constant bytes
         # (magic, version, counts, spares) are written with its parameters, when they are
         # repacked; a tick writes the sequence numbers a byte at a time and the state in one
-        # call (a pack_into of the 7 header fields cost ~0.2 ms on a 16 MHz Cortex-M0)
+        # call (a pack_into of the 7 header fields cost ~0.2 ms on a 16 MHz Cortex-M0); each
+        # slot's offsets are looked up, not computed (every operation counts at 16 MHz)
         b = self.record
         seq = (self.seq + 1) & 0xFFFF
         self.seq = seq
         slot = self._slot ^ 1
         self._slot = slot
-        base = slot * self.slot_size
-        params = flight.params
-        pver = self._pver
-        if pver[slot] != params.version:
-            self._pack_params(params.v, base, params.version)
-            pack_into("<HBBBB", b, base, MAGIC, VERSION, P.COUNT, self.state_count, 0)
-            b[base + self._tail + 2] = 0
-            b[base + self._tail + 3] = 0
-            pver[slot] = params.version
+        ver = flight.params.version
+        if self._pver[slot] != ver:
+            self._new_params(flight.params, slot, ver)
         lo = seq & 0xFF
         hi = seq >> 8
-        b[base + _SEQ] = lo
-        b[base + _SEQ + 1] = hi
-        self._pack(b, base + self._state)
-        tail = base + self._tail
-        b[tail] = lo
-        b[tail + 1] = hi
+        o = self._heads[slot]
+        b[o] = lo
+        b[o + 1] = hi
+        self._pack(b, self._states[slot])
+        o = self._tails[slot]
+        b[o] = lo
+        b[o + 1] = hi
+
+    def _new_params(self, params, slot, ver):
+        # the slot's parameters and constant bytes, after Params.version moved
+        b = self.record
+        base = slot * self.slot_size
+        self._pack_params(params.v, base, ver)
+        pack_into("<HBBBB", b, base, MAGIC, VERSION, P.COUNT, self.state_count, 0)
+        b[base + self._tail + 2] = 0
+        b[base + self._tail + 3] = 0
+        self._pver[slot] = ver
 
     def _pack_params(self, v, base, version):
         # the parameters in one pack_into call (a call per value cost ~9 ms at 16 MHz); their
