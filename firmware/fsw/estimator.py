@@ -93,9 +93,23 @@ class Estimator:
         "_inc_mid", "_inc_tmid", "_rej_t0", "_prev_live", "_prev_off", "_prev_t0", "_back_n",
         "_cand_live", "_cand_off", "_cand_t0", "_cand_last",
     )
+    # the part of STATE that changes only in update() (and its helpers), reset(), rebase()
+    # and _rezero(): each of those moves cold_ver first, so that fsw.persist repacks these
+    # values only when cold_ver moved since that slot was written (a 16 MHz Cortex-M0 packs
+    # ~27 us a value; a prediction-only tick changes none of them). A new writer of one of
+    # these names moves cold_ver too (tests/test_persist.py holds every record equal to the
+    # whole state, tick by tick)
+    STATE_COLD = (
+        "rejects", "_rej_lo", "_rej_hi", "latching", "excluded", "bias_q8", "_ring_d",
+        "_ring_t", "_ring_n", "_ring_i", "_ring_newest", "_last_d", "_have_last", "noise_mm",
+        "_trained", "_inc_n", "_inc_meas0", "_inc_t0", "_inc_mid", "_inc_tmid", "_rej_t0",
+        "_prev_live", "_prev_off", "_prev_t0", "_back_n", "_cand_live", "_cand_off",
+        "_cand_t0", "_cand_last",
+    )
 
     def __init__(self, params):
         self.p = params.v
+        self.cold_ver = 0  # moves before any STATE_COLD value can change (wraps at 2^30)
         self.alt_mm = 0
         self.alt_frac_q8 = 0
         self.vel_q8 = 0
@@ -147,6 +161,7 @@ class Estimator:
         self._cand_last = 0
 
     def reset(self, alt_mm, vel_mm_s, sigma_mm):
+        self.cold_ver = (self.cold_ver + 1) & _TICKS_MASK
         self.alt_mm = alt_mm
         self.alt_frac_q8 = 0
         self.vel_q8 = clamp(vel_mm_s, -150000, 150000) << 8
@@ -174,6 +189,7 @@ class Estimator:
 
     def rebase(self, alt_mm):
         # take a measurement as the altitude outright
+        self.cold_ver = (self.cold_ver + 1) & _TICKS_MASK
         self.alt_mm = alt_mm
         self.alt_frac_q8 = 0
         self.rejects = 0
@@ -228,6 +244,7 @@ class Estimator:
 
     def _rezero(self):
         # keep kin and d small: move the motion integral's origin to here
+        self.cold_ver = (self.cold_ver + 1) & _TICKS_MASK
         k = self._kin_mm
         ring = self._ring_d
         for j in range(_RING_N):
@@ -356,6 +373,7 @@ class Estimator:
         self.flags2 = 0
         if self.excluded:
             return _RANGE_REJECTED
+        self.cold_ver = (self.cold_ver + 1) & _TICKS_MASK
         # (the helpers called through the class: a method looked up on this object, some 30
         # attributes, costs ~150 us a call on a 16 MHz Cortex-M0, through the class ~60 us)
         if not Estimator.consistent(self, alt_meas_mm):

@@ -38,7 +38,7 @@ except ImportError:
     from struct import pack_into
 
 MAGIC = const(0x4C53)  # "SL"
-VERSION = const(2)
+VERSION = const(3)
 _HEADER = const(8)
 _SEQ = const(6)
 _MOD = const(65521)
@@ -48,12 +48,16 @@ _MOD = const(65521)
 _RESUMABLE = (2, 3, 5)
 
 
-def _fields(parts):
-    # every persisted value: (part index, attribute, list index or -1), in record order
+def _fields(parts, cold):
+    # the persisted values of the parts' STATE names that are in STATE_COLD (cold true) or
+    # not (cold false): (part index, attribute, list index or -1), in record order
     fields = []
     for k in range(len(parts)):
         part = parts[k]
+        part_cold = getattr(part, "STATE_COLD", ())
         for name in part.STATE:
+            if (name in part_cold) != cold:
+                continue
             x = getattr(part, name)
             if type(x) is list:
                 for i in range(len(x)):  # a list: its elements, in order
@@ -106,11 +110,18 @@ class Persist:
     def __init__(self, flight):
         # the components whose STATE attributes are persisted, in record order
         self.parts = (flight, flight.est, flight.guid, flight.ctrl, flight.land)
-        self._fields = _fields(self.parts)
-        # the packer is compiled here, at boot: its source and code want a few contiguous KB,
-        # which a heap fragmented by the boot's imports may not have until it is collected
+        # the values of every tick first, then the estimator's STATE_COLD ones (fsw.estimator:
+        # they change only where its cold_ver moves; repacked into a slot only then)
+        hot = _fields(self.parts, False)
+        cold = _fields(self.parts, True)
+        self._fields = hot + cold
+        self._cold = flight.est
+        # the packers are compiled here, at boot: their source and code want a few contiguous
+        # KB, which a heap fragmented by the boot's imports may not have until it is collected
         gc.collect()
-        self._pack = _packer(self._fields, self.parts)
+        self._pack = _packer(hot, self.parts)
+        gc.collect()
+        self._pack_cold = _packer(cold, self.parts)
         self._pack_v = _list_packer(P.COUNT)
         n = len(self._fields)
         self.state_count = n
@@ -122,6 +133,9 @@ class Persist:
         self._heads = [_SEQ, self.slot_size + _SEQ]
         self._states = [self._state, self.slot_size + self._state]
         self._tails = [self._tail, self.slot_size + self._tail]
+        c = self._state + 4 * len(hot)
+        self._colds = [c, self.slot_size + c]  # where each slot's cold values begin
+        self._cver = [-1, -1]  # the estimator's cold_ver each slot's cold values were packed at
         self.seq = 0
         self._slot = 0
         self._pver = [-1, -1]  # Params.version each slot's parameters were packed at
@@ -149,6 +163,10 @@ class Persist:
         b[o] = lo
         b[o + 1] = hi
         self._pack(b, self._states[slot])
+        ver = self._cold.cold_ver
+        if self._cver[slot] != ver:
+            self._pack_cold(b, self._colds[slot])
+            self._cver[slot] = ver
         o = self._tails[slot]
         b[o] = lo
         b[o + 1] = hi
@@ -226,6 +244,7 @@ class Persist:
         # component's state; later saves continue its sequence
         b = self.record
         self.seq = get_u16(b, base + _SEQ)
+        self._cver = [-1, -1]  # the values restored are packed again
         self._slot = base // self.slot_size
         o = base + _HEADER
         params = flight.params
