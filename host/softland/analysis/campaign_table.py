@@ -67,6 +67,15 @@ def provenance_text(t: TableRun) -> str:
     commit = f"commit {t.code.short_commit}"
     if t.code.code_changes:
         commit += " (with uncommitted changes to firmware/ or host/)"
+    earlier = sorted(
+        {str(c)[:10] for c in (r.summary["provenance"].get("commit") for r in t.rows) if c}
+        - {t.code.short_commit}
+    )
+    if earlier:
+        commit += (
+            f" (rows flown earlier at {', '.join(earlier)}: the same firmware and host code,"
+            " by their fingerprint)"
+        )
     dates = sorted(str(r.summary["provenance"]["flown_at"])[:10] for r in t.rows)
     when = f", {dates[-1]}" if dates else ""
     workers = sorted({int(r.summary.get("workers") or 1) for r in t.rows})
@@ -80,7 +89,7 @@ def provenance_text(t: TableRun) -> str:
     )
     if t.missing:
         text += (
-            f" Not flown at this commit yet ({len(t.missing)} of {t.total_entries}): "
+            f" Not flown with this code yet ({len(t.missing)} of {t.total_entries}): "
             + ", ".join(e.name for e in t.missing)
             + "."
         )

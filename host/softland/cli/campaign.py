@@ -86,9 +86,10 @@ def campaign_command(
     --write-docs, the table into the docs.
 
     Each campaign is `softland mc NAME --runs N --seed S` into OUT/NAME. A campaign already
-    there at the same commit, runs, seed, runtime and code fingerprint is not flown again:
-    an interrupted table resumes. Exits 0 when the table was written, whatever the success
-    rates.
+    there with the same runs, seed, runtime and code (the fingerprint of the firmware, the host
+    sources, numpy and the MicroPython binary) is not flown again: an interrupted table
+    resumes, and a commit that changes neither firmware/ nor host/ keeps the rows. Exits 0
+    when the table was written, whatever the success rates.
     """
     from softland.analysis.campaign_table import (
         check_docs,
@@ -186,7 +187,7 @@ def campaign_command(
             "[yellow]warning:[/] "
             + escape(
                 f"{len(table.missing)} of {table.total_entries} campaigns of the table not "
-                f"flown at this commit yet: {', '.join(e.name for e in table.missing)}"
+                f"flown with this code yet: {', '.join(e.name for e in table.missing)}"
             ),
             highlight=False,
             soft_wrap=True,

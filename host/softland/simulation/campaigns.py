@@ -4,9 +4,10 @@ controller, and each baseline on the mission it reproduces, one Monte Carlo camp
 
 A campaign's directory is DIR/NAME (the scenario, or SCENARIO-CONTROLLER for a baseline):
 mc's summary.json, runs.csv, dispersion.png and report.html, the summary stamped last with the
-campaign's provenance (:class:`Provenance`: commit, runs, seed, runtime, controller and the
-fingerprint of the code that flew it). A campaign whose stamped provenance matches is not
-flown again, so an interrupted table resumes where it stopped.
+campaign's provenance (:class:`Provenance`: runs, seed, runtime, controller and the fingerprint
+of the code that flew it) and the commit it was flown at. A campaign whose stamped provenance
+matches is not flown again, so an interrupted table resumes where it stopped, and a commit that
+changes neither the firmware nor the host code (docs, tests) keeps the rows flown before it.
 """
 
 from __future__ import annotations
@@ -112,9 +113,10 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @dataclass(frozen=True)
 class Provenance:
-    """What a campaign's result depends on: equal provenances fly equal campaigns."""
+    """What a campaign's result depends on: equal provenances fly equal campaigns. The commit
+    is not part of it: the fingerprint holds every byte of the firmware and the host sources
+    (the scenarios included), numpy's version and the MicroPython binary."""
 
-    commit: str
     runs: int
     seed: int
     runtime: str
@@ -126,7 +128,7 @@ class Provenance:
 
 
 def provenance(entry: Entry, code: Code, runs: int, seed: int, runtime: str) -> Provenance:
-    return Provenance(code.commit, runs, seed, runtime, entry.controller, code.fingerprint)
+    return Provenance(runs, seed, runtime, entry.controller, code.fingerprint)
 
 
 def done_summary(directory: Path, wanted: Provenance) -> dict[str, Any] | None:
@@ -150,6 +152,7 @@ def stamp_summary(directory: Path, key: Provenance, code: Code) -> dict[str, Any
     summary = json.loads(path.read_text())
     summary[PROVENANCE_KEY] = {
         "key": key.as_dict(),
+        "commit": code.commit,
         "code_changes": code.code_changes,
         "flown_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
