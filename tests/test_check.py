@@ -4,12 +4,11 @@ bounds) and against the firmware under CPython (bit-exact), on the inputs the ru
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_run import run_softland
 
 from softland.analysis.bounds import BOUNDS
 from softland.analysis.check import check_run
@@ -32,14 +31,7 @@ def nominal_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _fly("nominal", tmp_path_factory.mktemp("nominal"))
 
 
-def _softland(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "softland.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+_softland = run_softland
 
 
 def _one_error_line(proc: subprocess.CompletedProcess) -> str:

@@ -9,14 +9,13 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_run import run_softland
 
 from softland.analysis.report import write_outputs
 from softland.boards.faultproxy import FaultProxy, FaultRates
@@ -306,14 +305,7 @@ def test_a_port_with_a_repl_on_it_is_not_the_link() -> None:
     assert "does not speak the softland link" in message and ">>>" in message
 
 
-def _softland(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "softland.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+_softland = run_softland
 
 
 def test_a_port_that_does_not_exist_is_one_clear_line(tmp_path: Path) -> None:

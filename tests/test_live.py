@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_run import run_softland
 
 from softland.analysis.live import LiveView, parse_udp_url
 from softland.errors import UserError
@@ -66,14 +65,7 @@ class UdpListener:
         return self.datagrams
 
 
-def _softland(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "softland.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+_softland = run_softland
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:

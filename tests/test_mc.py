@@ -6,13 +6,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import os
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import run_softland
 
 from softland.errors import UserError
 from softland.simulation.dispersions import (
@@ -346,14 +345,7 @@ def test_campaign_rejects_bad_arguments(nominal: Scenario) -> None:
 # ------------------------------------------------------------------ CLI
 
 
-def _softland(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "softland.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "1000"},  # one line per message, however long
-    )
+_softland = partial(run_softland, columns=1000)  # one line per message, however long
 
 
 def test_cli_runs_a_campaign(tmp_path: Path) -> None:

@@ -13,10 +13,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_run import one_error_line, run_softland
 
 from softland.errors import UserError
 from softland.simulation.dispersions import DispersionDraw
@@ -386,22 +388,10 @@ def test_a_batch_whose_worker_is_killed_mid_batch_is_flown_again(
 # ------------------------------------------------------------------ the command
 
 
-def _softland(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "softland.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": "1000"},
-    )
+_softland = partial(run_softland, columns=1000)  # one line per message, however long
 
 
-def _one_error_line(proc: subprocess.CompletedProcess) -> str:
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error:"), lines[0]
-    return lines[0]
+_one_error_line = partial(one_error_line, exit_code=None)
 
 
 @needs_dask

@@ -4,27 +4,17 @@ same runtime as the 64-bit one, and a missing binary is one clear line."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_run import run_softland
 
 from softland.analysis.bench import default_runtimes
 from softland.boards import emuboard
 from softland.boards.runtimes import MicroPythonRuntime, open_runtime, resolve_runtime
 from softland.errors import UserError
 
-
-def _softland(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "softland.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200", **env},
-    )
+_softland = run_softland
 
 
 @pytest.fixture
