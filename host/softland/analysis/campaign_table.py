@@ -64,18 +64,20 @@ def command_line(t: TableRun) -> str:
 
 def provenance_text(t: TableRun) -> str:
     """Under the table: the commit, runtime, runs, seeds, machine and times."""
-    commit = f"commit {t.code.short_commit}"
+    current = t.code.short_commit
+    flown_at = sorted(
+        {str(c)[:10] for c in (r.summary["provenance"].get("commit") for r in t.rows) if c}
+    )
+    if flown_at and flown_at != [current]:
+        plural = "s" if len(flown_at) > 1 else ""
+        commit = (
+            f"commit{plural} {', '.join(flown_at)} (the table written at {current}: the same"
+            " firmware and host code, by their fingerprint)"
+        )
+    else:
+        commit = f"commit {current}"
     if t.code.code_changes:
         commit += " (with uncommitted changes to firmware/ or host/)"
-    earlier = sorted(
-        {str(c)[:10] for c in (r.summary["provenance"].get("commit") for r in t.rows) if c}
-        - {t.code.short_commit}
-    )
-    if earlier:
-        commit += (
-            f" (rows flown earlier at {', '.join(earlier)}: the same firmware and host code,"
-            " by their fingerprint)"
-        )
     dates = sorted(str(r.summary["provenance"]["flown_at"])[:10] for r in t.rows)
     when = f", {dates[-1]}" if dates else ""
     workers = sorted({int(r.summary.get("workers") or 1) for r in t.rows})
