@@ -106,10 +106,21 @@ class Estimator:
         "_prev_live", "_prev_off", "_prev_t0", "_back_n", "_cand_live", "_cand_off",
         "_cand_t0", "_cand_last",
     )
+    # the part of STATE_COLD that a range update in the gate leaves alone (the ring's
+    # entries, written every _RING_DT_MS; the rejection run, the inconsistent run, the
+    # false-return tracks): their writers move rare_ver too, so that fsw.persist repacks them
+    # only when rare_ver moved (the hopper updates the estimator every tick: ~30 values
+    # fewer than STATE_COLD on most ticks). A new writer of one of these moves rare_ver first
+    STATE_RARE = (
+        "_rej_lo", "_rej_hi", "latching", "excluded", "_ring_d", "_ring_t", "_inc_meas0",
+        "_inc_t0", "_inc_mid", "_inc_tmid", "_rej_t0", "_prev_live", "_prev_off", "_prev_t0",
+        "_cand_off", "_cand_t0", "_cand_last",
+    )
 
     def __init__(self, params):
         self.p = params.v
         self.cold_ver = 0  # moves before any STATE_COLD value can change (wraps at 2^30)
+        self.rare_ver = 0  # moves before any STATE_RARE value can change (wraps at 2^30)
         self.alt_mm = 0
         self.alt_frac_q8 = 0
         self.vel_q8 = 0
@@ -162,6 +173,7 @@ class Estimator:
 
     def reset(self, alt_mm, vel_mm_s, sigma_mm):
         self.cold_ver = (self.cold_ver + 1) & _TICKS_MASK
+        self.rare_ver = (self.rare_ver + 1) & _TICKS_MASK  # excluded, tracks (latching: start)
         self.alt_mm = alt_mm
         self.alt_frac_q8 = 0
         self.vel_q8 = clamp(vel_mm_s, -150000, 150000) << 8
@@ -245,6 +257,7 @@ class Estimator:
     def _rezero(self):
         # keep kin and d small: move the motion integral's origin to here
         self.cold_ver = (self.cold_ver + 1) & _TICKS_MASK
+        self.rare_ver = (self.rare_ver + 1) & _TICKS_MASK  # the ring
         k = self._kin_mm
         ring = self._ring_d
         for j in range(_RING_N):
@@ -322,6 +335,7 @@ class Estimator:
             if lag >= _TICKS_HALF:  # ticks_diff(now, self._ring_newest), written out
                 lag = lag - _TICKS_HALF - _TICKS_HALF
         if n == 0 or lag >= _RING_DT_MS:
+            self.rare_ver = (self.rare_ver + 1) & _TICKS_MASK  # an entry of the ring
             i = self._ring_i
             ring_d[i] = d
             ring_t[i] = now
@@ -378,6 +392,7 @@ class Estimator:
         # attributes, costs ~150 us a call on a 16 MHz Cortex-M0, through the class ~60 us)
         if not Estimator.consistent(self, alt_meas_mm):
             self.rejects = 0  # not used; re-basing needs a run of consistent rejected ranges
+            self.rare_ver = (self.rare_ver + 1) & _TICKS_MASK  # the inconsistent run
             Estimator._inconsistent_run(self, alt_meas_mm)
             return 0
         self._inc_n = 0
@@ -420,6 +435,7 @@ class Estimator:
         # never latch the sensor off: a run of rejected ranges whose innovation stays the same
         # is new ground (a crater rim, a terrain step: the offset is constant while the vehicle
         # moves), not a sensor fault; a frozen reading under a moving vehicle drifts and is not
+        self.rare_ver = (self.rare_ver + 1) & _TICKS_MASK  # the rejection run, the tracks
         now = self._clk_ms
         if self._prev_live:
             r = Estimator._revert(self, alt_meas_mm, innov, gate, now)
