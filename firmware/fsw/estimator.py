@@ -316,6 +316,11 @@ class Estimator:
                         diff = -diff
                     if diff <= base + (v_tol * lag) // 1000:
                         votes += 1
+                        if 2 * votes > n:
+                            # a majority of all n entries, whatever the rest say or however
+                            # many of them are too old to vote: consistent (votes only grow,
+                            # voters only shrink), the same outcome as the whole loop
+                            break
                 if voters > 0:
                     checked = True
                     ok = 2 * votes > voters

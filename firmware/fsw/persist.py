@@ -158,6 +158,9 @@ class Persist:
         self._slot = 0
         self._pver = [-1, -1]  # Params.version each slot's parameters were packed at
         self._sum_ver = -1  # Params.version the parameters' checksum (_s1, _s2) is of
+        # the per-tick entry point as an instance attribute: the caller's persist.save(...)
+        # finds it in the instance's attribute map instead of missing it there first
+        self.save = self.save
         self._s1 = 0
         self._s2 = 0
 
