@@ -1,5 +1,6 @@
 """The firmware's per-tick modules hold their own copies of fsw.params ids, fsw.flags bits,
-fsw.fixmath's tick masks and fsw.rangefinder's statuses as `_NAME = const(value)`: MicroPython
+fsw.fixmath's tick masks, fsw.rangefinder's statuses and fsw.link's limits as
+`_NAME = const(value)`: MicroPython
 folds a module's own const at compile time, where `P.NAME` is a module attribute lookup at
 every use (~15 us on a 16 MHz Cortex-M0). Those modules stay the one source of truth: every
 copy equals its original."""
@@ -25,7 +26,7 @@ MODULES = (
     "lidarlite",
     "app",
 )
-SOURCES = ("params", "flags", "fixmath", "rangefinder")
+SOURCES = ("params", "flags", "fixmath", "rangefinder", "link")
 
 
 def local_consts(path: Path) -> dict[str, int]:

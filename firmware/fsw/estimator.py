@@ -302,25 +302,30 @@ class Estimator:
                 v_tol = self.p[_SIGMA_GROW_MM_S]
                 votes = 0
                 voters = n  # less the entries too old to vote
+                half = n >> 1
                 now_t = now & _TICKS_MASK
                 for j in range(n):
                     # (the usual case first: a lag within _LAG_MAX_MS takes one comparison)
                     lag = (now_t - (ring_t[j] & _TICKS_MASK)) & _TICKS_MASK  # ticks_diff
+                    diff = d - ring_d[j]
+                    if diff < 0:
+                        diff = -diff
                     if lag > _LAG_MAX_MS:
                         if lag < _TICKS_HALF:
                             voters -= 1  # too old: no vote
                             continue
                         lag = lag - _TICKS_HALF - _TICKS_HALF  # ahead of the clock: votes
-                    diff = d - ring_d[j]
-                    if diff < 0:
-                        diff = -diff
-                    if diff <= base + (v_tol * lag) // 1000:
-                        votes += 1
-                        if 2 * votes > n:
-                            # a majority of all n entries, whatever the rest say or however
-                            # many of them are too old to vote: consistent (votes only grow,
-                            # voters only shrink), the same outcome as the whole loop
-                            break
+                        if diff > base + (v_tol * lag) // 1000:
+                            continue
+                    elif diff > base and diff > base + (v_tol * lag) // 1000:
+                        # (0 <= lag here and v_tol >= 0: within base it votes, no division)
+                        continue
+                    votes += 1
+                    if votes > half:
+                        # a majority of all n entries (2 votes > n), whatever the rest say or
+                        # however many of them are too old to vote: consistent (votes only
+                        # grow, voters only shrink), the same outcome as the whole loop
+                        break
                 if voters > 0:
                     checked = True
                     ok = 2 * votes > voters
@@ -424,18 +429,58 @@ class Estimator:
                 # or bias term, sigma x 3/4, so the estimate's error shrinks faster than
                 # sigma (x 2/3 against it each range) and is down to the noise when sigma
                 # reaches the gate. The alpha-beta filter with its velocity gain resumes then.
-                Estimator._correct(self, innov, 2048, 0, 0)
+                alpha = 2048
+                beta = 0
+                gamma = 0
                 s -= s >> 2
                 self.flags2 |= _RANGE_ACQUIRING
             else:
                 alpha = p[_EST_ALPHA_Q12]
-                Estimator._correct(self, innov, alpha, p[_EST_BETA_Q12], p[_EST_GAMMA_Q12])
+                beta = p[_EST_BETA_Q12]
+                gamma = p[_EST_GAMMA_Q12]
                 # s -= (alpha * s) >> 12, exactly, with alpha (<= 4096) times sigma (<= 6e6)
                 # split at 2^12 so that no product passes 2^30: alpha * (s >> 12) <= 4096 *
                 # 1465 < 2^23, alpha * (s & 4095) < 2^24
                 s -= alpha * (s >> 12) + ((alpha * (s & 4095)) >> 12)
             floor = p[_SIGMA_RANGE_MM]
             self.sigma_mm = s if s > floor else floor
+            # the state's correction by the innovation, with these gains (sigma: above), written
+            # out here (a call costs ~0.1 ms at 16 MHz). Bounds as conditional expressions.
+            # alt += alpha * innov / 4096 in mm + Q8, the product split at 2^12 so that none
+            # passes 2^30 whatever the innovation the gate let through (|innov| <= _INNOV_LIM):
+            # alpha * (innov >> 12) <= 4096 * 122071 < 2^29, (alpha * (innov & 4095)) >> 4 < 2^20
+            frac = self.alt_frac_q8 + ((alpha * (innov & 4095)) >> 4)
+            alt = self.alt_mm + alpha * (innov >> 12) + (frac >> 8)
+            if alt > _ALT_MAX:
+                alt = _ALT_MAX
+            elif alt < _ALT_MIN:
+                alt = _ALT_MIN
+            self.alt_mm = alt
+            self.alt_frac_q8 = frac & 0xFF
+            ib = innov
+            if ib > _INNOV_V_MAX:
+                ib = _INNOV_V_MAX
+            elif ib < -_INNOV_V_MAX:
+                ib = -_INNOV_V_MAX
+            vel = self.vel_q8 + ((beta * ib) >> 4)
+            if vel > _VEL_MAX_Q8:
+                vel = _VEL_MAX_Q8
+            elif vel < -_VEL_MAX_Q8:
+                vel = -_VEL_MAX_Q8
+            self.vel_q8 = vel
+            if gamma and self.imu:
+                # alpha-beta-gamma: a persistent innovation is an accelerometer bias
+                # (transients, such as a navigation handover error, are clamped out)
+                if innov > _INNOV_G_MAX:
+                    innov = _INNOV_G_MAX
+                elif innov < -_INNOV_G_MAX:
+                    innov = -_INNOV_G_MAX
+                bias = self.bias_q8 - ((gamma * innov) >> 4)
+                if bias > _BIAS_MAX_Q8:
+                    bias = _BIAS_MAX_Q8
+                elif bias < -_BIAS_MAX_Q8:
+                    bias = -_BIAS_MAX_Q8
+                self.bias_q8 = bias
             return _RANGE_USED
         # never latch the sensor off: a run of rejected ranges whose innovation stays the same
         # is new ground (a crater rim, a terrain step: the offset is constant while the vehicle
@@ -535,44 +580,3 @@ class Estimator:
         Estimator._rebase_to(self, alt_meas_mm, now)
         self.flags2 |= _RANGE_REVERTED
         return _RANGE_REBASED
-
-    def _correct(self, innov, alpha_q12, beta_q12, gamma):
-        # the state's correction by an innovation in the gate (sigma: the caller)
-        # (bounds as conditional expressions: a clamp() call costs ~0.1 ms on a 16 MHz M0)
-        # alt += alpha_q12 * innov / 4096 in mm + Q8, the product split at 2^12 so that none
-        # passes 2^30 whatever the innovation the gate let through (|innov| <= _INNOV_LIM):
-        # alpha * (innov >> 12) <= 4096 * 122071 < 2^29, (alpha * (innov & 4095)) >> 4 < 2^20
-        ia = innov
-        frac = self.alt_frac_q8 + ((alpha_q12 * (ia & 4095)) >> 4)
-        alt = self.alt_mm + alpha_q12 * (ia >> 12) + (frac >> 8)
-        if alt > _ALT_MAX:
-            alt = _ALT_MAX
-        elif alt < _ALT_MIN:
-            alt = _ALT_MIN
-        self.alt_mm = alt
-        self.alt_frac_q8 = frac & 0xFF
-        ib = innov
-        if ib > _INNOV_V_MAX:
-            ib = _INNOV_V_MAX
-        elif ib < -_INNOV_V_MAX:
-            ib = -_INNOV_V_MAX
-        vel = self.vel_q8 + ((beta_q12 * ib) >> 4)
-        if vel > _VEL_MAX_Q8:
-            vel = _VEL_MAX_Q8
-        elif vel < -_VEL_MAX_Q8:
-            vel = -_VEL_MAX_Q8
-        self.vel_q8 = vel
-        if self.imu and gamma:
-            # alpha-beta-gamma: a persistent innovation is an accelerometer bias
-            # (transients, such as a navigation handover error, are clamped out)
-            ig = innov
-            if ig > _INNOV_G_MAX:
-                ig = _INNOV_G_MAX
-            elif ig < -_INNOV_G_MAX:
-                ig = -_INNOV_G_MAX
-            bias = self.bias_q8 - ((gamma * ig) >> 4)
-            if bias > _BIAS_MAX_Q8:
-                bias = _BIAS_MAX_Q8
-            elif bias < -_BIAS_MAX_Q8:
-                bias = -_BIAS_MAX_Q8
-            self.bias_q8 = bias
