@@ -29,6 +29,15 @@ MODULES = (
 SOURCES = ("params", "flags", "fixmath", "rangefinder", "link")
 
 
+def _literal(node: ast.expr) -> int:
+    """A literal, or a sum or difference of literals (-0x3FFFFFFF - 1: -2^30 written without
+    forming 2^30, which is not a small int on a 32-bit port)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        left, right = _literal(node.left), _literal(node.right)
+        return left + right if isinstance(node.op, ast.Add) else left - right
+    return ast.literal_eval(node)
+
+
 def local_consts(path: Path) -> dict[str, int]:
     """Every module-level `_NAME = const(<literal>)` of a firmware file."""
     found: dict[str, int] = {}
@@ -39,7 +48,7 @@ def local_consts(path: Path) -> dict[str, int]:
         if not (isinstance(target, ast.Name) and target.id.startswith("_")):
             continue
         if isinstance(value, ast.Call) and getattr(value.func, "id", "") == "const":
-            found[target.id] = ast.literal_eval(value.args[0])
+            found[target.id] = _literal(value.args[0])
     return found
 
 

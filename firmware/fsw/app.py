@@ -83,7 +83,7 @@ _RF_SOURCE = const(26)
 _BASELINE = const(27)
 # fsw.link's I32_MAX and I32_MIN (get_i32's saturation), folded the same way
 _I32_MAX = const(0x3FFFFFFF)
-_I32_MIN = const(-0x40000000)
+_I32_MIN = const(-0x3FFFFFFF - 1)
 
 ARM_OVERRIDE = const(1)  # ARM value bit: arm despite failed preflight sensor checks
 # the answer to the last frame delivered, kept to send again when that frame comes again (a
