@@ -90,6 +90,9 @@ _BASELINE = const(27)
 # fsw.link's I32_MAX and I32_MIN (get_i32's saturation), folded the same way
 _I32_MAX = const(0x3FFFFFFF)
 _I32_MIN = const(-0x3FFFFFFF - 1)
+# fsw.fixmath's TICKS_MASK and TICKS_HALF (ticks_diff, written out)
+_TICKS_MASK = const(0x3FFFFFFF)
+_TICKS_HALF = const(0x20000000)
 
 ARM_OVERRIDE = const(1)  # ARM value bit: arm despite failed preflight sensor checks
 # the answer to the last frame delivered, kept to send again when that frame comes again (a
@@ -379,7 +382,11 @@ class App:
                 age_ms = -1
             else:
                 self._used_reading_us = r
-                age_ms = ticks_diff(now_us, r) // 1000
+                # ticks_diff(now_us, r), written out
+                d = ((now_us & _TICKS_MASK) - (r & _TICKS_MASK)) & _TICKS_MASK
+                if d >= _TICKS_HALF:
+                    d = d - _TICKS_HALF - _TICKS_HALF
+                age_ms = d // 1000
         else:
             rf.status = range_status
             rf.distance_mm = range_mm
