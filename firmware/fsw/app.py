@@ -460,7 +460,7 @@ class App:
             rf.errors & 0xFFFF,
             fl.flags2,
         )
-        self.enc.finish(frame, T_TELEM, TELEM_LEN, t.crc)
+        self.enc.refinish(frame, HEADER_LEN + TELEM_LEN, t.crc)  # its header: fsw.telemetry
         # the tick's log record before the answer: a reset that follows the answer finds it
         # written (and the SIL rig, which resets on the answer, the same log on every runtime)
         if self.log is not None:

@@ -125,10 +125,15 @@ class Encoder:
         frame[1] = SYNC2
         frame[2] = length
         frame[3] = ftype
-        frame[4] = self.seq
         if view is None:
             view = crc_view(frame, length)
-        end = HEADER_LEN + length
+        return Encoder.refinish(self, frame, HEADER_LEN + length, view)
+
+    def refinish(self, frame, end, view):
+        # finish() of a frame whose first four bytes (sync, LEN, TYPE) are already in place
+        # (a buffer only ever sent as one type and length: the telemetry): SEQ, PAD and CRC;
+        # end: HEADER_LEN + length, view: crc_view(frame, length)
+        frame[4] = self.seq
         # the PAD whose CRC is below 2^30: one of the four is, whatever the data
         crc = -1
         pad = 0
