@@ -265,15 +265,54 @@ class Estimator:
         self._last_d = clamp(self._last_d + k, -_D_MAX, _D_MAX)
         self._kin_mm = 0
 
-    def consistent(self, alt_meas_mm):
-        # kinematic consistency test of a Good range (converted to altitude): its change since
-        # each recent Good range in the ring must match the motion the estimate integrated over
-        # the same time, within 4 noise estimates + the velocity uncertainty over the lag.
-        # Consistent with the majority of the ring: True; else False (a frozen value under a
-        # moving vehicle, an outlier, the first ranges after a terrain step). Sets the FLAGS2
-        # bits, learns the noise, records the range in the ring.
-        # (bounds as conditional expressions and ticks_diff written out: a call costs ~0.1 ms
-        # on a 16 MHz Cortex-M0, and the ring loop runs for every Good range)
+    def _inconsistent_run(self, alt_meas_mm):
+        # never latch the sensor off through a wrong velocity: ranges that all disagree with
+        # the motion integral yet moved steadily together (a frozen sensor does not move; one
+        # that froze or thawed during the run did not move steadily) say the velocity estimate
+        # is what is wrong, e.g. after a long gap without ranges. After _INC_N of them the
+        # velocity becomes their rate and the test starts again from it.
+        now = self._clk_ms
+        meas = clamp(alt_meas_mm, -_MEAS_MAX, _MEAS_MAX)
+        if self._inc_n == 0:
+            self._inc_meas0 = meas
+            self._inc_t0 = now
+        self._inc_n += 1
+        if self._inc_n == _INC_N // 2:
+            self._inc_mid = meas
+            self._inc_tmid = now
+        if self._inc_n < _INC_N:
+            return
+        self._inc_n = 0
+        moved = clamp(meas - self._inc_meas0, -_INC_MOVED_MAX, _INC_MOVED_MAX)
+        dt = ticks_diff(now, self._inc_t0)
+        tol = _TOL_K * self.noise_mm + _TOL_FLOOR_MM
+        if dt <= 0 or -tol <= moved <= tol:
+            return  # stood still: a frozen reading (or a hover), keep rejecting
+        rate = clamp(moved * 1000 // dt, -150000, 150000)
+        t_mid = clamp(ticks_diff(self._inc_tmid, self._inc_t0), 0, 5000)
+        bend = clamp(self._inc_mid - self._inc_meas0 - (rate * t_mid) // 1000, -_D_MAX, _D_MAX)
+        if bend > tol or bend < -tol:
+            return  # did not move steadily (froze or thawed during the run): no one rate
+        self.vel_q8 = rate << 8
+        self._restart_consistency()
+        self.flags2 |= _RANGE_VEL_REBASED
+
+    def update(self, alt_meas_mm):
+        # a Good range converted to altitude; returns the flags it set (FLAGS2 bits: flags2)
+        p = self.p
+        self.flags2 = 0
+        if self.excluded:
+            return _RANGE_REJECTED
+        self.cold_ver = (self.cold_ver + 1) & _TICKS_MASK
+        # (the helpers called through the class: a method looked up on this object, some 30
+        # attributes, costs ~150 us a call on a 16 MHz Cortex-M0, through the class ~60 us)
+        # 1. the kinematic consistency test of the range, written out here (it runs for every
+        # Good range): its change since each recent Good range in the ring must match the
+        # motion the estimate integrated over the same time, within 4 noise estimates + the
+        # velocity uncertainty over the lag. Consistent with the majority of the ring: ok;
+        # else not (a frozen value under a moving vehicle, an outlier, the first ranges after
+        # a terrain step). Sets the FLAGS2 bits, learns the noise, records the range in the
+        # ring. (Bounds as conditional expressions and ticks_diff written out.)
         d = alt_meas_mm
         if d > _MEAS_MAX:
             d = _MEAS_MAX
@@ -357,50 +396,8 @@ class Estimator:
             self.flags2 |= _RANGE_UNCHECKED
         elif not ok:
             self.flags2 |= _RANGE_INCONSISTENT
-        return ok
-
-    def _inconsistent_run(self, alt_meas_mm):
-        # never latch the sensor off through a wrong velocity: ranges that all disagree with
-        # the motion integral yet moved steadily together (a frozen sensor does not move; one
-        # that froze or thawed during the run did not move steadily) say the velocity estimate
-        # is what is wrong, e.g. after a long gap without ranges. After _INC_N of them the
-        # velocity becomes their rate and the test starts again from it.
-        now = self._clk_ms
-        meas = clamp(alt_meas_mm, -_MEAS_MAX, _MEAS_MAX)
-        if self._inc_n == 0:
-            self._inc_meas0 = meas
-            self._inc_t0 = now
-        self._inc_n += 1
-        if self._inc_n == _INC_N // 2:
-            self._inc_mid = meas
-            self._inc_tmid = now
-        if self._inc_n < _INC_N:
-            return
-        self._inc_n = 0
-        moved = clamp(meas - self._inc_meas0, -_INC_MOVED_MAX, _INC_MOVED_MAX)
-        dt = ticks_diff(now, self._inc_t0)
-        tol = _TOL_K * self.noise_mm + _TOL_FLOOR_MM
-        if dt <= 0 or -tol <= moved <= tol:
-            return  # stood still: a frozen reading (or a hover), keep rejecting
-        rate = clamp(moved * 1000 // dt, -150000, 150000)
-        t_mid = clamp(ticks_diff(self._inc_tmid, self._inc_t0), 0, 5000)
-        bend = clamp(self._inc_mid - self._inc_meas0 - (rate * t_mid) // 1000, -_D_MAX, _D_MAX)
-        if bend > tol or bend < -tol:
-            return  # did not move steadily (froze or thawed during the run): no one rate
-        self.vel_q8 = rate << 8
-        self._restart_consistency()
-        self.flags2 |= _RANGE_VEL_REBASED
-
-    def update(self, alt_meas_mm):
-        # a Good range converted to altitude; returns the flags it set (FLAGS2 bits: flags2)
-        p = self.p
-        self.flags2 = 0
-        if self.excluded:
-            return _RANGE_REJECTED
-        self.cold_ver = (self.cold_ver + 1) & _TICKS_MASK
-        # (the helpers called through the class: a method looked up on this object, some 30
-        # attributes, costs ~150 us a call on a 16 MHz Cortex-M0, through the class ~60 us)
-        if not Estimator.consistent(self, alt_meas_mm):
+        # 2. the innovation gate (or the run of rejected ranges)
+        if not ok:
             self.rejects = 0  # not used; re-basing needs a run of consistent rejected ranges
             self.rare_ver = (self.rare_ver + 1) & _TICKS_MASK  # the inconsistent run
             Estimator._inconsistent_run(self, alt_meas_mm)
