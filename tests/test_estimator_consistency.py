@@ -18,6 +18,7 @@ flags = fsw_module("flags")
 Estimator = fsw_module("estimator").Estimator
 flight = fsw_module("flight")
 rangefinder = fsw_module("rangefinder")
+fixmath = fsw_module("fixmath")
 
 PERIOD_MS = 20
 
@@ -211,3 +212,49 @@ def test_consistency_holds_across_the_motion_integral_re_zero() -> None:
     frozen = d.true_mm()
     results = [d.step(frozen) for _ in range(10)]
     assert results[-1][1] & flags.RANGE_INCONSISTENT
+
+
+def _whole_vote(est, alt_meas_mm: int) -> tuple[bool, bool]:
+    """(checked, consistent) of a range by the ring as it stands, every entry counted: the
+    specification of the test that update() runs (which stops once a majority is in)."""
+    e = fsw_module("estimator")
+    d = max(-e._MEAS_MAX, min(e._MEAS_MAX, alt_meas_mm)) - est._kin_mm
+    base = e._TOL_K * est.noise_mm + e._TOL_FLOOR_MM
+    v_tol = est.p[params_mod.SIGMA_GROW_MM_S]
+    votes = 0
+    voters = 0
+    for j in range(est._ring_n):
+        lag = fixmath.ticks_diff(est._clk_ms, est._ring_t[j])
+        if lag > e._LAG_MAX_MS:
+            continue  # too old: no vote
+        voters += 1
+        if abs(d - est._ring_d[j]) <= base + (v_tol * lag) // 1000:
+            votes += 1
+    return voters > 0, 2 * votes > voters
+
+
+def test_the_vote_that_stops_at_a_majority_has_the_outcome_of_the_whole_vote() -> None:
+    # rings of old and recent entries, near and far ranges: update()'s flags say what the
+    # whole vote says (unchecked, inconsistent or not)
+    rng = random.Random(5)
+    compared = {True: 0, False: 0}
+    for _ in range(3000):
+        est = Estimator(_params())
+        est.reset(100_000, -2000, 1000)
+        est.noise_mm = rng.randrange(10, 500)
+        est._trained = 8  # past the training pairs
+        est._have_last = True
+        est._clk_ms = rng.randrange(5000, 1 << 29)
+        est._ring_n = rng.randrange(0, 9)
+        for j in range(8):
+            est._ring_t[j] = est._clk_ms - rng.choice([0, 100, 400, 1500, 2500, 40_000])
+            est._ring_d[j] = 100_000 + rng.randrange(-900, 900)
+        meas = 100_000 + rng.randrange(-1500, 1500)
+        checked, ok = _whole_vote(est, meas)
+        est.update(meas)
+        f2 = est.flags2
+        assert bool(f2 & flags.RANGE_UNCHECKED) == (not checked)
+        assert bool(f2 & flags.RANGE_INCONSISTENT) == (checked and not ok)
+        if checked:
+            compared[ok] += 1
+    assert min(compared.values()) > 300  # both outcomes were compared, many times

@@ -49,7 +49,7 @@ class BoardStream:
             "rf_errors": 0, "flags2": 0,
         }  # fmt: skip
         assert list(values) == [name for name, _ in TELEMETRY_FIELDS]
-        payload = struct.pack(self.telemetry._FORMAT, *values.values())
+        payload = struct.pack(self.telemetry.FORMAT, *values.values())
         return self.frame(self.link.T_TELEM, payload), values
 
     def event(self, code: int, mode: int, arg: int) -> bytes:

@@ -1,5 +1,6 @@
 """The firmware's per-tick modules hold their own copies of fsw.params ids, fsw.flags bits,
-fsw.fixmath's tick masks and fsw.rangefinder's statuses as `_NAME = const(value)`: MicroPython
+fsw.fixmath's tick masks, fsw.rangefinder's statuses and fsw.link's limits as
+`_NAME = const(value)`: MicroPython
 folds a module's own const at compile time, where `P.NAME` is a module attribute lookup at
 every use (~15 us on a 16 MHz Cortex-M0). Those modules stay the one source of truth: every
 copy equals its original."""
@@ -25,7 +26,16 @@ MODULES = (
     "lidarlite",
     "app",
 )
-SOURCES = ("params", "flags", "fixmath", "rangefinder")
+SOURCES = ("params", "flags", "fixmath", "rangefinder", "link")
+
+
+def _literal(node: ast.expr) -> int:
+    """A literal, or a sum or difference of literals (-0x3FFFFFFF - 1: -2^30 written without
+    forming 2^30, which is not a small int on a 32-bit port)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        left, right = _literal(node.left), _literal(node.right)
+        return left + right if isinstance(node.op, ast.Add) else left - right
+    return ast.literal_eval(node)
 
 
 def local_consts(path: Path) -> dict[str, int]:
@@ -38,7 +48,7 @@ def local_consts(path: Path) -> dict[str, int]:
         if not (isinstance(target, ast.Name) and target.id.startswith("_")):
             continue
         if isinstance(value, ast.Call) and getattr(value.func, "id", "") == "const":
-            found[target.id] = ast.literal_eval(value.args[0])
+            found[target.id] = _literal(value.args[0])
     return found
 
 

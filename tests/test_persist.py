@@ -22,9 +22,9 @@ REFERENCES = {"params", "p", "est", "guid", "ctrl", "land", "_event", "resuming"
 # not persisted on purpose: the accelerometer monitor starts over after a reset (its steps
 # and levels against an engine the reset cut mean nothing; docs/imu.md)
 RESTARTED = {"acc"}
-# fsw.persist's bookkeeping, not flight state: the estimator's counter of changes to its
-# STATE_COLD values (a booted estimator counts from zero)
-BOOKKEEPING = {"cold_ver"}
+# fsw.persist's bookkeeping, not flight state: the estimator's counters of changes to its
+# STATE_COLD and STATE_RARE values (a booted estimator counts from zero)
+BOOKKEEPING = {"cold_ver", "rare_ver"}
 
 
 def _fly(rt: CPythonRuntime, host: HostLink, ticks: int, start_tick: int = 0) -> list[dict]:

@@ -106,10 +106,21 @@ class Estimator:
         "_prev_live", "_prev_off", "_prev_t0", "_back_n", "_cand_live", "_cand_off",
         "_cand_t0", "_cand_last",
     )
+    # the part of STATE_COLD that a range update in the gate leaves alone (the ring's
+    # entries, written every _RING_DT_MS; the rejection run, the inconsistent run, the
+    # false-return tracks): their writers move rare_ver too, so that fsw.persist repacks them
+    # only when rare_ver moved (the hopper updates the estimator every tick: ~30 values
+    # fewer than STATE_COLD on most ticks). A new writer of one of these moves rare_ver first
+    STATE_RARE = (
+        "_rej_lo", "_rej_hi", "latching", "excluded", "_ring_d", "_ring_t", "_inc_meas0",
+        "_inc_t0", "_inc_mid", "_inc_tmid", "_rej_t0", "_prev_live", "_prev_off", "_prev_t0",
+        "_cand_off", "_cand_t0", "_cand_last",
+    )
 
     def __init__(self, params):
         self.p = params.v
         self.cold_ver = 0  # moves before any STATE_COLD value can change (wraps at 2^30)
+        self.rare_ver = 0  # moves before any STATE_RARE value can change (wraps at 2^30)
         self.alt_mm = 0
         self.alt_frac_q8 = 0
         self.vel_q8 = 0
@@ -162,6 +173,7 @@ class Estimator:
 
     def reset(self, alt_mm, vel_mm_s, sigma_mm):
         self.cold_ver = (self.cold_ver + 1) & _TICKS_MASK
+        self.rare_ver = (self.rare_ver + 1) & _TICKS_MASK  # excluded, tracks (latching: start)
         self.alt_mm = alt_mm
         self.alt_frac_q8 = 0
         self.vel_q8 = clamp(vel_mm_s, -150000, 150000) << 8
@@ -245,95 +257,13 @@ class Estimator:
     def _rezero(self):
         # keep kin and d small: move the motion integral's origin to here
         self.cold_ver = (self.cold_ver + 1) & _TICKS_MASK
+        self.rare_ver = (self.rare_ver + 1) & _TICKS_MASK  # the ring
         k = self._kin_mm
         ring = self._ring_d
         for j in range(_RING_N):
             ring[j] = clamp(ring[j] + k, -_D_MAX, _D_MAX)
         self._last_d = clamp(self._last_d + k, -_D_MAX, _D_MAX)
         self._kin_mm = 0
-
-    def consistent(self, alt_meas_mm):
-        # kinematic consistency test of a Good range (converted to altitude): its change since
-        # each recent Good range in the ring must match the motion the estimate integrated over
-        # the same time, within 4 noise estimates + the velocity uncertainty over the lag.
-        # Consistent with the majority of the ring: True; else False (a frozen value under a
-        # moving vehicle, an outlier, the first ranges after a terrain step). Sets the FLAGS2
-        # bits, learns the noise, records the range in the ring.
-        # (bounds as conditional expressions and ticks_diff written out: a call costs ~0.1 ms
-        # on a 16 MHz Cortex-M0, and the ring loop runs for every Good range)
-        d = alt_meas_mm
-        if d > _MEAS_MAX:
-            d = _MEAS_MAX
-        elif d < -_MEAS_MAX:
-            d = -_MEAS_MAX
-        d -= self._kin_mm
-        now = self._clk_ms
-        ring_d = self._ring_d
-        ring_t = self._ring_t
-        n = self._ring_n
-        ok = True
-        checked = False
-        if self._have_last:
-            jump = d - self._last_d
-            if jump < 0:
-                jump = -jump
-            if jump > _NOISE_MAX_MM:
-                jump = _NOISE_MAX_MM
-            noise = self.noise_mm
-            if self._trained < _TRAIN_N:
-                # first pairs: the mean jump, unchecked (nothing yet says what noise is)
-                self._trained += 1
-                noise += (jump - noise) // self._trained
-            else:
-                base = _TOL_K * noise + _TOL_FLOOR_MM
-                v_tol = self.p[_SIGMA_GROW_MM_S]
-                votes = 0
-                voters = n  # less the entries too old to vote
-                now_t = now & _TICKS_MASK
-                for j in range(n):
-                    # (the usual case first: a lag within _LAG_MAX_MS takes one comparison)
-                    lag = (now_t - (ring_t[j] & _TICKS_MASK)) & _TICKS_MASK  # ticks_diff
-                    if lag > _LAG_MAX_MS:
-                        if lag < _TICKS_HALF:
-                            voters -= 1  # too old: no vote
-                            continue
-                        lag = lag - _TICKS_HALF - _TICKS_HALF  # ahead of the clock: votes
-                    diff = d - ring_d[j]
-                    if diff < 0:
-                        diff = -diff
-                    if diff <= base + (v_tol * lag) // 1000:
-                        votes += 1
-                if voters > 0:
-                    checked = True
-                    ok = 2 * votes > voters
-                # the noise estimate follows the jumps; one jump moves it at most 3/16 up,
-                # so an outlier or a step barely moves it yet a noisier sensor is learnt
-                step = jump if jump < 4 * noise else 4 * noise
-                noise += (step - noise) >> 4
-            if noise < _NOISE_MIN_MM:
-                noise = _NOISE_MIN_MM
-            elif noise > _NOISE_MAX_MM:
-                noise = _NOISE_MAX_MM
-            self.noise_mm = noise
-        self._have_last = True
-        self._last_d = d
-        if n:
-            lag = ((now & _TICKS_MASK) - (self._ring_newest & _TICKS_MASK)) & _TICKS_MASK
-            if lag >= _TICKS_HALF:  # ticks_diff(now, self._ring_newest), written out
-                lag = lag - _TICKS_HALF - _TICKS_HALF
-        if n == 0 or lag >= _RING_DT_MS:
-            i = self._ring_i
-            ring_d[i] = d
-            ring_t[i] = now
-            self._ring_newest = now
-            self._ring_i = i + 1 if i + 1 < _RING_N else 0
-            if n < _RING_N:
-                self._ring_n = n + 1
-        if not checked:
-            self.flags2 |= _RANGE_UNCHECKED
-        elif not ok:
-            self.flags2 |= _RANGE_INCONSISTENT
-        return ok
 
     def _inconsistent_run(self, alt_meas_mm):
         # never latch the sensor off through a wrong velocity: ranges that all disagree with
@@ -376,8 +306,100 @@ class Estimator:
         self.cold_ver = (self.cold_ver + 1) & _TICKS_MASK
         # (the helpers called through the class: a method looked up on this object, some 30
         # attributes, costs ~150 us a call on a 16 MHz Cortex-M0, through the class ~60 us)
-        if not Estimator.consistent(self, alt_meas_mm):
+        # 1. the kinematic consistency test of the range, written out here (it runs for every
+        # Good range): its change since each recent Good range in the ring must match the
+        # motion the estimate integrated over the same time, within 4 noise estimates + the
+        # velocity uncertainty over the lag. Consistent with the majority of the ring: ok;
+        # else not (a frozen value under a moving vehicle, an outlier, the first ranges after
+        # a terrain step). Sets the FLAGS2 bits, learns the noise, records the range in the
+        # ring. (Bounds as conditional expressions and ticks_diff written out.)
+        d = alt_meas_mm
+        if d > _MEAS_MAX:
+            d = _MEAS_MAX
+        elif d < -_MEAS_MAX:
+            d = -_MEAS_MAX
+        d -= self._kin_mm
+        now = self._clk_ms
+        ring_d = self._ring_d
+        ring_t = self._ring_t
+        n = self._ring_n
+        ok = True
+        checked = False
+        if self._have_last:
+            jump = d - self._last_d
+            if jump < 0:
+                jump = -jump
+            if jump > _NOISE_MAX_MM:
+                jump = _NOISE_MAX_MM
+            noise = self.noise_mm
+            if self._trained < _TRAIN_N:
+                # first pairs: the mean jump, unchecked (nothing yet says what noise is)
+                self._trained += 1
+                noise += (jump - noise) // self._trained
+            else:
+                base = _TOL_K * noise + _TOL_FLOOR_MM
+                v_tol = self.p[_SIGMA_GROW_MM_S]
+                votes = 0
+                voters = n  # less the entries too old to vote
+                half = n >> 1
+                now_t = now & _TICKS_MASK
+                for j in range(n):
+                    # (the usual case first: a lag within _LAG_MAX_MS takes one comparison)
+                    lag = (now_t - (ring_t[j] & _TICKS_MASK)) & _TICKS_MASK  # ticks_diff
+                    diff = d - ring_d[j]
+                    if diff < 0:
+                        diff = -diff
+                    if lag > _LAG_MAX_MS:
+                        if lag < _TICKS_HALF:
+                            voters -= 1  # too old: no vote
+                            continue
+                        lag = lag - _TICKS_HALF - _TICKS_HALF  # ahead of the clock: votes
+                        if diff > base + (v_tol * lag) // 1000:
+                            continue
+                    elif diff > base and diff > base + (v_tol * lag) // 1000:
+                        # (0 <= lag here and v_tol >= 0: within base it votes, no division)
+                        continue
+                    votes += 1
+                    if votes > half:
+                        # a majority of all n entries (2 votes > n), whatever the rest say or
+                        # however many of them are too old to vote: consistent (votes only
+                        # grow, voters only shrink), the same outcome as the whole loop
+                        break
+                if voters > 0:
+                    checked = True
+                    ok = 2 * votes > voters
+                # the noise estimate follows the jumps; one jump moves it at most 3/16 up,
+                # so an outlier or a step barely moves it yet a noisier sensor is learnt
+                step = jump if jump < 4 * noise else 4 * noise
+                noise += (step - noise) >> 4
+            if noise < _NOISE_MIN_MM:
+                noise = _NOISE_MIN_MM
+            elif noise > _NOISE_MAX_MM:
+                noise = _NOISE_MAX_MM
+            self.noise_mm = noise
+        self._have_last = True
+        self._last_d = d
+        if n:
+            lag = ((now & _TICKS_MASK) - (self._ring_newest & _TICKS_MASK)) & _TICKS_MASK
+            if lag >= _TICKS_HALF:  # ticks_diff(now, self._ring_newest), written out
+                lag = lag - _TICKS_HALF - _TICKS_HALF
+        if n == 0 or lag >= _RING_DT_MS:
+            self.rare_ver = (self.rare_ver + 1) & _TICKS_MASK  # an entry of the ring
+            i = self._ring_i
+            ring_d[i] = d
+            ring_t[i] = now
+            self._ring_newest = now
+            self._ring_i = i + 1 if i + 1 < _RING_N else 0
+            if n < _RING_N:
+                self._ring_n = n + 1
+        if not checked:
+            self.flags2 |= _RANGE_UNCHECKED
+        elif not ok:
+            self.flags2 |= _RANGE_INCONSISTENT
+        # 2. the innovation gate (or the run of rejected ranges)
+        if not ok:
             self.rejects = 0  # not used; re-basing needs a run of consistent rejected ranges
+            self.rare_ver = (self.rare_ver + 1) & _TICKS_MASK  # the inconsistent run
             Estimator._inconsistent_run(self, alt_meas_mm)
             return 0
         self._inc_n = 0
@@ -404,22 +426,63 @@ class Estimator:
                 # or bias term, sigma x 3/4, so the estimate's error shrinks faster than
                 # sigma (x 2/3 against it each range) and is down to the noise when sigma
                 # reaches the gate. The alpha-beta filter with its velocity gain resumes then.
-                Estimator._correct(self, innov, 2048, 0, 0)
+                alpha = 2048
+                beta = 0
+                gamma = 0
                 s -= s >> 2
                 self.flags2 |= _RANGE_ACQUIRING
             else:
                 alpha = p[_EST_ALPHA_Q12]
-                Estimator._correct(self, innov, alpha, p[_EST_BETA_Q12], p[_EST_GAMMA_Q12])
+                beta = p[_EST_BETA_Q12]
+                gamma = p[_EST_GAMMA_Q12]
                 # s -= (alpha * s) >> 12, exactly, with alpha (<= 4096) times sigma (<= 6e6)
                 # split at 2^12 so that no product passes 2^30: alpha * (s >> 12) <= 4096 *
                 # 1465 < 2^23, alpha * (s & 4095) < 2^24
                 s -= alpha * (s >> 12) + ((alpha * (s & 4095)) >> 12)
             floor = p[_SIGMA_RANGE_MM]
             self.sigma_mm = s if s > floor else floor
+            # the state's correction by the innovation, with these gains (sigma: above), written
+            # out here (a call costs ~0.1 ms at 16 MHz). Bounds as conditional expressions.
+            # alt += alpha * innov / 4096 in mm + Q8, the product split at 2^12 so that none
+            # passes 2^30 whatever the innovation the gate let through (|innov| <= _INNOV_LIM):
+            # alpha * (innov >> 12) <= 4096 * 122071 < 2^29, (alpha * (innov & 4095)) >> 4 < 2^20
+            frac = self.alt_frac_q8 + ((alpha * (innov & 4095)) >> 4)
+            alt = self.alt_mm + alpha * (innov >> 12) + (frac >> 8)
+            if alt > _ALT_MAX:
+                alt = _ALT_MAX
+            elif alt < _ALT_MIN:
+                alt = _ALT_MIN
+            self.alt_mm = alt
+            self.alt_frac_q8 = frac & 0xFF
+            ib = innov
+            if ib > _INNOV_V_MAX:
+                ib = _INNOV_V_MAX
+            elif ib < -_INNOV_V_MAX:
+                ib = -_INNOV_V_MAX
+            vel = self.vel_q8 + ((beta * ib) >> 4)
+            if vel > _VEL_MAX_Q8:
+                vel = _VEL_MAX_Q8
+            elif vel < -_VEL_MAX_Q8:
+                vel = -_VEL_MAX_Q8
+            self.vel_q8 = vel
+            if gamma and self.imu:
+                # alpha-beta-gamma: a persistent innovation is an accelerometer bias
+                # (transients, such as a navigation handover error, are clamped out)
+                if innov > _INNOV_G_MAX:
+                    innov = _INNOV_G_MAX
+                elif innov < -_INNOV_G_MAX:
+                    innov = -_INNOV_G_MAX
+                bias = self.bias_q8 - ((gamma * innov) >> 4)
+                if bias > _BIAS_MAX_Q8:
+                    bias = _BIAS_MAX_Q8
+                elif bias < -_BIAS_MAX_Q8:
+                    bias = -_BIAS_MAX_Q8
+                self.bias_q8 = bias
             return _RANGE_USED
         # never latch the sensor off: a run of rejected ranges whose innovation stays the same
         # is new ground (a crater rim, a terrain step: the offset is constant while the vehicle
         # moves), not a sensor fault; a frozen reading under a moving vehicle drifts and is not
+        self.rare_ver = (self.rare_ver + 1) & _TICKS_MASK  # the rejection run, the tracks
         now = self._clk_ms
         if self._prev_live:
             r = Estimator._revert(self, alt_meas_mm, innov, gate, now)
@@ -514,44 +577,3 @@ class Estimator:
         Estimator._rebase_to(self, alt_meas_mm, now)
         self.flags2 |= _RANGE_REVERTED
         return _RANGE_REBASED
-
-    def _correct(self, innov, alpha_q12, beta_q12, gamma):
-        # the state's correction by an innovation in the gate (sigma: the caller)
-        # (bounds as conditional expressions: a clamp() call costs ~0.1 ms on a 16 MHz M0)
-        # alt += alpha_q12 * innov / 4096 in mm + Q8, the product split at 2^12 so that none
-        # passes 2^30 whatever the innovation the gate let through (|innov| <= _INNOV_LIM):
-        # alpha * (innov >> 12) <= 4096 * 122071 < 2^29, (alpha * (innov & 4095)) >> 4 < 2^20
-        ia = innov
-        frac = self.alt_frac_q8 + ((alpha_q12 * (ia & 4095)) >> 4)
-        alt = self.alt_mm + alpha_q12 * (ia >> 12) + (frac >> 8)
-        if alt > _ALT_MAX:
-            alt = _ALT_MAX
-        elif alt < _ALT_MIN:
-            alt = _ALT_MIN
-        self.alt_mm = alt
-        self.alt_frac_q8 = frac & 0xFF
-        ib = innov
-        if ib > _INNOV_V_MAX:
-            ib = _INNOV_V_MAX
-        elif ib < -_INNOV_V_MAX:
-            ib = -_INNOV_V_MAX
-        vel = self.vel_q8 + ((beta_q12 * ib) >> 4)
-        if vel > _VEL_MAX_Q8:
-            vel = _VEL_MAX_Q8
-        elif vel < -_VEL_MAX_Q8:
-            vel = -_VEL_MAX_Q8
-        self.vel_q8 = vel
-        if self.imu and gamma:
-            # alpha-beta-gamma: a persistent innovation is an accelerometer bias
-            # (transients, such as a navigation handover error, are clamped out)
-            ig = innov
-            if ig > _INNOV_G_MAX:
-                ig = _INNOV_G_MAX
-            elif ig < -_INNOV_G_MAX:
-                ig = -_INNOV_G_MAX
-            bias = self.bias_q8 - ((gamma * ig) >> 4)
-            if bias > _BIAS_MAX_Q8:
-                bias = _BIAS_MAX_Q8
-            elif bias < -_BIAS_MAX_Q8:
-                bias = -_BIAS_MAX_Q8
-            self.bias_q8 = bias

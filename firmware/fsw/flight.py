@@ -508,9 +508,17 @@ class Flight:
             phase = guid.phase
             if guid.blind:
                 self._blind_budget(sigma)
-        if not self._reserve and p[_DRY_Q15]:
-            # _check_reserve(), written out (hover_s() is -1 without a dry mass: no reserve)
-            left = _hover_s(p, ctrl)
+        dry = p[_DRY_Q15]
+        if dry and not self._reserve:
+            # _check_reserve() and _hover_s(), written out (a call costs ~0.05 ms at 16 MHz;
+            # hover_s() is -1 without a dry mass: no reserve)
+            perf = ctrl.perf_q12
+            left = (32768 - (ctrl.mass_q24 >> 9)) * (perf if perf > 4096 else 4096)
+            left = 32768 - (left >> 12)  # the mass left, Q15
+            k = p[_ISP_S] * _G0_MM_S2 // (g if g > 1 else 1)
+            if k > 30000:
+                k = 30000
+            left = k * (left - dry if left > dry else 0) // (left if left > 1 else 1)
             if 0 <= left <= p[_RESERVE_S]:
                 self._reserve = True
                 self._event(EV_RESERVE, alt)

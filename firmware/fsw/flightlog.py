@@ -73,7 +73,7 @@ _HEAD_GIVEN = "<iBBiiBiBi"  # the header and the given values, packed at once
 _PAD_AT = const(97)  # HEADER_LEN + PAYLOAD: the frame's PAD byte in a slot
 _CRC_AT = const(98)
 
-# the telemetry fields, in fsw.telemetry._FORMAT order (names as fsw.telemetry's constants)
+# the telemetry fields, in fsw.telemetry.FORMAT order (names as fsw.telemetry's constants)
 TELEM_NAMES = (
     "tick time_us mode phase flags alt_mm vel_mm_s sigma_mm vref_mm_s throttle_q15 acmd_mm_s2"
     " integ_mm_s2 range_mm amax_mm_s2 mass_q14 overruns link_errors faults rejects hlow_mm"
@@ -104,7 +104,7 @@ def header_text(capacity):
     ]
     off = TELEM
     names = TELEM_NAMES.split()
-    for i, ch in enumerate(telemetry._FORMAT[1:]):
+    for i, ch in enumerate(telemetry.FORMAT[1:]):
         kind, size = _TYPES[ch]
         lines.append("telem %s %s %d" % (names[i], kind, off))
         off += size

@@ -159,8 +159,14 @@ class LidarLite:
             s = self.state
             op = self._op
             if s == S_TRIGGER:
-                cmd = _CMD_MEASURE if self._bias else _CMD_BIAS
-                if not LidarLite._write2(self, _REG_ACQ_COMMAND, cmd):
+                # _write2 and _write, written out (a call costs ~0.05 ms at 16 MHz; this runs
+                # every step)
+                w = self._w2
+                w[0] = _REG_ACQ_COMMAND
+                w[1] = _CMD_MEASURE if self._bias else _CMD_BIAS
+                self._tx += 1
+                n = self._writeto(self.addr, w)
+                if not (n is None or n >= 2):
                     return LidarLite._fail(self)
                 self._bias = (self._bias + 1) % BIAS_EVERY
                 self._t = now
@@ -194,11 +200,14 @@ class LidarLite:
                 self.state = S_PROBE
                 self._op = 0
             elif op == 0 or op == 2:  # PROBE and READ: register pointer, STOP, then read
+                ptr = self._ptr
                 if s == S_READ:
-                    self._ptr[0] = _REG_BLOCK
+                    ptr[0] = _REG_BLOCK
                 else:
-                    self._ptr[0] = _REG_HW_VERSION if op == 0 else _REG_SW_VERSION
-                if not LidarLite._write(self, self._ptr):
+                    ptr[0] = _REG_HW_VERSION if op == 0 else _REG_SW_VERSION
+                self._tx += 1  # _write, written out
+                n = self._writeto(self.addr, ptr)
+                if not (n is None or n >= 1):
                     return LidarLite._fail(self)
                 self._op = op + 1
             elif s == S_READ:

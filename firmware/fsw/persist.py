@@ -38,7 +38,7 @@ except ImportError:
     from struct import pack_into
 
 MAGIC = const(0x4C53)  # "SL"
-VERSION = const(3)
+VERSION = const(4)
 _HEADER = const(8)
 _SEQ = const(6)
 _MOD = const(65521)
@@ -48,15 +48,18 @@ _MOD = const(65521)
 _RESUMABLE = (2, 3, 5)
 
 
-def _fields(parts, cold):
-    # the persisted values of the parts' STATE names that are in STATE_COLD (cold true) or
-    # not (cold false): (part index, attribute, list index or -1), in record order
+def _fields(parts, group):
+    # the persisted values of the parts' STATE names of a group: 0 not in STATE_COLD, 1 in
+    # STATE_COLD but not in STATE_RARE, 2 in STATE_RARE (a subset of STATE_COLD):
+    # (part index, attribute, list index or -1), in record order
     fields = []
     for k in range(len(parts)):
         part = parts[k]
         part_cold = getattr(part, "STATE_COLD", ())
+        part_rare = getattr(part, "STATE_RARE", ())
         for name in part.STATE:
-            if (name in part_cold) != cold:
+            g = 2 if name in part_rare else 1 if name in part_cold else 0
+            if g != group:
                 continue
             x = getattr(part, name)
             if type(x) is list:
@@ -111,10 +114,12 @@ class Persist:
         # the components whose STATE attributes are persisted, in record order
         self.parts = (flight, flight.est, flight.guid, flight.ctrl, flight.land)
         # the values of every tick first, then the estimator's STATE_COLD ones (fsw.estimator:
-        # they change only where its cold_ver moves; repacked into a slot only then)
-        hot = _fields(self.parts, False)
-        cold = _fields(self.parts, True)
-        self._fields = hot + cold
+        # they change only where its cold_ver moves; repacked into a slot only then), those of
+        # STATE_RARE last (repacked only when its rare_ver moved)
+        hot = _fields(self.parts, 0)
+        cold = _fields(self.parts, 1)
+        rare = _fields(self.parts, 2)
+        self._fields = hot + cold + rare
         self._cold = flight.est
         # the packers are compiled here, at boot: their source and code want a few contiguous
         # KB, which a heap fragmented by the boot's imports may not have until it is collected
@@ -122,6 +127,8 @@ class Persist:
         self._pack = _packer(hot, self.parts)
         gc.collect()
         self._pack_cold = _packer(cold, self.parts)
+        gc.collect()
+        self._pack_rare = _packer(rare, self.parts)
         self._pack_v = _list_packer(P.COUNT)
         n = len(self._fields)
         self.state_count = n
@@ -136,10 +143,24 @@ class Persist:
         c = self._state + 4 * len(hot)
         self._colds = [c, self.slot_size + c]  # where each slot's cold values begin
         self._cver = [-1, -1]  # the estimator's cold_ver each slot's cold values were packed at
+        r = c + 4 * len(cold)
+        self._rares = [r, self.slot_size + r]  # where each slot's rare values begin
+        self._rver = [-1, -1]  # the estimator's rare_ver each slot's rare values were packed at
+        # each slot's cold (with the rare) and rare regions, and the other slot's: values that
+        # did not move since the other slot was written (the last tick) are copied from it in
+        # C, not packed again (memoryview slices allocate: made here)
+        mv = memoryview(self.record)
+        e = self._tail
+        z = self.slot_size
+        self._cold_mv = [mv[c:e], mv[z + c : z + e]]
+        self._rare_mv = [mv[r:e], mv[z + r : z + e]]
         self.seq = 0
         self._slot = 0
         self._pver = [-1, -1]  # Params.version each slot's parameters were packed at
         self._sum_ver = -1  # Params.version the parameters' checksum (_s1, _s2) is of
+        # the per-tick entry point as an instance attribute: the caller's persist.save(...)
+        # finds it in the instance's attribute map instead of missing it there first
+        self.save = self.save
         self._s1 = 0
         self._s2 = 0
 
@@ -163,10 +184,28 @@ class Persist:
         b[o] = lo
         b[o + 1] = hi
         self._pack(b, self._states[slot])
-        ver = self._cold.cold_ver
-        if self._cver[slot] != ver:
-            self._pack_cold(b, self._colds[slot])
-            self._cver[slot] = ver
+        est = self._cold
+        ver = est.cold_ver
+        cver = self._cver
+        if cver[slot] != ver:
+            rver = self._rver
+            if cver[slot ^ 1] == ver:
+                # the other slot (the last tick's) holds them as they are now, the rare ones
+                # with them (rare_ver moves only with cold_ver): copied
+                mv = self._cold_mv
+                mv[slot][:] = mv[slot ^ 1]
+                rver[slot] = rver[slot ^ 1]
+            else:
+                self._pack_cold(b, self._colds[slot])
+                rv = est.rare_ver
+                if rver[slot] != rv:
+                    if rver[slot ^ 1] == rv:
+                        mv = self._rare_mv
+                        mv[slot][:] = mv[slot ^ 1]
+                    else:
+                        self._pack_rare(b, self._rares[slot])
+                    rver[slot] = rv
+            cver[slot] = ver
         o = self._tails[slot]
         b[o] = lo
         b[o + 1] = hi
@@ -245,6 +284,7 @@ class Persist:
         b = self.record
         self.seq = get_u16(b, base + _SEQ)
         self._cver = [-1, -1]  # the values restored are packed again
+        self._rver = [-1, -1]
         self._slot = base // self.slot_size
         o = base + _HEADER
         params = flight.params
