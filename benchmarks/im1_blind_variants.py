@@ -12,22 +12,20 @@ on the first set and not on the second was fitted to those seeds, not found.
     PYTHONPATH=host python3 benchmarks/im1_blind_variants.py [--only NAME ...] [--runs 200]
         [--workers 2] [--out DIR]
 
-Each variant is `softland mc VARIANT.toml --runs 200 --seed 1` (and `--seed 201`), the
-variant file being im1.toml with the overrides added to its [firmware] table; ~1 min per
-campaign on a 2-core machine.
+Each variant is im1 with the overrides added to its [firmware] table, flown as `softland mc`
+flies it (softland.simulation.mc.run_campaign, CPython runtime) with --seed 1 and --seed 201;
+~1 min per campaign on a 2-core machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import subprocess
-import sys
-import tempfile
+import dataclasses
 from pathlib import Path
+from typing import Any
 
-HERE = Path(__file__).resolve().parent
-IM1 = HERE.parent / "host/softland/simulation/scenarios/im1.toml"
+from softland.simulation.mc import run_campaign, write_runs_csv
+from softland.simulation.scenario import load_scenario
 
 # name: [firmware] overrides (im1 tells sigma0_mm = 80000; defaults: sigma_grow_mm_s 500,
 # nsigma_q4 32, blind_sink_mm_s 300, blind_ramp_mm_s2 8)
@@ -47,38 +45,15 @@ VARIANTS: dict[str, dict[str, int]] = {
 SEED_SETS = (1, 201)
 
 
-def variant_file(name: str, overrides: dict[str, int], where: Path) -> Path:
-    lines = []
-    for line in IM1.read_text().splitlines():
-        if line.split("=")[0].strip() in overrides:
-            continue  # replaced below
-        lines.append(line)
-        if line.strip() == "[firmware]":
-            lines += [f"{k} = {v}" for k, v in overrides.items()]
-    path = where / f"im1-{name}.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def fly(toml: Path, seed: int, runs: int, workers: int, out: Path) -> list[dict[str, str]]:
-    cmd = [sys.executable, "-m", "softland.cli", "mc", str(toml), "--runs", str(runs),
-           "--seed", str(seed), "--workers", str(workers), "--out", str(out), "--quiet"]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"error: {' '.join(cmd[2:])} failed:\n{done.stderr.strip()}")
-    with open(out / "runs.csv", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def describe(rows: list[dict[str, str]]) -> str:
-    passed = sum(r["passed"] == "True" for r in rows)
+def describe(rows: list[dict[str, Any]]) -> str:
+    passed = sum(bool(r["passed"]) for r in rows)
     crashed = sum(r["outcome"] == "crashed" for r in rows)
     dry = sum(r["outcome"] == "fuel_exhausted" for r in rows)
-    hot = sum(r["outcome"] == "landed" and r["passed"] != "True" for r in rows)
+    hot = sum(r["outcome"] == "landed" and not r["passed"] for r in rows)
     failed = [
-        f"{r['seed']}:{r['outcome'][:4]} {float(r['touchdown_vertical_speed_mps']):.2f} m/s "
-        f"dv {0.5 + float(r['d_nav_velocity_mps']):+.2f}"
-        for r in rows if r["passed"] != "True"
+        f"{r['seed']}:{r['outcome'][:4]} {r['touchdown_vertical_speed_mps'] or 0.0:.2f} m/s "
+        f"dv {0.5 + r['d_nav_velocity_mps']:+.2f}"
+        for r in rows if not r["passed"]
     ]
     head = f"{100 * passed / len(rows):.1f} % ({crashed} crashed, {dry} dry, {hot} above 2 m/s)"
     return head + ("; " + ", ".join(failed[:6]) if failed else "")
@@ -89,19 +64,20 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", choices=sorted(VARIANTS), default=None)
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=None, help="keep the campaigns here")
+    ap.add_argument("--out", type=Path, default=None, help="keep each campaign's runs.csv here")
     a = ap.parse_args()
-    names = a.only or list(VARIANTS)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = a.out or Path(tmp)
-        root.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            toml = variant_file(name, VARIANTS[name], root)
-            cells = []
-            for seed in SEED_SETS:
-                rows = fly(toml, seed, a.runs, a.workers, root / f"{name}-{seed}")
-                cells.append(f"seeds {seed}-{seed + a.runs - 1}: {describe(rows)}")
-            print(f"{name} {VARIANTS[name] or ''}\n  " + "\n  ".join(cells), flush=True)
+    im1 = load_scenario("im1")
+    for name in a.only or list(VARIANTS):
+        variant = dataclasses.replace(im1, firmware={**im1.firmware, **VARIANTS[name]})
+        cells = []
+        for seed in SEED_SETS:
+            c = run_campaign(variant, a.runs, seed, workers=a.workers, runtime="cpython")
+            if a.out is not None:
+                d = a.out / f"{name}-{seed}"
+                d.mkdir(parents=True, exist_ok=True)
+                write_runs_csv(c.runs, d / "runs.csv")
+            cells.append(f"seeds {seed}-{seed + a.runs - 1}: {describe(c.runs)}")
+        print(f"{name} {VARIANTS[name] or ''}\n  " + "\n  ".join(cells), flush=True)
 
 
 if __name__ == "__main__":
