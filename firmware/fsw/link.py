@@ -111,6 +111,15 @@ def get_i32(buf, off):
     return (hi << 24) + (buf[off + 2] << 16) + (buf[off + 1] << 8) + buf[off]
 
 
+def put_header(frame, ftype, length):
+    # a frame's sync, LEN and TYPE bytes (Encoder.finish; a buffer only ever sent as one type
+    # and length has them written once, at its creation, and is sent by Encoder.refinish)
+    frame[0] = SYNC1
+    frame[1] = SYNC2
+    frame[2] = length
+    frame[3] = ftype
+
+
 class Encoder:
     """Fills in header, sequence number, PAD and CRC of a preallocated frame buffer."""
 
@@ -121,10 +130,7 @@ class Encoder:
     def finish(self, frame, ftype, length, view=None):
         # frame: bytearray of at least length + OVERHEAD bytes, payload already at [5:5+length];
         # view: crc_view(frame, length), kept by the caller (None: made here, which allocates)
-        frame[0] = SYNC1
-        frame[1] = SYNC2
-        frame[2] = length
-        frame[3] = ftype
+        put_header(frame, ftype, length)
         if view is None:
             view = crc_view(frame, length)
         return Encoder.refinish(self, frame, HEADER_LEN + length, view)

@@ -11,7 +11,7 @@ except ImportError:
         return x
 
 
-from fsw.link import COUNT_MASK, HEADER_LEN, OVERHEAD, SYNC1, SYNC2, T_I2C_REQ, crc_view
+from fsw.link import COUNT_MASK, HEADER_LEN, OVERHEAD, T_I2C_REQ, crc_view, put_header
 
 # I2C_REQ payload (firmware -> host), fixed size
 REQ_OP = const(0)  # u8 one of OP_*
@@ -61,12 +61,7 @@ class LinkI2C:
         self._read_into = read_into
         self._req = bytearray(REQ_LEN + OVERHEAD)
         self._req_crc = crc_view(self._req, REQ_LEN)
-        # its sync, LEN and TYPE bytes, which never change (Encoder.refinish sends it)
-        req = self._req
-        req[0] = SYNC1
-        req[1] = SYNC2
-        req[2] = REQ_LEN
-        req[3] = T_I2C_REQ
+        put_header(self._req, T_I2C_REQ, REQ_LEN)  # they never change: Encoder.refinish sends it
         self._rbuf = None  # the decoder's buffer holding the last answer (on_response)
         self._got = False
         self._waiting = False

@@ -7,7 +7,7 @@ except ImportError:
         return x
 
 
-from fsw.link import OVERHEAD, SYNC1, SYNC2, T_TELEM, crc_view
+from fsw.link import OVERHEAD, T_TELEM, crc_view, put_header
 
 TICK = const(0)  # i32 tick counter
 TIME_US = const(4)  # i32 time of the tick input, us, wraps at 2^30
@@ -51,9 +51,4 @@ class Telemetry:
     def __init__(self):
         self.frame = bytearray(LENGTH + OVERHEAD)
         self.crc = crc_view(self.frame, LENGTH)
-        # its sync, LEN and TYPE bytes, which never change (Encoder.refinish sends it)
-        f = self.frame
-        f[0] = SYNC1
-        f[1] = SYNC2
-        f[2] = LENGTH
-        f[3] = T_TELEM
+        put_header(self.frame, T_TELEM, LENGTH)  # they never change: Encoder.refinish sends it
